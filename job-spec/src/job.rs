@@ -1,0 +1,180 @@
+//! The public job object (`GET /jobs/{id}` and the client webhook carry the same one),
+//! job states, and the per-operation `result` built from the worker's output.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::worker::{Progress, Task, WorkerOutput};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Queued,
+    Submitted,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl JobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled | JobStatus::TimedOut)
+    }
+
+    /// RunPod's status names → ours.
+    pub fn from_runpod(s: &str) -> Option<JobStatus> {
+        Some(match s {
+            "IN_QUEUE" => JobStatus::Submitted,
+            "IN_PROGRESS" => JobStatus::Processing,
+            "COMPLETED" => JobStatus::Completed,
+            "FAILED" => JobStatus::Failed,
+            "CANCELLED" => JobStatus::Cancelled,
+            "TIMED_OUT" => JobStatus::TimedOut,
+            _ => return None,
+        })
+    }
+}
+
+/// `error` of a failed job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// The job object of the public API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_roteiro: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    pub progress: Progress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<JobError>,
+    pub execution: Execution,
+    pub attempts: u32,
+}
+
+/// Builds the operation's public `result` from the task and the worker's output;
+/// `url_of(key)` gives the download URL of an output key.
+pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+    match task {
+        Task::Img2vid(t) => {
+            let videos: Vec<Value> = t
+                .clips
+                .iter()
+                .filter_map(|clip| {
+                    let meta = out.output(&clip.output)?;
+                    let filename = meta.key.rsplit('/').next().unwrap_or(&meta.key);
+                    Some(json!({
+                        "id": clip.id,
+                        "filename": filename,
+                        "video_url": url_of(&meta.key),
+                        "s3_key": meta.key,
+                        "duration": meta.duration.unwrap_or(f64::from(clip.frames) / f64::from(t.frame_rate)),
+                        "zoom_type": clip.zoom.as_str(),
+                        "frames": meta.frames,
+                        "width": meta.width,
+                        "height": meta.height,
+                        "bytes": meta.bytes,
+                        "encoder": meta.encoder,
+                    }))
+                })
+                .collect();
+            json!({ "videos": videos, "timings_ms": out.timings_ms })
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch → `2026-11-22T03:21:45.123Z` (no clock read here).
+pub fn rfc3339_from_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::ZoomType;
+    use crate::worker::{ClipTask, Img2VidTask, OutputMeta};
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_from_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_from_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_from_ms(1_795_318_905_123), "2026-11-22T03:41:45.123Z");
+        assert_eq!(rfc3339_from_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(serde_json::to_string(&JobStatus::TimedOut).unwrap(), "\"TIMED_OUT\"");
+        assert_eq!(JobStatus::from_runpod("IN_PROGRESS"), Some(JobStatus::Processing));
+        assert!(JobStatus::Cancelled.is_terminal() && !JobStatus::Submitted.is_terminal());
+    }
+
+    #[test]
+    fn img2vid_result_lists_videos_in_input_order() {
+        let task = Task::Img2vid(Img2VidTask {
+            width: 1920,
+            height: 1080,
+            frame_rate: 24,
+            clips: vec![
+                ClipTask { id: "a".into(), input: "image_1".into(), output: "video_1".into(), frames: 48, zoom: ZoomType::Zoomin },
+                ClipTask { id: "b".into(), input: "image_2".into(), output: "video_2".into(), frames: 24, zoom: ZoomType::Zoomout },
+            ],
+        });
+        let out = WorkerOutput {
+            outputs: vec![
+                OutputMeta { name: "video_2".into(), key: "t/x/video_2.mp4".into(), duration: Some(1.0), ..Default::default() },
+                OutputMeta { name: "video_1".into(), key: "t/x/video_1.mp4".into(), duration: Some(2.0), ..Default::default() },
+            ],
+            timings_ms: Default::default(),
+        };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(r["videos"][0]["id"], "a");
+        assert_eq!(r["videos"][0]["filename"], "video_1.mp4");
+        assert_eq!(r["videos"][0]["video_url"], "https://dl.test/t/x/video_1.mp4");
+        assert_eq!(r["videos"][0]["s3_key"], "t/x/video_1.mp4");
+        assert_eq!(r["videos"][1]["zoom_type"], "zoomout");
+        assert_eq!(r["videos"][1]["duration"], 1.0);
+    }
+}

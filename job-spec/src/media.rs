@@ -1,0 +1,335 @@
+//! Media references (`https://…`, `s3://bucket/key`, `r2://key`, loopback `http://` in
+//! local development), object keys, output paths and filenames.
+//!
+//! These checks run in the edge before anything is presigned and again in the worker;
+//! the worker additionally guards every connection (resolve, refuse private ranges).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::problem::Problems;
+
+/// Longest object key we accept (S3 allows 1024 bytes).
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Longest output filename.
+pub const MAX_FILENAME_BYTES: usize = 255;
+/// Longest URL we accept in a request.
+pub const MAX_URL_BYTES: usize = 4096;
+
+/// Where an input comes from, once parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaRef {
+    /// A URL the worker downloads directly (https, or loopback http in local development).
+    Url(String),
+    /// An object key in the tenant's space, presigned by the edge.
+    Object { key: String },
+}
+
+/// What the caller's environment allows; the edge fills it from its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RefContext {
+    /// Local development only: accept `http://` URLs whose host is loopback.
+    pub allow_loopback_http: bool,
+    /// The configured bucket; `s3://other-bucket/…` is refused.
+    pub bucket: Option<String>,
+    /// The tenant's key prefix; object keys outside it are refused.
+    pub tenant_prefix: Option<String>,
+}
+
+/// Parses and checks one media reference, pushing problems under `field`.
+pub fn check_media_ref(p: &mut Problems, field: &str, raw: &str, ctx: &RefContext) -> Option<MediaRef> {
+    match parse_media_ref(raw, ctx) {
+        Ok(r) => Some(r),
+        Err((code, msg)) => {
+            p.push(field, code, msg);
+            None
+        }
+    }
+}
+
+/// Parses a media reference; the error is `(code, message)`.
+pub fn parse_media_ref(raw: &str, ctx: &RefContext) -> Result<MediaRef, (&'static str, String)> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(("required", "must not be empty".into()));
+    }
+    if raw.len() > MAX_URL_BYTES {
+        return Err(("too-long", format!("must be at most {MAX_URL_BYTES} bytes")));
+    }
+    if let Some(rest) = raw.strip_prefix("s3://") {
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or(("invalid-object-ref", "expected s3://bucket/key".to_owned()))?;
+        if let Some(expected) = &ctx.bucket {
+            if bucket != expected {
+                return Err(("foreign-bucket", format!("bucket `{bucket}` is not this service's bucket")));
+            }
+        }
+        return object_ref(key, ctx);
+    }
+    if let Some(key) = raw.strip_prefix("r2://") {
+        return object_ref(key, ctx);
+    }
+    let url = url::Url::parse(raw).map_err(|e| ("invalid-url", format!("not a URL: {e}")))?;
+    check_fetch_url(&url, ctx.allow_loopback_http)?;
+    Ok(MediaRef::Url(url.into()))
+}
+
+fn object_ref(key: &str, ctx: &RefContext) -> Result<MediaRef, (&'static str, String)> {
+    check_key(key).map_err(|(c, m)| (c, m.to_owned()))?;
+    if let Some(prefix) = &ctx.tenant_prefix {
+        if !key.starts_with(prefix.as_str()) {
+            return Err(("key-outside-tenant", format!("object keys must start with `{prefix}`")));
+        }
+    }
+    Ok(MediaRef::Object { key: key.to_owned() })
+}
+
+/// A URL the worker (or the webhook sender) may connect to: https to a host name or a
+/// public IP literal; loopback http only when `allow_loopback_http`.
+pub fn check_fetch_url(url: &url::Url, allow_loopback_http: bool) -> Result<(), (&'static str, String)> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(("credentials-in-url", "URLs must not carry user:password".into()));
+    }
+    let host = url.host().ok_or(("invalid-url", "URL has no host".to_owned()))?;
+    let ip = match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if d == "localhost" || d.ends_with(".localhost") {
+                Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            } else {
+                None
+            }
+        }
+        url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
+    };
+    let loopback = ip.is_some_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_loopback_http && loopback => return Ok(()),
+        "http" if allow_loopback_http => {
+            return Err(("insecure-url", "http:// is accepted for loopback hosts only".into()));
+        }
+        "http" => return Err(("insecure-url", "only https:// URLs are accepted".into())),
+        other => return Err(("unsupported-scheme", format!("scheme `{other}` is not supported"))),
+    }
+    if let Some(ip) = ip {
+        if !is_public_ip(ip) && !(allow_loopback_http && loopback) {
+            return Err(("private-address", format!("{ip} is not a public address")));
+        }
+    }
+    Ok(())
+}
+
+/// True for addresses on the public internet. Refuses loopback, private, link-local,
+/// CGNAT, the cloud metadata range, documentation, multicast, IPv6 ULA and
+/// IPv4-mapped/compatible forms of any of those.
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local() // 169.254/16, includes the metadata address
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let seg = ip.segments();
+    // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed a v4 address.
+    if seg[..6] == [0, 0, 0, 0, 0, 0] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let v4 = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+        return !ip.is_unspecified() && !ip.is_loopback() && is_public_v4(v4);
+    }
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (seg[0] & 0xfe00) == 0xfc00 // ULA fc00::/7
+        || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+        || (seg[0] == 0x2001 && seg[1] == 0x0db8)) // documentation
+}
+
+/// An object key: relative, no `.`/`..` or empty segments, no backslash, no control
+/// characters, at most [`MAX_KEY_BYTES`]. Error is `(code, message)`.
+pub fn check_key(key: &str) -> Result<(), (&'static str, &'static str)> {
+    if key.is_empty() {
+        return Err(("required", "object key must not be empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(("too-long", "object key must be at most 1024 bytes"));
+    }
+    check_segments(key, true)
+}
+
+/// An output `path` (a folder under the tenant's prefix). Empty is allowed.
+pub fn check_path(path: &str) -> Result<(), (&'static str, &'static str)> {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if path.is_empty() { Ok(()) } else { Err(("absolute-path", "path must be relative")) };
+    }
+    if trimmed.len() > MAX_KEY_BYTES / 2 {
+        return Err(("too-long", "path must be at most 512 bytes"));
+    }
+    check_segments(trimmed, false)
+}
+
+/// An output filename: one segment, no separators or control characters.
+pub fn check_filename(name: &str) -> Result<(), (&'static str, &'static str)> {
+    if name.is_empty() {
+        return Err(("required", "filename must not be empty"));
+    }
+    if name.len() > MAX_FILENAME_BYTES {
+        return Err(("too-long", "filename must be at most 255 bytes"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(("invalid-filename", "filename must not contain / or \\"));
+    }
+    check_segments(name, false)
+}
+
+fn check_segments(s: &str, allow_trailing_slash: bool) -> Result<(), (&'static str, &'static str)> {
+    if s.chars().any(char::is_control) {
+        return Err(("control-character", "must not contain control characters"));
+    }
+    if s.starts_with('/') {
+        return Err(("absolute-path", "must be relative (no leading /)"));
+    }
+    if s.contains('\\') {
+        return Err(("invalid-character", "must not contain \\"));
+    }
+    let body = if allow_trailing_slash { s.strip_suffix('/').unwrap_or(s) } else { s };
+    for seg in body.split('/') {
+        match seg {
+            ".." => return Err(("path-traversal", "must not contain `..` segments")),
+            "." => return Err(("invalid-path", "must not contain `.` segments")),
+            "" => return Err(("invalid-path", "must not contain empty segments (//)")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The extension of a filename, lower-cased, without the dot.
+pub fn extension(name: &str) -> Option<String> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> RefContext {
+        RefContext {
+            allow_loopback_http: false,
+            bucket: Some("media".into()),
+            tenant_prefix: Some("tenants/acme/".into()),
+        }
+    }
+
+    #[test]
+    fn parses_each_reference_form() {
+        let c = ctx();
+        assert_eq!(
+            parse_media_ref("https://cdn.example.com/a.jpg", &c),
+            Ok(MediaRef::Url("https://cdn.example.com/a.jpg".into()))
+        );
+        assert_eq!(
+            parse_media_ref("s3://media/tenants/acme/in/a.jpg", &c),
+            Ok(MediaRef::Object { key: "tenants/acme/in/a.jpg".into() })
+        );
+        assert_eq!(
+            parse_media_ref("r2://tenants/acme/in/a.jpg", &c),
+            Ok(MediaRef::Object { key: "tenants/acme/in/a.jpg".into() })
+        );
+    }
+
+    #[test]
+    fn refuses_with_stable_codes() {
+        let c = ctx();
+        let code = |s: &str| parse_media_ref(s, &c).unwrap_err().0;
+        assert_eq!(code(""), "required");
+        assert_eq!(code("ftp://x/y"), "unsupported-scheme");
+        assert_eq!(code("http://cdn.example.com/a.jpg"), "insecure-url");
+        assert_eq!(code("http://127.0.0.1:9000/a.jpg"), "insecure-url");
+        assert_eq!(code("https://127.0.0.1/a.jpg"), "private-address");
+        assert_eq!(code("https://169.254.169.254/latest/meta-data"), "private-address");
+        assert_eq!(code("https://[::ffff:10.0.0.1]/x"), "private-address");
+        assert_eq!(code("https://[fd00::1]/x"), "private-address");
+        assert_eq!(code("https://localhost/x"), "private-address");
+        assert_eq!(code("https://user:pw@cdn.example.com/x"), "credentials-in-url");
+        assert_eq!(code("s3://other/tenants/acme/a.jpg"), "foreign-bucket");
+        assert_eq!(code("s3://media"), "invalid-object-ref");
+        assert_eq!(code("r2://tenants/other/a.jpg"), "key-outside-tenant");
+        assert_eq!(code("r2://tenants/acme/../other/a.jpg"), "path-traversal");
+        assert_eq!(code("r2:///etc/passwd"), "absolute-path");
+        assert_eq!(code("r2://tenants/acme/a\u{0}.jpg"), "control-character");
+        assert_eq!(code("not a url"), "invalid-url");
+    }
+
+    #[test]
+    fn loopback_http_only_when_allowed() {
+        let c = RefContext { allow_loopback_http: true, ..ctx() };
+        assert!(parse_media_ref("http://127.0.0.1:9000/b/k.jpg", &c).is_ok());
+        assert!(parse_media_ref("http://localhost:9000/b/k.jpg", &c).is_ok());
+        assert!(parse_media_ref("http://[::1]:9000/b/k.jpg", &c).is_ok());
+        assert_eq!(parse_media_ref("http://10.0.0.2/k.jpg", &c).unwrap_err().0, "insecure-url");
+        assert_eq!(parse_media_ref("http://example.com/k.jpg", &c).unwrap_err().0, "insecure-url");
+    }
+
+    #[test]
+    fn public_ip_ranges() {
+        let public = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"];
+        let private = [
+            "0.0.0.0", "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+            "100.64.0.1", "100.127.255.255", "224.0.0.1", "255.255.255.255", "::", "::1",
+            "fc00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a00:1",
+            "::10.0.0.1",
+        ];
+        for ip in public {
+            assert!(is_public_ip(ip.parse().unwrap()), "{ip} should be public");
+        }
+        for ip in private {
+            assert!(!is_public_ip(ip.parse().unwrap()), "{ip} should be refused");
+        }
+    }
+
+    #[test]
+    fn keys_paths_filenames() {
+        assert!(check_key("a/b/c.mp4").is_ok());
+        assert!(check_key("a/b/").is_ok());
+        assert_eq!(check_key("a//b").unwrap_err().0, "invalid-path");
+        assert_eq!(check_key("a/./b").unwrap_err().0, "invalid-path");
+        assert_eq!(check_key("a\\b").unwrap_err().0, "invalid-character");
+        assert_eq!(check_key(&"k".repeat(1025)).unwrap_err().0, "too-long");
+        assert!(check_path("").is_ok());
+        assert!(check_path("videos/2026/").is_ok());
+        assert_eq!(check_path("/").unwrap_err().0, "absolute-path");
+        assert_eq!(check_path("/abs").unwrap_err().0, "absolute-path");
+        assert_eq!(check_path("a/../../b").unwrap_err().0, "path-traversal");
+        assert!(check_filename("final vídeo 🎬.mp4").is_ok());
+        assert_eq!(check_filename("a/b.mp4").unwrap_err().0, "invalid-filename");
+        assert_eq!(check_filename("..").unwrap_err().0, "path-traversal");
+        assert_eq!(check_filename("a\nb.mp4").unwrap_err().0, "control-character");
+        assert_eq!(extension("a.B.MP4").as_deref(), Some("mp4"));
+        assert_eq!(extension(".hidden"), None);
+        assert_eq!(extension("noext"), None);
+    }
+}

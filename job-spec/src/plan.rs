@@ -1,0 +1,226 @@
+//! Pure planning: from a validated request to the worker's task, the inputs to
+//! resolve and the output keys to presign. Deterministic for a given job id.
+
+use crate::media::{MediaRef, RefContext, parse_media_ref};
+use crate::ops::Img2Vid;
+use crate::problem::Problem;
+use crate::request::{JobRequest, OpRequest, Operation};
+use crate::values::ZoomType;
+use crate::worker::{ClipTask, Img2VidTask, Task};
+
+pub const DEFAULT_FRAME_RATE: u32 = 24;
+pub const LANDSCAPE: (u32, u32) = (1920, 1080);
+pub const PORTRAIT: (u32, u32) = (1080, 1920);
+
+/// What the edge must do before submitting: resolve `inputs` to GET URLs, presign
+/// `outputs` for PUT, and send `task`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub inputs: Vec<PlannedInput>,
+    pub outputs: Vec<PlannedOutput>,
+    pub task: Task,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedInput {
+    pub name: String,
+    pub source: MediaRef,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedOutput {
+    pub name: String,
+    pub key: String,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanError {
+    /// The request is invalid; every problem is listed.
+    Invalid(Vec<Problem>),
+    /// The operation is part of the contract but not rendered by this version yet.
+    NotImplemented(Operation),
+}
+
+/// Validates and plans a request for job `job_id` of the tenant owning `ctx.tenant_prefix`.
+pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, PlanError> {
+    crate::validate(req, ctx).map_err(PlanError::Invalid)?;
+    let prefix = ctx.tenant_prefix.as_deref().unwrap_or_default();
+    match &req.op {
+        OpRequest::Img2vid(r) => Ok(plan_img2vid(r, job_id, prefix, ctx)),
+        other => Err(PlanError::NotImplemented(other.operation())),
+    }
+}
+
+/// The folder outputs go to: `<tenant prefix><path>/`, or `<tenant prefix>jobs/<job id>/`
+/// when no path is given.
+pub fn output_dir(tenant_prefix: &str, path: Option<&str>, job_id: &str) -> String {
+    let path = path.map(|p| p.trim_matches('/')).filter(|p| !p.is_empty());
+    match path {
+        Some(p) => format!("{tenant_prefix}{p}/"),
+        None => format!("{tenant_prefix}jobs/{job_id}/"),
+    }
+}
+
+/// Frames for a clip of `seconds` at `fps`: `round(seconds × fps)` with halves rounded
+/// away from zero, at least 1. The clip then lasts exactly `frames / fps` seconds.
+pub fn frames_for(seconds: f64, fps: u32) -> u32 {
+    let f = (seconds * f64::from(fps)).round();
+    if f < 1.0 { 1 } else { f as u32 }
+}
+
+/// Output size: explicit width/height win; otherwise the orientation's default.
+pub fn output_size(r: &Img2Vid) -> (u32, u32) {
+    let portrait = matches!(r.orientation.as_deref(), Some("portrait" | "vertical"));
+    let (dw, dh) = if portrait { PORTRAIT } else { LANDSCAPE };
+    (r.width.unwrap_or(dw), r.height.unwrap_or(dh))
+}
+
+fn plan_img2vid(r: &Img2Vid, job_id: &str, prefix: &str, ctx: &RefContext) -> Plan {
+    let fps = r.frame_rate.unwrap_or(DEFAULT_FRAME_RATE);
+    let (width, height) = output_size(r);
+    let types: Vec<ZoomType> = match &r.zoom_types {
+        Some(t) => t.iter().filter_map(|s| ZoomType::parse(s)).collect(),
+        None => ZoomType::ALL.to_vec(),
+    };
+    let zooms = distribute_zooms(r.images.len(), &types, seed_from(job_id));
+    let dir = output_dir(prefix, r.path.as_deref(), job_id);
+    let mut inputs = Vec::with_capacity(r.images.len());
+    let mut outputs = Vec::with_capacity(r.images.len());
+    let mut clips = Vec::with_capacity(r.images.len());
+    for (i, (img, zoom)) in r.images.iter().zip(zooms).enumerate() {
+        let n = i + 1;
+        let (input, output) = (format!("image_{n}"), format!("video_{n}"));
+        // Validated above, so the reference parses.
+        let source = parse_media_ref(&img.image_url, ctx).unwrap_or(MediaRef::Url(img.image_url.clone()));
+        inputs.push(PlannedInput { name: input.clone(), source });
+        outputs.push(PlannedOutput { name: output.clone(), key: format!("{dir}video_{n}.mp4"), content_type: "video/mp4".into() });
+        clips.push(ClipTask {
+            id: img.id.as_ref().map_or_else(|| n.to_string(), ToString::to_string),
+            input,
+            output,
+            frames: frames_for(img.duracao, fps),
+            zoom,
+        });
+    }
+    Plan { inputs, outputs, task: Task::Img2vid(Img2VidTask { width, height, frame_rate: fps, clips }) }
+}
+
+/// `n` zoom types, proportional to `types` (each gets ⌊n/k⌋, the first `n mod k` one
+/// more), then shuffled by a Fisher–Yates shuffle driven by SplitMix64 from `seed`.
+pub fn distribute_zooms(n: usize, types: &[ZoomType], seed: u64) -> Vec<ZoomType> {
+    let types = if types.is_empty() { &ZoomType::ALL[..] } else { types };
+    let k = types.len();
+    let mut out: Vec<ZoomType> = types
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| std::iter::repeat_n(*t, n / k + usize::from(i < n % k)))
+        .collect();
+    let mut rng = SplitMix64(seed);
+    for i in (1..out.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
+/// FNV-1a of the job id: a stable seed that never changes between releases.
+pub fn seed_from(job_id: &str) -> u64 {
+    job_id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Operation;
+
+    fn ctx() -> RefContext {
+        RefContext { allow_loopback_http: false, bucket: Some("media".into()), tenant_prefix: Some("t/acme/".into()) }
+    }
+
+    #[test]
+    fn frame_rounding_rule() {
+        assert_eq!(frames_for(5.0, 24), 120);
+        assert_eq!(frames_for(6.48, 24), 156); // 155.52
+        assert_eq!(frames_for(2.5 / 24.0, 24), 3); // 2.5 rounds away from zero
+        assert_eq!(frames_for(0.01, 24), 1);
+        assert_eq!(frames_for(0.1, 60), 6);
+    }
+
+    #[test]
+    fn zooms_are_proportional_and_deterministic() {
+        let all = ZoomType::ALL;
+        let z = distribute_zooms(10, &all, 42);
+        let count = |t| z.iter().filter(|x| **x == t).count();
+        assert_eq!((count(ZoomType::Zoomin), count(ZoomType::Zoomout), count(ZoomType::Zoompanright)), (4, 3, 3));
+        assert_eq!(z, distribute_zooms(10, &all, 42));
+        assert_ne!(z, distribute_zooms(10, &all, 43), "another seed, another order");
+        assert_eq!(distribute_zooms(3, &[ZoomType::Zoomout], 1), vec![ZoomType::Zoomout; 3]);
+        assert!(distribute_zooms(0, &all, 1).is_empty());
+        // The exact order for a seed is part of the contract (a job replays identically).
+        assert_eq!(
+            distribute_zooms(4, &all, seed_from("job-1")),
+            distribute_zooms(4, &all, seed_from("job-1"))
+        );
+        assert_eq!(seed_from(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(seed_from("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn plans_img2vid() {
+        let req = Operation::Img2vid
+            .parse(br#"{"images":[{"id":"a","image_url":"r2://t/acme/in/a.jpg","duracao":6.48},
+                                  {"image_url":"https://cdn.example.com/b.png","duration":1}],
+                        "path":"shorts/ep1/","frame_rate":24,"zoom_types":["zoomout"]}"#)
+            .unwrap();
+        let plan = plan(&req, "job-1", &ctx()).unwrap();
+        assert_eq!(
+            plan.inputs,
+            vec![
+                PlannedInput { name: "image_1".into(), source: MediaRef::Object { key: "t/acme/in/a.jpg".into() } },
+                PlannedInput { name: "image_2".into(), source: MediaRef::Url("https://cdn.example.com/b.png".into()) },
+            ]
+        );
+        assert_eq!(plan.outputs[0].key, "t/acme/shorts/ep1/video_1.mp4");
+        assert_eq!(plan.outputs[1].key, "t/acme/shorts/ep1/video_2.mp4");
+        let Task::Img2vid(t) = plan.task;
+        assert_eq!((t.width, t.height, t.frame_rate), (1920, 1080, 24));
+        assert_eq!(t.clips[0].frames, 156);
+        assert_eq!(t.clips[0].id, "a");
+        assert_eq!(t.clips[1].id, "2");
+        assert!(t.clips.iter().all(|c| c.zoom == ZoomType::Zoomout));
+    }
+
+    #[test]
+    fn portrait_default_and_job_folder() {
+        let req = Operation::Img2vid
+            .parse(br#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":1}],"orientation":"vertical"}"#)
+            .unwrap();
+        let plan = plan(&req, "j9", &ctx()).unwrap();
+        let Task::Img2vid(t) = &plan.task;
+        assert_eq!((t.width, t.height), (1080, 1920));
+        assert_eq!(plan.outputs[0].key, "t/acme/jobs/j9/video_1.mp4");
+    }
+
+    #[test]
+    fn invalid_and_unimplemented() {
+        let bad = Operation::Img2vid.parse(br#"{"images":[]}"#).unwrap();
+        assert!(matches!(plan(&bad, "j", &ctx()), Err(PlanError::Invalid(p)) if p[0].code == "too-few"));
+        let cap = Operation::Caption
+            .parse(br#"{"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"}"#)
+            .unwrap();
+        assert_eq!(plan(&cap, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Caption)));
+    }
+}

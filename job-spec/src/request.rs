@@ -1,0 +1,254 @@
+//! Operations, their public paths, and parsing a request body into typed form.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ops::*;
+use crate::problem::Problem;
+
+/// Every asynchronous operation of the public API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Img2vid,
+    Caption,
+    CaptionStyle,
+    AddAudio,
+    Concatenate,
+    ConcatVideoAudio,
+    VideoTrilhaSonora,
+    AudioTrilhaSonora,
+    AudioConcatenate,
+    AudioTrim,
+    Downsample,
+    Encode,
+    Transcribe,
+    ObjectsStage,
+    PipelineSegment,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 15] = [
+        Operation::Img2vid,
+        Operation::Caption,
+        Operation::CaptionStyle,
+        Operation::AddAudio,
+        Operation::Concatenate,
+        Operation::ConcatVideoAudio,
+        Operation::VideoTrilhaSonora,
+        Operation::AudioTrilhaSonora,
+        Operation::AudioConcatenate,
+        Operation::AudioTrim,
+        Operation::Downsample,
+        Operation::Encode,
+        Operation::Transcribe,
+        Operation::ObjectsStage,
+        Operation::PipelineSegment,
+    ];
+
+    /// The canonical path (`/video/img2vid`, …).
+    pub const fn path(self) -> &'static str {
+        match self {
+            Operation::Img2vid => "/video/img2vid",
+            Operation::Caption => "/video/caption",
+            Operation::CaptionStyle => "/video/caption_style",
+            Operation::AddAudio => "/video/addaudio",
+            Operation::Concatenate => "/video/concatenate",
+            Operation::ConcatVideoAudio => "/video/concat_video_audio",
+            Operation::VideoTrilhaSonora => "/video/trilhasonora",
+            Operation::AudioTrilhaSonora => "/audio/trilhasonora",
+            Operation::AudioConcatenate => "/audio/concatenate",
+            Operation::AudioTrim => "/audio/trim",
+            Operation::Downsample => "/video/downsample",
+            Operation::Encode => "/video/encode",
+            Operation::Transcribe => "/audio/transcribe",
+            Operation::ObjectsStage => "/objects/stage",
+            Operation::PipelineSegment => "/pipeline/segment",
+        }
+    }
+
+    /// The name reported in job objects (`video/img2vid`).
+    pub fn name(self) -> &'static str {
+        &self.path()[1..]
+    }
+
+    /// Resolves a request path, accepting the `/runpod/video/…`, `/runpod/audio/…`
+    /// aliases and `/video/background_music`.
+    pub fn from_path(path: &str) -> Option<Operation> {
+        let path = path.trim_end_matches('/');
+        let path = path.strip_prefix("/runpod").filter(|p| p.starts_with("/video/") || p.starts_with("/audio/")).unwrap_or(path);
+        if path == "/video/background_music" {
+            return Some(Operation::VideoTrilhaSonora);
+        }
+        Operation::ALL.into_iter().find(|op| op.path() == path)
+    }
+
+    /// Parses a JSON body into this operation's typed request.
+    pub fn parse(self, body: &[u8]) -> Result<JobRequest, Vec<Problem>> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            vec![Problem { field: String::new(), code: "invalid-json".into(), message: e.to_string() }]
+        })?;
+        self.parse_value(value)
+    }
+
+    pub fn parse_value(self, value: Value) -> Result<JobRequest, Vec<Problem>> {
+        if !value.is_object() {
+            return Err(vec![Problem {
+                field: String::new(),
+                code: "invalid-type".into(),
+                message: "the body must be a JSON object".into(),
+            }]);
+        }
+        let common: Common = typed(&value)?;
+        let op = match self {
+            Operation::Img2vid => OpRequest::Img2vid(typed(&value)?),
+            Operation::Caption => OpRequest::Caption(typed(&value)?),
+            Operation::CaptionStyle => OpRequest::CaptionStyle(typed(&value)?),
+            Operation::AddAudio => OpRequest::AddAudio(typed(&value)?),
+            Operation::Concatenate => OpRequest::Concatenate(typed(&value)?),
+            Operation::ConcatVideoAudio => OpRequest::ConcatVideoAudio(typed(&value)?),
+            Operation::VideoTrilhaSonora => OpRequest::VideoTrilhaSonora(typed(&value)?),
+            Operation::AudioTrilhaSonora => OpRequest::AudioTrilhaSonora(typed(&value)?),
+            Operation::AudioConcatenate => OpRequest::AudioConcatenate(typed(&value)?),
+            Operation::AudioTrim => OpRequest::AudioTrim(typed(&value)?),
+            Operation::Downsample => OpRequest::Downsample(typed(&value)?),
+            Operation::Encode => OpRequest::Encode(typed(&value)?),
+            Operation::Transcribe => OpRequest::Transcribe(typed(&value)?),
+            Operation::ObjectsStage => OpRequest::ObjectsStage(typed(&value)?),
+            Operation::PipelineSegment => OpRequest::PipelineSegment(typed(&value)?),
+        };
+        Ok(JobRequest { common, op })
+    }
+}
+
+/// A parsed request: the common fields and the operation's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRequest {
+    pub common: Common,
+    pub op: OpRequest,
+}
+
+/// The typed body of each operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "operation", rename_all = "snake_case")]
+pub enum OpRequest {
+    Img2vid(Img2Vid),
+    Caption(Caption),
+    CaptionStyle(CaptionStyle),
+    AddAudio(AddAudio),
+    Concatenate(Concatenate),
+    ConcatVideoAudio(ConcatVideoAudio),
+    VideoTrilhaSonora(VideoTrilhaSonora),
+    AudioTrilhaSonora(AudioTrilhaSonora),
+    AudioConcatenate(AudioConcatenate),
+    AudioTrim(AudioTrim),
+    Downsample(Downsample),
+    Encode(Encode),
+    Transcribe(Transcribe),
+    ObjectsStage(ObjectsStage),
+    PipelineSegment(PipelineSegment),
+}
+
+impl OpRequest {
+    pub fn operation(&self) -> Operation {
+        match self {
+            OpRequest::Img2vid(_) => Operation::Img2vid,
+            OpRequest::Caption(_) => Operation::Caption,
+            OpRequest::CaptionStyle(_) => Operation::CaptionStyle,
+            OpRequest::AddAudio(_) => Operation::AddAudio,
+            OpRequest::Concatenate(_) => Operation::Concatenate,
+            OpRequest::ConcatVideoAudio(_) => Operation::ConcatVideoAudio,
+            OpRequest::VideoTrilhaSonora(_) => Operation::VideoTrilhaSonora,
+            OpRequest::AudioTrilhaSonora(_) => Operation::AudioTrilhaSonora,
+            OpRequest::AudioConcatenate(_) => Operation::AudioConcatenate,
+            OpRequest::AudioTrim(_) => Operation::AudioTrim,
+            OpRequest::Downsample(_) => Operation::Downsample,
+            OpRequest::Encode(_) => Operation::Encode,
+            OpRequest::Transcribe(_) => Operation::Transcribe,
+            OpRequest::ObjectsStage(_) => Operation::ObjectsStage,
+            OpRequest::PipelineSegment(_) => Operation::PipelineSegment,
+        }
+    }
+}
+
+/// Deserializes with the JSON path of the first type error (`images[1].duracao`).
+fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Vec<Problem>> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let (code, field) = match inner.strip_prefix("missing field `") {
+            Some(rest) => {
+                let name = rest.split('`').next().unwrap_or_default();
+                let parent = if field == "." { String::new() } else { field };
+                ("required", crate::problem::join(&parent, name))
+            }
+            None => ("invalid-type", if field == "." { String::new() } else { field }),
+        };
+        vec![Problem { field, code: code.into(), message: inner }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_aliases() {
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_path(op.path()), Some(op));
+        }
+        assert_eq!(Operation::from_path("/runpod/video/img2vid"), Some(Operation::Img2vid));
+        assert_eq!(Operation::from_path("/runpod/audio/transcribe"), Some(Operation::Transcribe));
+        assert_eq!(Operation::from_path("/video/background_music"), Some(Operation::VideoTrilhaSonora));
+        assert_eq!(Operation::from_path("/runpod/objects/stage"), None);
+        assert_eq!(Operation::from_path("/video/nope"), None);
+        assert_eq!(Operation::Img2vid.name(), "video/img2vid");
+    }
+
+    #[test]
+    fn seed_names_and_english_aliases_parse_alike() {
+        let seed = br#"{"images":[{"id":1,"image_url":"https://x.test/a.jpg","duracao":2.5}],"path":"p","idRoteiro":7,"metadata":{"k":"v"}}"#;
+        let english = br#"{"images":[{"id":"1","url":"https://x.test/a.jpg","duration":2.5}],"path":"p","id_roteiro":7,"metadata":{"k":"v"}}"#;
+        let a = Operation::Img2vid.parse(seed).unwrap();
+        let b = Operation::Img2vid.parse(english).unwrap();
+        let (OpRequest::Img2vid(x), OpRequest::Img2vid(y)) = (&a.op, &b.op) else { panic!() };
+        assert_eq!(x.images[0].duracao, y.images[0].duracao);
+        assert_eq!(x.images[0].image_url, y.images[0].image_url);
+        assert_eq!(a.common, b.common);
+        assert_eq!(a.common.id_roteiro, Some(7));
+
+        let music = Operation::VideoTrilhaSonora
+            .parse(br#"{"video_url":"https://x.test/v.mp4","music_url":"https://x.test/m.mp3"}"#)
+            .unwrap();
+        let OpRequest::VideoTrilhaSonora(m) = music.op else { panic!() };
+        assert_eq!(m.trilha_sonora, "https://x.test/m.mp3");
+    }
+
+    #[test]
+    fn type_errors_carry_the_json_path() {
+        let err = Operation::Img2vid
+            .parse(br#"{"images":[{"image_url":"https://x.test/a.jpg","duracao":1},{"image_url":"https://x.test/b.jpg","duracao":"two"}]}"#)
+            .unwrap_err();
+        assert_eq!(err[0].field, "images[1].duracao");
+        assert_eq!(err[0].code, "invalid-type");
+
+        let err = Operation::Img2vid.parse(br#"{"images":[{"duracao":1}]}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("images[0].image_url", "required"));
+
+        let err = Operation::Caption.parse(b"{}").unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("url_video", "required"));
+
+        assert_eq!(Operation::Caption.parse(b"[1]").unwrap_err()[0].code, "invalid-type");
+        assert_eq!(Operation::Caption.parse(b"{").unwrap_err()[0].code, "invalid-json");
+    }
+
+    #[test]
+    fn url_items_accept_strings_and_objects() {
+        let r = Operation::Concatenate
+            .parse(br#"{"video_urls":[{"video_url":"https://x.test/1.mp4"},"https://x.test/2.mp4"]}"#)
+            .unwrap();
+        let OpRequest::Concatenate(c) = r.op else { panic!() };
+        assert_eq!(c.video_urls[0].url(), "https://x.test/1.mp4");
+        assert_eq!(c.video_urls[1].url(), "https://x.test/2.mp4");
+    }
+}

@@ -1,0 +1,527 @@
+//! `validate()`: every problem of a request at once, each with a JSON path and a
+//! stable code. The edge runs it before accepting a job; the worker trusts only what
+//! it re-checks itself (its task parameters).
+
+use serde_json::Value;
+
+use crate::media::{RefContext, check_fetch_url, check_filename, check_media_ref, check_path, extension};
+use crate::ops::*;
+use crate::problem::{Problems, index, join};
+use crate::request::{JobRequest, OpRequest};
+
+/// Limits a request must respect. Public so the README and OpenAPI can quote them.
+pub mod limits {
+    pub const MAX_IMAGES: usize = 500;
+    pub const MIN_IMAGE_SECONDS: f64 = 0.1;
+    pub const MAX_IMAGE_SECONDS: f64 = 600.0;
+    pub const MIN_FPS: u32 = 1;
+    pub const MAX_FPS: u32 = 60;
+    pub const MIN_DIMENSION: u32 = 16;
+    pub const MAX_DIMENSION: u32 = 4096;
+    pub const MAX_LIST: usize = 500;
+    pub const MAX_MEDIA_SECONDS: f64 = 6.0 * 3600.0;
+    pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+    pub const MAX_SEGMENTS: usize = 2000;
+}
+use limits::*;
+
+/// Validates a parsed request; `Err` lists every problem found.
+pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Problem>> {
+    let mut v = V { p: Problems::new(), ctx };
+    v.common(&req.common);
+    match &req.op {
+        OpRequest::Img2vid(r) => v.img2vid(r),
+        OpRequest::Caption(r) => {
+            v.media("url_video", &r.url_video);
+            v.media("url_srt", &r.url_srt);
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+        }
+        OpRequest::CaptionStyle(r) => v.caption_style(r),
+        OpRequest::AddAudio(r) => {
+            v.media("url_video", &r.url_video);
+            v.media("url_audio", &r.url_audio);
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.one_of("sync", r.sync.as_deref(), &["shortest", "stretch_video", "loop_video"]);
+        }
+        OpRequest::Concatenate(r) => {
+            v.url_list("video_urls", &r.video_urls, 2);
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+        }
+        OpRequest::ConcatVideoAudio(r) => {
+            v.url_list("video_urls", &r.video_urls, 1);
+            v.media("url_audio", &r.url_audio);
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+        }
+        OpRequest::VideoTrilhaSonora(r) => {
+            v.media("url_video", &r.url_video);
+            v.media("trilha_sonora", &r.trilha_sonora);
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            if let Some(db) = r.volume_reduction_db {
+                v.p.range_f64("volume_reduction_db", db, 0.0, 40.0);
+            }
+        }
+        OpRequest::AudioTrilhaSonora(r) => {
+            v.media("audio_url", &r.audio_url);
+            v.media("trilha_sonora", &r.trilha_sonora);
+            v.output(&r.path, &r.output_filename, &["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"]);
+            if let Some(db) = r.db_offset {
+                v.p.range_f64("db_offset", db, 0.0, 50.0);
+            }
+        }
+        OpRequest::AudioConcatenate(r) => {
+            v.url_list("audio_urls", &r.audio_urls, 2);
+            v.output(&r.path, &r.output_filename, &["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"]);
+        }
+        OpRequest::AudioTrim(r) => {
+            v.media("source_uri", &r.source_uri);
+            v.p.range_f64("start_sec", r.start_sec, 0.0, MAX_MEDIA_SECONDS);
+            v.positive("duration_sec", r.duration_sec, MAX_MEDIA_SECONDS);
+            v.output(&r.path, &r.output_filename, &["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"]);
+        }
+        OpRequest::Downsample(r) => {
+            v.media("url_video", &r.url_video);
+            if crate::resolution_height(&r.resolution).is_none() {
+                v.p.push(
+                    "resolution",
+                    "invalid-resolution",
+                    "use 240p, 360p, 480p, 720p, 1080p or a height between 144 and 2160",
+                );
+            }
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+        }
+        OpRequest::Encode(r) => {
+            v.media("url_video", &r.url_video);
+            if let Some(a) = &r.url_audio {
+                v.media("url_audio", a);
+            }
+            if let Some(s) = &r.url_subtitles {
+                v.media("url_subtitles", s);
+            }
+            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+        }
+        OpRequest::Transcribe(r) => v.transcribe(r),
+        OpRequest::ObjectsStage(r) => {
+            match crate::media::parse_media_ref(&r.source_uri, v.ctx) {
+                Ok(crate::MediaRef::Url(_)) => {}
+                Ok(crate::MediaRef::Object { .. }) => {
+                    v.p.push("source_uri", "invalid-source", "source_uri must be an https:// URL")
+                }
+                Err((code, msg)) => v.p.push("source_uri", code, msg),
+            }
+            match crate::media::parse_media_ref(&r.dest_uri, v.ctx) {
+                Ok(crate::MediaRef::Object { .. }) => {}
+                Ok(crate::MediaRef::Url(_)) => v.p.push(
+                    "dest_uri",
+                    "invalid-destination",
+                    "dest_uri must be an object key (s3://bucket/key or r2://key)",
+                ),
+                Err((code, msg)) => v.p.push("dest_uri", code, msg),
+            }
+        }
+        OpRequest::PipelineSegment(r) => v.pipeline_segment(r),
+    }
+    v.p.finish()
+}
+
+struct V<'a> {
+    p: Problems,
+    ctx: &'a RefContext,
+}
+
+impl V<'_> {
+    fn common(&mut self, c: &Common) {
+        if let Some(url) = &c.webhook_url {
+            match url::Url::parse(url) {
+                Ok(u) => {
+                    if let Err((code, msg)) = check_fetch_url(&u, self.ctx.allow_loopback_http) {
+                        self.p.push("webhook_url", code, msg);
+                    }
+                }
+                Err(e) => self.p.push("webhook_url", "invalid-url", format!("not a URL: {e}")),
+            }
+        }
+        if let Some(m) = &c.metadata {
+            let size = serde_json::to_vec(m).map(|b| b.len()).unwrap_or(usize::MAX);
+            if size > MAX_METADATA_BYTES {
+                self.p.push("metadata", "too-large", format!("metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"));
+            }
+        }
+    }
+
+    fn media(&mut self, field: &str, raw: &str) {
+        check_media_ref(&mut self.p, field, raw, self.ctx);
+    }
+
+    fn positive(&mut self, field: &str, v: f64, max: f64) {
+        if !(v > 0.0 && v <= max) {
+            self.p.push(field, "out-of-range", format!("must be greater than 0 and at most {max}, got {v}"));
+        }
+    }
+
+    fn one_of(&mut self, field: &str, v: Option<&str>, allowed: &[&str]) {
+        if let Some(v) = v {
+            if !allowed.contains(&v) {
+                self.p.push(field, "invalid-value", format!("`{v}` is not one of: {}", allowed.join(", ")));
+            }
+        }
+    }
+
+    fn output(&mut self, path: &Option<String>, filename: &Option<String>, exts: &[&str]) {
+        if let Some(path) = path {
+            if let Err((code, msg)) = check_path(path) {
+                self.p.push("path", code, msg);
+            }
+        }
+        if let Some(name) = filename {
+            if let Err((code, msg)) = check_filename(name) {
+                self.p.push("output_filename", code, msg);
+            } else if let Some(ext) = extension(name) {
+                if !exts.contains(&ext.as_str()) {
+                    self.p.push(
+                        "output_filename",
+                        "unsupported-extension",
+                        format!("`.{ext}` is not produced here; use one of: .{}", exts.join(", .")),
+                    );
+                }
+            }
+        }
+    }
+
+    fn url_list(&mut self, field: &str, items: &[UrlItem], min: usize) {
+        if items.len() < min {
+            self.p.push(field, "too-few", format!("needs at least {min} item(s)"));
+        }
+        if items.len() > MAX_LIST {
+            self.p.push(field, "too-many", format!("at most {MAX_LIST} items"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            check_media_ref(&mut self.p, &index(field, i), item.url(), self.ctx);
+        }
+    }
+
+    fn color(&mut self, field: &str, c: &Option<String>) {
+        if let Some(c) = c {
+            if crate::parse_hex_color(c).is_none() {
+                self.p.push(field, "invalid-color", format!("`{c}` is not a #RRGGBB color"));
+            }
+        }
+    }
+
+    fn img2vid(&mut self, r: &Img2Vid) {
+        if r.images.is_empty() {
+            self.p.push("images", "too-few", "needs at least 1 image");
+        }
+        if r.images.len() > MAX_IMAGES {
+            self.p.push("images", "too-many", format!("at most {MAX_IMAGES} images per request"));
+        }
+        for (i, img) in r.images.iter().enumerate() {
+            let at = index("images", i);
+            check_media_ref(&mut self.p, &join(&at, "image_url"), &img.image_url, self.ctx);
+            self.p.range_f64(&join(&at, "duracao"), img.duracao, MIN_IMAGE_SECONDS, MAX_IMAGE_SECONDS);
+        }
+        if let Some(types) = &r.zoom_types {
+            if types.is_empty() {
+                self.p.push("zoom_types", "too-few", "list at least one zoom type or leave it out");
+            }
+            for (i, t) in types.iter().enumerate() {
+                if crate::ZoomType::parse(t).is_none() {
+                    self.p.push(index("zoom_types", i), "invalid-value", format!("`{t}` is not one of: zoomin, zoomout, zoompanright"));
+                }
+            }
+        }
+        if let Some(fps) = r.frame_rate {
+            self.p.range_u32("frame_rate", fps, MIN_FPS, MAX_FPS);
+        }
+        self.one_of("orientation", r.orientation.as_deref(), &["landscape", "portrait", "horizontal", "vertical"]);
+        for (field, d) in [("width", r.width), ("height", r.height)] {
+            if let Some(d) = d {
+                self.p.range_u32(field, d, MIN_DIMENSION, MAX_DIMENSION);
+                if d % 2 == 1 {
+                    self.p.push(field, "odd-dimension", "must be even (4:2:0 video)");
+                }
+            }
+        }
+        if let Some(path) = &r.path {
+            if let Err((code, msg)) = check_path(path) {
+                self.p.push("path", code, msg);
+            }
+        }
+    }
+
+    fn caption_style(&mut self, r: &CaptionStyle) {
+        self.media("url_video", &r.url_video);
+        self.media("url_caption", &r.url_caption);
+        self.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+        self.one_of("type", Some(&r.kind), &["segments", "highlight"]);
+        let Some(s) = &r.style else { return };
+        if let Some(f) = &s.font {
+            if let Some(size) = f.size {
+                self.p.range_f64("style.font.size", size, 1.0, 500.0);
+            }
+            if f.name.as_deref().is_some_and(|n| n.chars().any(|c| c.is_control() || c == ',')) {
+                self.p.push("style.font.name", "invalid-font", "font names must not contain commas or control characters");
+            }
+        }
+        if let Some(c) = &s.colors {
+            self.color("style.colors.primary", &c.primary);
+            self.color("style.colors.secondary", &c.secondary);
+            self.color("style.colors.outline", &c.outline);
+            self.color("style.colors.background", &c.background);
+        }
+        if let Some(o) = &s.opacity {
+            for (f, v) in [("style.opacity.primary", o.primary), ("style.opacity.background", o.background)] {
+                if let Some(v) = v {
+                    self.p.range_f64(f, v, 0.0, 1.0);
+                }
+            }
+        }
+        let border_styles = [1, 3, 4];
+        if let Some(b) = &s.border {
+            if b.style.is_some_and(|st| !border_styles.contains(&st)) {
+                self.p.push("style.border.style", "invalid-value", "border style must be 1, 3 or 4");
+            }
+            if let Some(w) = b.width {
+                self.p.range_f64("style.border.width", w, 0.0, 20.0);
+            }
+        }
+        if let Some(b) = &s.borders {
+            if b.style.is_some_and(|st| !border_styles.contains(&st)) {
+                self.p.push("style.borders.style", "invalid-value", "border style must be 1, 3 or 4");
+            }
+            for (f, v) in [("style.borders.outline", b.outline), ("style.borders.shadow", b.shadow)] {
+                if let Some(v) = v {
+                    self.p.range_f64(f, v, 0.0, 20.0);
+                }
+            }
+        }
+        if let Some(pos) = &s.position {
+            self.position(pos);
+        }
+        if s.fonte.as_deref().is_some_and(|n| n.chars().any(|c| c.is_control() || c == ',')) {
+            self.p.push("style.fonte", "invalid-font", "font names must not contain commas or control characters");
+        }
+        if let Some(v) = s.tamanho_fonte {
+            self.p.range_f64("style.tamanho_fonte", v, 1.0, 500.0);
+        }
+        self.color("style.fundo_cor", &s.fundo_cor);
+        self.color("style.texto_cor", &s.texto_cor);
+        self.color("style.highlight_texto_cor", &s.highlight_texto_cor);
+        self.color("style.highlight_cor", &s.highlight_cor);
+        if let Some(v) = s.fundo_opacidade {
+            self.p.range_f64("style.fundo_opacidade", v, 0.0, 1.0);
+        }
+        if let Some(v) = s.highlight_borda {
+            self.p.range_f64("style.highlight_borda", v, 0.0, 50.0);
+        }
+        for (f, v) in [("style.padding_horizontal", s.padding_horizontal), ("style.padding_vertical", s.padding_vertical)] {
+            if let Some(v) = v {
+                self.p.range_f64(f, v, 0.0, 500.0);
+            }
+        }
+        if let Some(v) = s.words_per_line {
+            self.p.range_u32("style.words_per_line", v, 1, 10);
+        }
+        if let Some(v) = s.max_lines {
+            self.p.range_u32("style.max_lines", v, 1, 5);
+        }
+    }
+
+    fn position(&mut self, pos: &Value) {
+        let alignment = match pos {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(o) => {
+                for key in ["marginVertical", "margin_v"] {
+                    if let Some(m) = o.get(key) {
+                        match m.as_f64() {
+                            Some(m) => self.p.range_f64(&format!("style.position.{key}"), m, 0.0, 2000.0),
+                            None => self.p.push(format!("style.position.{key}"), "invalid-type", "must be a number"),
+                        }
+                    }
+                }
+                match o.get("alignment") {
+                    None => None,
+                    Some(Value::String(s)) => Some(s.as_str()),
+                    Some(_) => {
+                        self.p.push("style.position.alignment", "invalid-type", "must be a string");
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.p.push("style.position", "invalid-type", "must be an alignment name or an object");
+                None
+            }
+        };
+        if let Some(a) = alignment {
+            if crate::alignment_number(a).is_none() {
+                self.p.push("style.position", "invalid-value", format!("`{a}` is not an alignment (top_left … bottom_right)"));
+            }
+        }
+    }
+
+    fn transcribe(&mut self, r: &Transcribe) {
+        self.media("audio_url", &r.audio_url);
+        if let Some(path) = &r.path {
+            if let Err((code, msg)) = check_path(path) {
+                self.p.push("path", code, msg);
+            }
+        }
+        if let Some(lang) = &r.language {
+            let ok = lang == "auto" || ((2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_lowercase()));
+            if !ok {
+                self.p.push("language", "invalid-language", "use an ISO 639-1 code such as `pt` or `en`, or `auto`");
+            }
+        }
+        if let Some(m) = &r.model {
+            if m.is_empty() || m.len() > 64 || !m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                self.p.push("model", "invalid-model", "model names are letters, digits, `-`, `_` and `.`");
+            }
+        }
+        if let Some(b) = r.beam_size {
+            self.p.range_u32("beam_size", b, 1, 10);
+        }
+        if let Some(t) = r.temperature {
+            self.p.range_f64("temperature", t, 0.0, 1.0);
+        }
+    }
+
+    fn pipeline_segment(&mut self, r: &PipelineSegment) {
+        if let Err((code, msg)) = check_filename(&r.job_id) {
+            self.p.push("job_id", code, msg);
+        }
+        match (&r.master_audio_uri, &r.master_audio_http_url) {
+            (Some(u), None) => self.media("master_audio_uri", u),
+            (None, Some(u)) => self.media("master_audio_http_url", u),
+            (Some(_), Some(_)) => self.p.push("master_audio_uri", "conflicting-fields", "give master_audio_uri or master_audio_http_url, not both"),
+            (None, None) => self.p.push("master_audio_uri", "required", "master_audio_uri (or master_audio_http_url) is required"),
+        }
+        match (&r.segments, &r.segments_uri) {
+            (Some(segs), None) => {
+                if segs.is_empty() {
+                    self.p.push("segments", "too-few", "needs at least 1 segment");
+                }
+                if segs.len() > MAX_SEGMENTS {
+                    self.p.push("segments", "too-many", format!("at most {MAX_SEGMENTS} segments"));
+                }
+                for (i, s) in segs.iter().enumerate() {
+                    let at = index("segments", i);
+                    self.p.range_f64(&join(&at, "start_sec"), s.start_sec, 0.0, MAX_MEDIA_SECONDS);
+                    self.positive(&join(&at, "duration_sec"), s.duration_sec, MAX_MEDIA_SECONDS);
+                }
+            }
+            (None, Some(u)) => self.media("segments_uri", u),
+            (Some(_), Some(_)) => self.p.push("segments", "conflicting-fields", "give segments or segments_uri, not both"),
+            (None, None) => self.p.push("segments", "required", "segments (or segments_uri) is required"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Operation;
+
+    fn ctx() -> RefContext {
+        RefContext { allow_loopback_http: false, bucket: Some("media".into()), tenant_prefix: Some("t/acme/".into()) }
+    }
+
+    fn problems(op: Operation, body: &str) -> Vec<(String, String)> {
+        let req = op.parse(body.as_bytes()).expect("parses");
+        match validate(&req, &ctx()) {
+            Ok(()) => vec![],
+            Err(list) => list.into_iter().map(|p| (p.field, p.code)).collect(),
+        }
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
+    }
+
+    #[test]
+    fn img2vid_reports_every_problem_at_once() {
+        let got = problems(
+            Operation::Img2vid,
+            r#"{"images":[
+                {"image_url":"https://cdn.example.com/a.jpg","duracao":5},
+                {"image_url":"ftp://x/b.jpg","duracao":0},
+                {"image_url":"r2://t/other/c.jpg","duracao":601}],
+              "zoom_types":["zoomin","spin"], "frame_rate":61, "width":1921, "height":8,
+              "path":"../escape", "webhook_url":"http://10.0.0.1/hook"}"#,
+        );
+        assert_eq!(
+            got,
+            pairs(&[
+                ("webhook_url", "insecure-url"),
+                ("images[1].image_url", "unsupported-scheme"),
+                ("images[1].duracao", "out-of-range"),
+                ("images[2].image_url", "key-outside-tenant"),
+                ("images[2].duracao", "out-of-range"),
+                ("zoom_types[1]", "invalid-value"),
+                ("frame_rate", "out-of-range"),
+                ("width", "odd-dimension"),
+                ("height", "out-of-range"),
+                ("path", "path-traversal"),
+            ])
+        );
+    }
+
+    #[test]
+    fn valid_requests_pass() {
+        assert!(problems(Operation::Img2vid, r#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":3.5}],"path":"out/","frame_rate":30}"#).is_empty());
+        assert!(problems(
+            Operation::CaptionStyle,
+            r##"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/w.json","type":"highlight",
+                "style":{"fonte":"DejaVu Sans","tamanho_fonte":64,"texto_cor":"#FFFFFF","highlight_cor":"#00FF00",
+                         "position":"bottom_center","words_per_line":4,"max_lines":2}}"##
+        )
+        .is_empty());
+        assert!(problems(Operation::PipelineSegment, r#"{"job_id":"j1","master_audio_uri":"r2://t/acme/m.wav","segments":[{"start_sec":0,"duration_sec":2}]}"#).is_empty());
+    }
+
+    #[test]
+    fn other_operations_use_the_same_codes() {
+        assert_eq!(
+            problems(Operation::Concatenate, r#"{"video_urls":[{"video_url":"https://x.example/1.mp4"}],"output_filename":"a/b.mp4"}"#),
+            pairs(&[("video_urls", "too-few"), ("output_filename", "invalid-filename")])
+        );
+        assert_eq!(
+            problems(Operation::AddAudio, r#"{"url_video":"https://x.example/v.mp4","url_audio":"https://x.example/a.mp3","sync":"warp","output_filename":"x.exe"}"#),
+            pairs(&[("output_filename", "unsupported-extension"), ("sync", "invalid-value")])
+        );
+        assert_eq!(
+            problems(
+                Operation::CaptionStyle,
+                r##"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/c.srt","type":"boxes",
+                    "style":{"colors":{"primary":"red"},"opacity":{"background":2},"border":{"style":2},"position":{"alignment":"sideways"},"words_per_line":11}}"##
+            ),
+            pairs(&[
+                ("type", "invalid-value"),
+                ("style.colors.primary", "invalid-color"),
+                ("style.opacity.background", "out-of-range"),
+                ("style.border.style", "invalid-value"),
+                ("style.position", "invalid-value"),
+                ("style.words_per_line", "out-of-range"),
+            ])
+        );
+        assert_eq!(
+            problems(Operation::Downsample, r#"{"url_video":"https://x.example/v.mp4","resolution":"4k"}"#),
+            pairs(&[("resolution", "invalid-resolution")])
+        );
+        assert_eq!(
+            problems(Operation::AudioTrim, r#"{"source_uri":"https://x.example/a.mp3","start_sec":-1,"duration_sec":0}"#),
+            pairs(&[("start_sec", "out-of-range"), ("duration_sec", "out-of-range")])
+        );
+        assert_eq!(
+            problems(Operation::ObjectsStage, r#"{"source_uri":"r2://t/acme/a","dest_uri":"https://x.example/b"}"#),
+            pairs(&[("source_uri", "invalid-source"), ("dest_uri", "invalid-destination")])
+        );
+        assert_eq!(
+            problems(Operation::Transcribe, r#"{"audio_url":"https://x.example/a.mp3","language":"Portuguese","beam_size":0,"temperature":1.5}"#),
+            pairs(&[("language", "invalid-language"), ("beam_size", "out-of-range"), ("temperature", "out-of-range")])
+        );
+        assert_eq!(
+            problems(Operation::PipelineSegment, r#"{"job_id":"..","segments":[]}"#),
+            pairs(&[("job_id", "path-traversal"), ("master_audio_uri", "required"), ("segments", "too-few")])
+        );
+    }
+}

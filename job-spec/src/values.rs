@@ -1,0 +1,94 @@
+//! Small value types shared by validation and planning: zoom types, colors,
+//! alignments, resolutions.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A Ken Burns motion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoomType {
+    Zoomin,
+    Zoomout,
+    Zoompanright,
+}
+
+impl ZoomType {
+    pub const ALL: [ZoomType; 3] = [ZoomType::Zoomin, ZoomType::Zoomout, ZoomType::Zoompanright];
+
+    pub fn parse(s: &str) -> Option<ZoomType> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "zoomin" | "zoom_in" => Some(ZoomType::Zoomin),
+            "zoomout" | "zoom_out" => Some(ZoomType::Zoomout),
+            "zoompanright" | "zoom_pan_right" | "panright" => Some(ZoomType::Zoompanright),
+            _ => None,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ZoomType::Zoomin => "zoomin",
+            ZoomType::Zoomout => "zoomout",
+            ZoomType::Zoompanright => "zoompanright",
+        }
+    }
+}
+
+/// `#RRGGBB` (or `RRGGBB`) → (r, g, b).
+pub fn parse_hex_color(s: &str) -> Option<(u8, u8, u8)> {
+    let h = s.strip_prefix('#').unwrap_or(s);
+    if h.len() != 6 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+    Some((byte(0)?, byte(2)?, byte(4)?))
+}
+
+/// An alignment name → the ASS numpad alignment (1 = bottom left … 9 = top right).
+pub fn alignment_number(name: &str) -> Option<u8> {
+    Some(match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+        "bottom_left" => 1,
+        "bottom_center" | "bottom" => 2,
+        "bottom_right" => 3,
+        "middle_left" | "center_left" => 4,
+        "middle_center" | "center" | "middle" => 5,
+        "middle_right" | "center_right" => 6,
+        "top_left" => 7,
+        "top_center" | "top" => 8,
+        "top_right" => 9,
+        _ => return None,
+    })
+}
+
+/// `"720p"`, `"720"` or `720` → 720; only 144–2160.
+pub fn resolution_height(v: &Value) -> Option<u32> {
+    let h = match v {
+        Value::Number(n) => u32::try_from(n.as_u64()?).ok()?,
+        Value::String(s) => s.trim().trim_end_matches(['p', 'P']).parse().ok()?,
+        _ => return None,
+    };
+    (144..=2160).contains(&h).then_some(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values() {
+        assert_eq!(parse_hex_color("#FF8000"), Some((255, 128, 0)));
+        assert_eq!(parse_hex_color("00ff00"), Some((0, 255, 0)));
+        assert_eq!(parse_hex_color("#FFF"), None);
+        assert_eq!(parse_hex_color("#GG0000"), None);
+        assert_eq!(alignment_number("top_left"), Some(7));
+        assert_eq!(alignment_number("bottom_center"), Some(2));
+        assert_eq!(alignment_number("middle"), Some(5));
+        assert_eq!(alignment_number("sideways"), None);
+        assert_eq!(resolution_height(&Value::from("720p")), Some(720));
+        assert_eq!(resolution_height(&Value::from(480)), Some(480));
+        assert_eq!(resolution_height(&Value::from("4k")), None);
+        assert_eq!(resolution_height(&Value::from(100)), None);
+        assert_eq!(ZoomType::parse("ZoomIn"), Some(ZoomType::Zoomin));
+        assert_eq!(serde_json::to_string(&ZoomType::Zoompanright).unwrap(), "\"zoompanright\"");
+    }
+}

@@ -1,0 +1,205 @@
+//! The edge ↔ gpu-worker payload: what the edge submits as RunPod `input`, and what the
+//! worker returns as `output`, reports as progress, or fails with.
+//!
+//! The worker never sees storage credentials or tenant data: only presigned GET URLs
+//! for inputs, presigned PUT URLs for outputs, and typed parameters.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::ZoomType;
+
+/// RunPod `input` of one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerJob {
+    /// The edge's job id (used for work-dir names and logs).
+    pub job_id: String,
+    /// 1 for the first submission, incremented on each retry.
+    #[serde(default = "one")]
+    pub attempt: u32,
+    /// Inputs by name, each a URL the worker may GET (presigned or public https).
+    pub inputs: Vec<InputUrl>,
+    /// Outputs by name, each with a presigned PUT URL.
+    pub outputs: Vec<OutputTarget>,
+    /// The operation and its parameters.
+    pub task: Task,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl WorkerJob {
+    pub fn input(&self, name: &str) -> Option<&InputUrl> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+
+    pub fn output(&self, name: &str) -> Option<&OutputTarget> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputUrl {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputTarget {
+    pub name: String,
+    /// The object key the PUT URL writes (reported back, never used to sign).
+    pub key: String,
+    pub put_url: String,
+    pub content_type: String,
+}
+
+/// Operation + parameters, adjacently tagged: `{"operation": "img2vid", "params": {…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "operation", content = "params", rename_all = "snake_case")]
+pub enum Task {
+    Img2vid(Img2VidTask),
+}
+
+impl Task {
+    pub fn operation(&self) -> crate::Operation {
+        match self {
+            Task::Img2vid(_) => crate::Operation::Img2vid,
+        }
+    }
+}
+
+/// One Ken Burns clip per image, all with the same encoder parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Img2VidTask {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: u32,
+    pub clips: Vec<ClipTask>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipTask {
+    /// The caller's image id, echoed in the result.
+    pub id: String,
+    /// Name of the input holding the image.
+    pub input: String,
+    /// Name of the output receiving the MP4.
+    pub output: String,
+    /// Exact number of frames to render (see [`crate::plan::frames_for`]).
+    pub frames: u32,
+    pub zoom: ZoomType,
+}
+
+/// RunPod `output` of a successful job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerOutput {
+    pub outputs: Vec<OutputMeta>,
+    /// Wall milliseconds per stage (`download`, `render`, `upload`, `total`).
+    #[serde(default)]
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+impl WorkerOutput {
+    pub fn output(&self, name: &str) -> Option<&OutputMeta> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+}
+
+/// What the worker learned about one uploaded output (by ffprobe and the upload).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputMeta {
+    pub name: String,
+    pub key: String,
+    pub bytes: u64,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    /// The encoder that produced the video stream (`h264_nvenc`, `libx264`) or `copy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u64>,
+}
+
+/// Progress as the worker reports it and `GET /jobs/{id}` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub stage: String,
+    pub completed: u64,
+    pub total: u64,
+    pub percentage: f64,
+}
+
+impl Progress {
+    pub fn new(stage: &str, completed: u64, total: u64) -> Self {
+        let percentage = if total == 0 { 0.0 } else { (completed.min(total) as f64 * 1000.0 / total as f64).round() / 10.0 };
+        Progress { stage: stage.to_owned(), completed, total, percentage }
+    }
+}
+
+/// A failed job, as the worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerError {
+    /// Stable kebab-case code (`input-not-media`, `ffmpeg-failed`, …).
+    pub code: String,
+    pub message: String,
+    /// True when the same job may succeed if submitted again.
+    pub retryable: bool,
+    /// The last lines of ffmpeg's stderr, when ffmpeg failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_tail: Option<String>,
+}
+
+impl WorkerError {
+    /// RunPod carries a job's error as a string; ours is this JSON object encoded in it.
+    pub fn to_runpod_string(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.message.clone())
+    }
+
+    /// Reads an error string from RunPod: ours, or anything else as `worker-error`.
+    pub fn from_runpod_string(s: &str) -> WorkerError {
+        serde_json::from_str(s).unwrap_or_else(|_| WorkerError {
+            code: "worker-error".into(),
+            message: s.chars().take(2000).collect(),
+            retryable: true,
+            stderr_tail: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_wire_shape_is_adjacently_tagged() {
+        let t = Task::Img2vid(Img2VidTask { width: 1920, height: 1080, frame_rate: 24, clips: vec![] });
+        assert_eq!(
+            serde_json::to_value(&t).unwrap(),
+            serde_json::json!({"operation":"img2vid","params":{"width":1920,"height":1080,"frame_rate":24,"clips":[]}})
+        );
+    }
+
+    #[test]
+    fn progress_percentage_is_clamped_and_rounded() {
+        assert_eq!(Progress::new("render", 1, 3).percentage, 33.3);
+        assert_eq!(Progress::new("render", 5, 3).percentage, 100.0);
+        assert_eq!(Progress::new("render", 0, 0).percentage, 0.0);
+    }
+
+    #[test]
+    fn errors_round_trip_through_runpod_strings() {
+        let e = WorkerError { code: "input-not-media".into(), message: "x".into(), retryable: false, stderr_tail: Some("tail".into()) };
+        assert_eq!(WorkerError::from_runpod_string(&e.to_runpod_string()), e);
+        let foreign = WorkerError::from_runpod_string("handler crashed");
+        assert_eq!((foreign.code.as_str(), foreign.retryable), ("worker-error", true));
+    }
+}
