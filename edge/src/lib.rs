@@ -1,1 +1,16 @@
+//! edge: the Cloudflare Worker in front of api-gpu.
+//!
+//! Pure modules (config, auth, presigning, tokens, routes, job records) compile and are
+//! tested natively; the Workers runtime glue (`worker_entry`, handlers, the Job Durable
+//! Object, the RunPod client) exists only on wasm32.
 
+pub mod api_error;
+pub mod auth;
+pub mod config;
+pub mod presign;
+pub mod record;
+pub mod routes;
+pub mod token;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;

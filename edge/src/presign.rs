@@ -1,0 +1,133 @@
+//! SigV4 presigned GET/PUT URLs for S3-compatible storage (R2, S3, MinIO, s3s-fs),
+//! through aws-sigv4. Pure: the signing time is passed in (`SystemTime::now()` panics
+//! on wasm32; the Worker passes `Date.now()`).
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode, sign};
+use aws_sigv4::sign::v4;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::config::S3Config;
+
+/// RFC 3986 unreserved characters stay; everything else in a key segment is encoded.
+const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// SigV4 caps presigned URLs at 7 days.
+pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Put,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Put => "PUT",
+        }
+    }
+}
+
+/// The unsigned URL of an object (path-style or virtual-hosted).
+pub fn object_url(s3: &S3Config, key: &str) -> Result<String, String> {
+    let encoded: Vec<String> = key.split('/').map(|seg| utf8_percent_encode(seg, KEY_SEGMENT).to_string()).collect();
+    let path = encoded.join("/");
+    if s3.path_style {
+        return Ok(format!("{}/{}/{}", s3.endpoint, s3.bucket, path));
+    }
+    let (scheme, host) = s3.endpoint.split_once("://").ok_or_else(|| format!("S3_ENDPOINT `{}` has no scheme", s3.endpoint))?;
+    Ok(format!("{scheme}://{}.{host}/{path}", s3.bucket))
+}
+
+/// A presigned URL for `method` on `key`, valid for `expires_in` from `now`.
+pub fn presign(s3: &S3Config, method: Method, key: &str, expires_in: Duration, now: SystemTime) -> Result<String, String> {
+    let url = object_url(s3, key)?;
+    let identity = Credentials::new(&s3.access_key, &s3.secret_key, None, None, "edge-config").into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(expires_in.min(MAX_EXPIRY));
+    // S3 signs the path as sent: encoded once, never normalised.
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&s3.region)
+        .name("s3")
+        .time(now)
+        .settings(settings)
+        .build()
+        .map_err(|e| format!("signing parameters: {e}"))?
+        .into();
+    let signable = SignableRequest::new(method.as_str(), url.as_str(), std::iter::empty(), SignableBody::UnsignedPayload)
+        .map_err(|e| format!("signable request: {e}"))?;
+    let (instructions, _signature) = sign(signable, &params).map_err(|e| format!("signing: {e}"))?.into_parts();
+    let mut req = http::Request::builder().method(method.as_str()).uri(&url).body(()).map_err(|e| format!("request: {e}"))?;
+    instructions.apply_to_request_http1x(&mut req);
+    Ok(req.uri().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3() -> S3Config {
+        S3Config {
+            endpoint: "http://127.0.0.1:9000".into(),
+            region: "auto".into(),
+            bucket: "media".into(),
+            access_key: "AKIDEXAMPLE".into(),
+            secret_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            path_style: true,
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn query(url: &str) -> std::collections::HashMap<String, String> {
+        url::Url::parse(url).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    }
+
+    #[test]
+    fn encodes_keys_once_and_builds_both_styles() {
+        let mut c = s3();
+        assert_eq!(object_url(&c, "t/a b/vídeo+1.mp4").unwrap(), "http://127.0.0.1:9000/media/t/a%20b/v%C3%ADdeo%2B1.mp4");
+        c.path_style = false;
+        c.endpoint = "https://acct.r2.cloudflarestorage.com".into();
+        assert_eq!(object_url(&c, "k.mp4").unwrap(), "https://media.acct.r2.cloudflarestorage.com/k.mp4");
+    }
+
+    #[test]
+    fn credential_scope_expiry_and_time() {
+        // 2026-11-22T03:41:45Z
+        let url = presign(&s3(), Method::Put, "tenants/acme/out/video_1.mp4", Duration::from_secs(900), at(1_795_318_905)).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:9000/media/tenants/acme/out/video_1.mp4?"), "{url}");
+        let q = query(&url);
+        assert_eq!(q["X-Amz-Algorithm"], "AWS4-HMAC-SHA256");
+        assert_eq!(q["X-Amz-Credential"], "AKIDEXAMPLE/20261122/auto/s3/aws4_request");
+        assert_eq!(q["X-Amz-Date"], "20261122T034145Z");
+        assert_eq!(q["X-Amz-Expires"], "900");
+        assert_eq!(q["X-Amz-SignedHeaders"], "host");
+        assert_eq!(q["X-Amz-Signature"].len(), 64);
+    }
+
+    #[test]
+    fn signature_depends_on_method_key_time_and_secret() {
+        let base = presign(&s3(), Method::Get, "k", Duration::from_secs(60), at(1_000_000)).unwrap();
+        let sig = |u: &str| query(u)["X-Amz-Signature"].clone();
+        assert_eq!(sig(&base), sig(&presign(&s3(), Method::Get, "k", Duration::from_secs(60), at(1_000_000)).unwrap()));
+        assert_ne!(sig(&base), sig(&presign(&s3(), Method::Put, "k", Duration::from_secs(60), at(1_000_000)).unwrap()));
+        assert_ne!(sig(&base), sig(&presign(&s3(), Method::Get, "k2", Duration::from_secs(60), at(1_000_000)).unwrap()));
+        assert_ne!(sig(&base), sig(&presign(&s3(), Method::Get, "k", Duration::from_secs(60), at(1_000_001)).unwrap()));
+        let mut other = s3();
+        other.secret_key = "other".into();
+        assert_ne!(sig(&base), sig(&presign(&other, Method::Get, "k", Duration::from_secs(60), at(1_000_000)).unwrap()));
+        let long = presign(&s3(), Method::Get, "k", Duration::from_secs(30 * 24 * 3600), at(1_000_000)).unwrap();
+        assert_eq!(query(&long)["X-Amz-Expires"], "604800");
+    }
+}

@@ -1,0 +1,78 @@
+//! The route table: method + path → [`Route`]. Pure, so it is tested natively.
+
+use job_spec::Operation;
+use percent_encoding::percent_decode_str;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Root,
+    Health,
+    OpenApi,
+    /// `POST /video/<op>`, `/audio/<op>`, `/objects/<op>`, `/pipeline/<op>` and the
+    /// `/runpod/…` aliases.
+    Submit(Operation),
+    GetJob(String),
+    CancelJob(String),
+    ListJobs,
+    QueueStats,
+    /// RunPod's completion webhook: `POST /internal/runpod/{job_id}/{token}`.
+    RunpodWebhook { job_id: String, token: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    NotFound,
+    MethodNotAllowed(&'static str),
+}
+
+pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let only = |allowed: &'static str, r: Route| if method == allowed { Ok(r) } else { Err(RouteError::MethodNotAllowed(allowed)) };
+    match segs.as_slice() {
+        [] => only("GET", Route::Root),
+        ["health"] => only("GET", Route::Health),
+        ["openapi.json"] => only("GET", Route::OpenApi),
+        ["jobs"] => only("GET", Route::ListJobs),
+        ["queue", "stats"] => only("GET", Route::QueueStats),
+        ["jobs", id] => only("GET", Route::GetJob((*id).to_owned())),
+        ["jobs", id, "cancel"] => only("POST", Route::CancelJob((*id).to_owned())),
+        ["internal", "runpod", job_id, token] => {
+            only("POST", Route::RunpodWebhook { job_id: (*job_id).to_owned(), token: (*token).to_owned() })
+        }
+        _ => match Operation::from_path(&format!("/{}", segs.join("/"))) {
+            Some(op) => only("POST", Route::Submit(op)),
+            None => Err(RouteError::NotFound),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        assert_eq!(route("GET", "/"), Ok(Route::Root));
+        assert_eq!(route("GET", "/health"), Ok(Route::Health));
+        assert_eq!(route("POST", "/video/img2vid"), Ok(Route::Submit(Operation::Img2vid)));
+        assert_eq!(route("POST", "/runpod/video/img2vid/"), Ok(Route::Submit(Operation::Img2vid)));
+        assert_eq!(route("POST", "/video/background_music"), Ok(Route::Submit(Operation::VideoTrilhaSonora)));
+        assert_eq!(route("GET", "/video/img2vid"), Err(RouteError::MethodNotAllowed("POST")));
+        assert_eq!(route("GET", "/jobs/abc"), Ok(Route::GetJob("abc".into())));
+        assert_eq!(route("POST", "/jobs/abc/cancel"), Ok(Route::CancelJob("abc".into())));
+        assert_eq!(route("GET", "/jobs"), Ok(Route::ListJobs));
+        assert_eq!(route("GET", "/queue/stats"), Ok(Route::QueueStats));
+        assert_eq!(
+            route("POST", "/internal/runpod/j%31/t"),
+            Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() })
+        );
+        assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
+        assert_eq!(route("POST", "/video/img2vid/extra"), Err(RouteError::NotFound));
+    }
+}

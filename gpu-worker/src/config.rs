@@ -1,0 +1,88 @@
+//! One typed configuration for the worker: defaults in code, environment overrides,
+//! checked at start-up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::encoder::EncoderChoice;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// ffmpeg binary (`FFMPEG_BIN`, default `ffmpeg` on PATH).
+    pub ffmpeg: PathBuf,
+    /// ffprobe binary (`FFPROBE_BIN`, default `ffprobe` on PATH).
+    pub ffprobe: PathBuf,
+    /// Root of per-job work dirs (`WORK_DIR`; default `/dev/shm` when it has 2 GiB
+    /// free, else the system temp dir).
+    pub work_root: PathBuf,
+    /// `ENCODER`: `auto` (NVENC when it works, else libx264), `libx264`, `h264_nvenc`.
+    pub encoder: EncoderChoice,
+    /// Local development only (`ALLOW_LOOPBACK_HTTP=1`): inputs and uploads may use
+    /// http:// on loopback (the local S3 server).
+    pub allow_loopback_http: bool,
+    /// Largest input accepted (`MAX_INPUT_BYTES`, default 2 GiB).
+    pub max_input_bytes: u64,
+    /// Downloads and uploads in flight per job (`TRANSFER_PARALLELISM`, default 4).
+    pub transfer_parallelism: usize,
+    /// ffmpeg processes per job (`RENDER_PARALLELISM`, default: half the cores, ≥ 1).
+    pub render_parallelism: usize,
+    /// Hard limit for one ffmpeg run (`FFMPEG_TIMEOUT_SECS`, default 1800).
+    pub ffmpeg_timeout: Duration,
+    /// Connect/read timeout of transfers (`HTTP_TIMEOUT_SECS`, default 60).
+    pub http_timeout: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let num = |k: &str, default: u64| -> Result<u64, String> {
+            match env(k) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| format!("{k}={v:?} is not a whole number; unset it or give a number")),
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let encoder = match env("ENCODER").as_deref() {
+            None | Some("auto") => EncoderChoice::Auto,
+            Some("libx264") => EncoderChoice::Libx264,
+            Some("h264_nvenc") => EncoderChoice::Nvenc,
+            Some(other) => return Err(format!("ENCODER={other:?}: use auto, libx264 or h264_nvenc")),
+        };
+        let work_root = match env("WORK_DIR") {
+            Some(d) => PathBuf::from(d),
+            None => default_work_root(),
+        };
+        std::fs::create_dir_all(&work_root)
+            .map_err(|e| format!("WORK_DIR {}: {e}; point WORK_DIR at a writable folder", work_root.display()))?;
+        Ok(Config {
+            ffmpeg: env("FFMPEG_BIN").unwrap_or_else(|| "ffmpeg".into()).into(),
+            ffprobe: env("FFPROBE_BIN").unwrap_or_else(|| "ffprobe".into()).into(),
+            work_root,
+            encoder,
+            allow_loopback_http: matches!(env("ALLOW_LOOPBACK_HTTP").as_deref(), Some("1" | "true")),
+            max_input_bytes: num("MAX_INPUT_BYTES", 2 << 30)?,
+            transfer_parallelism: num("TRANSFER_PARALLELISM", 4)?.max(1) as usize,
+            render_parallelism: num("RENDER_PARALLELISM", (cores as u64 / 2).max(1))?.max(1) as usize,
+            ffmpeg_timeout: Duration::from_secs(num("FFMPEG_TIMEOUT_SECS", 1800)?),
+            http_timeout: Duration::from_secs(num("HTTP_TIMEOUT_SECS", 60)?),
+        })
+    }
+}
+
+/// `/dev/shm` keeps media in RAM when it has room (RunPod containers give it a few GiB).
+fn default_work_root() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() && free_bytes(&shm).is_some_and(|b| b >= 2 << 30) {
+        shm.join("gpu-worker")
+    } else {
+        std::env::temp_dir().join("gpu-worker")
+    }
+}
+
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    // `df` is everywhere we run; avoiding libc keeps the crate free of unsafe code.
+    let out = std::process::Command::new("df").arg("-Pk").arg(path).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let kb: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kb * 1024)
+}

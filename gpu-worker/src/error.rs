@@ -1,0 +1,61 @@
+//! The worker's job errors: each has a stable code and knows whether a retry can help.
+
+use job_spec::WorkerError;
+
+use crate::process::ProcessError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the task is invalid: {0}")]
+    InvalidTask(String),
+    #[error("input `{name}` refused: {reason}")]
+    InputRefused { name: String, reason: String },
+    #[error("input `{name}` could not be downloaded: {detail}")]
+    Download { name: String, detail: String, retryable: bool },
+    #[error("input `{name}` is larger than the {limit}-byte limit")]
+    InputTooLarge { name: String, limit: u64 },
+    #[error("input `{name}` is not a media file ffmpeg can read")]
+    InputNotMedia { name: String, stderr_tail: String },
+    #[error("output `{name}` could not be uploaded: {detail}")]
+    Upload { name: String, detail: String, retryable: bool },
+    #[error("ffmpeg failed: {0}")]
+    Ffmpeg(ProcessError),
+    #[error("the job was cancelled")]
+    Cancelled,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl JobError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            JobError::InvalidTask(_) => "invalid-task",
+            JobError::InputRefused { .. } => "input-refused",
+            JobError::Download { .. } => "input-download-failed",
+            JobError::InputTooLarge { .. } => "input-too-large",
+            JobError::InputNotMedia { .. } => "input-not-media",
+            JobError::Upload { .. } => "output-upload-failed",
+            JobError::Ffmpeg(e) => e.code(),
+            JobError::Cancelled => "cancelled",
+            JobError::Internal(_) => "internal-error",
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            JobError::Download { retryable, .. } | JobError::Upload { retryable, .. } => *retryable,
+            JobError::Ffmpeg(e) => matches!(e, ProcessError::Timeout { .. } | ProcessError::Io(_)),
+            JobError::Internal(_) => true,
+            _ => false,
+        }
+    }
+
+    pub fn to_worker_error(&self) -> WorkerError {
+        let stderr_tail = match self {
+            JobError::Ffmpeg(e) => e.stderr_tail().map(str::to_owned),
+            JobError::InputNotMedia { stderr_tail, .. } => Some(stderr_tail.clone()),
+            _ => None,
+        };
+        WorkerError { code: self.code().into(), message: self.to_string(), retryable: self.is_retryable(), stderr_tail }
+    }
+}

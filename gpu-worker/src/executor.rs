@@ -1,0 +1,204 @@
+//! Runs one [`WorkerJob`]: work dir → download inputs → render → probe → upload.
+//! The same function serves every mode (RunPod platform, `serve`, `run`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt};
+use job_spec::worker::{Img2VidTask, OutputMeta};
+use job_spec::{Progress, Task, WorkerJob, WorkerOutput};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::encoder::Encoder;
+use crate::error::JobError;
+use crate::process::{self, ProcessError};
+use crate::transfer::{self, TransferError};
+
+/// Receives progress updates; must be cheap (called per ffmpeg progress line).
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Everything a job needs that outlives it.
+#[derive(Clone)]
+pub struct Executor {
+    pub cfg: Arc<Config>,
+    pub http: reqwest::Client,
+    pub encoder: Encoder,
+}
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Executor {
+    pub async fn new(cfg: Config) -> Result<Executor, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.http_timeout)
+            .read_timeout(cfg.http_timeout)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("api-gpu-worker/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let encoder = crate::encoder::detect(&cfg.ffmpeg, cfg.encoder).await;
+        Ok(Executor { cfg: Arc::new(cfg), http, encoder })
+    }
+
+    /// Runs the job to completion, failure or cancellation.
+    pub async fn execute(&self, job: &WorkerJob, progress: ProgressFn, cancel: &CancellationToken) -> Result<WorkerOutput, JobError> {
+        let started = Instant::now();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("job-{}-", sanitize(&job.job_id)))
+            .tempdir_in(&self.cfg.work_root)
+            .map_err(|e| JobError::Internal(format!("work dir: {e}")))?;
+        let mut timings = BTreeMap::new();
+        let mut out = match &job.task {
+            Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+        };
+        timings.insert("total".into(), started.elapsed().as_millis() as u64);
+        out.timings_ms = timings;
+        Ok(out)
+    }
+
+    async fn download_inputs(&self, job: &WorkerJob, names: Vec<String>, dir: &Path, cancel: &CancellationToken) -> Result<Vec<PathBuf>, JobError> {
+        // Owned items: a stream of futures borrowing from the iterator is not `Send`
+        // for every lifetime (rustc's higher-ranked closure limitation).
+        let jobs = names.into_iter().enumerate().map(|(i, name)| async move {
+            let name = name.as_str();
+            let input = job.input(name).ok_or_else(|| JobError::InvalidTask(format!("no input named `{name}`")))?;
+            let url = transfer::check_url(&input.url, self.cfg.allow_loopback_http)
+                .map_err(|e| JobError::InputRefused { name: name.into(), reason: format!("{e:?}") })?;
+            let dest = dir.join(format!("in_{i}"));
+            let fut = transfer::download(&self.http, &url, &dest, self.cfg.max_input_bytes);
+            let res = tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) };
+            res.map_err(|e| match e {
+                TransferError::TooLarge { limit } => JobError::InputTooLarge { name: name.into(), limit },
+                TransferError::Refused(reason) => JobError::InputRefused { name: name.into(), reason },
+                TransferError::Failed { detail, retryable } => JobError::Download { name: name.into(), detail, retryable },
+            })?;
+            match process::probe(&self.cfg.ffprobe, &dest, PROBE_TIMEOUT).await {
+                Ok(p) if p.video().is_some() || p.streams.iter().any(|s| s.codec_type == "audio") => Ok(dest),
+                Ok(_) => Err(JobError::InputNotMedia { name: name.into(), stderr_tail: "no audio or video stream".into() }),
+                Err(ProcessError::Exited { stderr_tail, .. }) => Err(JobError::InputNotMedia { name: name.into(), stderr_tail }),
+                Err(e) => Err(JobError::Ffmpeg(e)),
+            }
+        });
+        futures_util::stream::iter(jobs).buffered(self.cfg.transfer_parallelism).try_collect().await
+    }
+
+    async fn upload_outputs(&self, job: &WorkerJob, files: Vec<(String, PathBuf)>, cancel: &CancellationToken) -> Result<Vec<OutputMeta>, JobError> {
+        let jobs = files.into_iter().map(|(name, path)| async move {
+            let target = job.output(&name).ok_or_else(|| JobError::InvalidTask(format!("no output named `{name}`")))?;
+            let probe = process::probe(&self.cfg.ffprobe, &path, PROBE_TIMEOUT).await.map_err(JobError::Ffmpeg)?;
+            let url = transfer::check_url(&target.put_url, self.cfg.allow_loopback_http)
+                .map_err(|e| JobError::InvalidTask(format!("output `{name}` URL refused: {e:?}")))?;
+            let fut = transfer::upload(&self.http, &url, &path, &target.content_type);
+            let bytes = tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) }
+                .map_err(|e| match e {
+                    TransferError::Failed { detail, retryable } => JobError::Upload { name: name.clone(), detail, retryable },
+                    other => JobError::Upload { name: name.clone(), detail: format!("{other:?}"), retryable: false },
+                })?;
+            let video = probe.video();
+            Ok(OutputMeta {
+                name: name.clone(),
+                key: target.key.clone(),
+                bytes,
+                content_type: target.content_type.clone(),
+                duration: probe.duration(),
+                codec: video.map(|v| v.codec_name.clone()),
+                encoder: video.map(|_| self.encoder.name().to_owned()),
+                width: video.and_then(|v| v.width),
+                height: video.and_then(|v| v.height),
+                frames: video.and_then(|v| v.nb_read_packets.as_deref()?.parse().ok()),
+            })
+        });
+        futures_util::stream::iter(jobs).buffered(self.cfg.transfer_parallelism).try_collect().await
+    }
+
+    async fn img2vid(
+        &self,
+        job: &WorkerJob,
+        t: &Img2VidTask,
+        dir: &Path,
+        progress: &ProgressFn,
+        cancel: &CancellationToken,
+        timings: &mut BTreeMap<String, u64>,
+    ) -> Result<WorkerOutput, JobError> {
+        check_img2vid(t)?;
+        let clock = Instant::now();
+        progress(Progress::new("download", 0, t.clips.len() as u64));
+        let names: Vec<String> = t.clips.iter().map(|c| c.input.clone()).collect();
+        let inputs = self.download_inputs(job, names, dir, cancel).await?;
+        timings.insert("download".into(), clock.elapsed().as_millis() as u64);
+
+        let clock = Instant::now();
+        let total: u64 = t.clips.iter().map(|c| u64::from(c.frames)).sum();
+        let done = Arc::new(AtomicU64::new(0));
+        let renders = t.clips.iter().cloned().zip(inputs).enumerate().map(|(i, (clip, input))| {
+            let out = dir.join(format!("out_{i}.mp4"));
+            let args = crate::ops::img2vid::clip_args(&input, &out, clip.zoom, clip.frames, (t.width, t.height), t.frame_rate, self.encoder);
+            let (done, progress) = (done.clone(), progress.clone());
+            async move {
+                // Progress: frames of finished clips plus this clip's frames so far.
+                let on_frame = {
+                    let (progress, done) = (progress.clone(), done.clone());
+                    move |f: u32| progress(Progress::new("render", (done.load(Ordering::Relaxed) + u64::from(f)).min(total), total))
+                };
+                process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame)
+                    .await
+                    .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+                let now = done.fetch_add(u64::from(clip.frames), Ordering::Relaxed) + u64::from(clip.frames);
+                progress(Progress::new("render", now, total));
+                Ok::<_, JobError>((clip.output.clone(), out))
+            }
+        });
+        let files: Vec<(String, PathBuf)> =
+            futures_util::stream::iter(renders).buffered(self.cfg.render_parallelism).try_collect().await?;
+        timings.insert("render".into(), clock.elapsed().as_millis() as u64);
+
+        let clock = Instant::now();
+        progress(Progress::new("upload", 0, files.len() as u64));
+        let outputs = self.upload_outputs(job, files, cancel).await?;
+        progress(Progress::new("upload", outputs.len() as u64, outputs.len() as u64));
+        timings.insert("upload".into(), clock.elapsed().as_millis() as u64);
+        Ok(WorkerOutput { outputs, timings_ms: BTreeMap::new() })
+    }
+}
+
+/// The worker re-checks what it renders, whoever sent the task.
+fn check_img2vid(t: &Img2VidTask) -> Result<(), JobError> {
+    use job_spec::validate::limits::*;
+    let bad = |m: String| Err(JobError::InvalidTask(m));
+    if !(MIN_FPS..=MAX_FPS).contains(&t.frame_rate) {
+        return bad(format!("frame_rate {} outside {MIN_FPS}–{MAX_FPS}", t.frame_rate));
+    }
+    for d in [t.width, t.height] {
+        if !(MIN_DIMENSION..=MAX_DIMENSION).contains(&d) || d % 2 == 1 {
+            return bad(format!("dimension {d} must be even and within {MIN_DIMENSION}–{MAX_DIMENSION}"));
+        }
+    }
+    if t.clips.is_empty() || t.clips.len() > MAX_IMAGES {
+        return bad(format!("{} clips; 1–{MAX_IMAGES} allowed", t.clips.len()));
+    }
+    let max_frames = (MAX_IMAGE_SECONDS * f64::from(t.frame_rate)).ceil() as u32;
+    if let Some(c) = t.clips.iter().find(|c| c.frames == 0 || c.frames > max_frames) {
+        return bad(format!("clip `{}` has {} frames; 1–{max_frames} allowed", c.id, c.frames));
+    }
+    Ok(())
+}
+
+/// Job ids become part of a directory name: keep `[A-Za-z0-9_-]`, at most 40 chars.
+fn sanitize(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_ids_for_paths() {
+        assert_eq!(sanitize("../../etc/passwd"), "etcpasswd");
+        assert_eq!(sanitize("job-1_a"), "job-1_a");
+    }
+}

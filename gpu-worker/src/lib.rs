@@ -1,0 +1,11 @@
+//! gpu-worker: the RunPod worker. Reads inputs from presigned GET URLs, renders with
+//! ffmpeg, writes outputs to presigned PUT URLs; holds no storage credentials.
+
+pub mod config;
+pub mod encoder;
+pub mod error;
+pub mod executor;
+pub mod ops;
+pub mod process;
+pub mod serve;
+pub mod transfer;

@@ -1,0 +1,191 @@
+//! The one place subprocesses run: ffmpeg through ffmpeg-sidecar and ffprobe.
+//!
+//! Every run has a timeout and a cancellation token; on either, the process is killed
+//! and reaped. ffmpeg's stderr is read concurrently (sidecar's event channel has zero
+//! capacity, so it must always be drained) and a bounded tail is kept for errors.
+//! A guard kills the process if the future is dropped, so no ffmpeg outlives its job.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use ffmpeg_sidecar::child::FfmpegChild;
+use ffmpeg_sidecar::command::FfmpegCommand;
+use ffmpeg_sidecar::event::{FfmpegEvent, LogLevel};
+use tokio_util::sync::CancellationToken;
+
+/// Lines of stderr kept for error reports.
+const TAIL_LINES: usize = 25;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{0} was not found; install ffmpeg or set FFMPEG_BIN/FFPROBE_BIN")]
+    NotFound(String),
+    #[error("timed out after {}s", after.as_secs())]
+    Timeout { after: Duration, stderr_tail: String },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("exited with {}", code.map_or("a signal".to_owned(), |c| format!("code {c}")))]
+    Exited { code: Option<i32>, stderr_tail: String },
+    #[error("I/O error: {0}")]
+    Io(String),
+}
+
+impl ProcessError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProcessError::NotFound(_) => "ffmpeg-not-found",
+            ProcessError::Timeout { .. } => "ffmpeg-timeout",
+            ProcessError::Cancelled => "cancelled",
+            ProcessError::Exited { .. } => "ffmpeg-failed",
+            ProcessError::Io(_) => "ffmpeg-io-error",
+        }
+    }
+
+    pub fn stderr_tail(&self) -> Option<&str> {
+        match self {
+            ProcessError::Timeout { stderr_tail, .. } | ProcessError::Exited { stderr_tail, .. } => Some(stderr_tail),
+            _ => None,
+        }
+    }
+}
+
+/// Kills and reaps the child when dropped (a cancelled or panicking job).
+struct KillOnDrop(Option<FfmpegChild>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs ffmpeg with `args` (which should not name the binary). `on_frame` receives the
+/// output frame count as ffmpeg reports progress.
+pub async fn run_ffmpeg(
+    ffmpeg: &Path,
+    args: &[String],
+    timeout: Duration,
+    cancel: &CancellationToken,
+    on_frame: impl Fn(u32) + Send + 'static,
+) -> Result<(), ProcessError> {
+    let mut cmd = FfmpegCommand::new_with_path(ffmpeg);
+    cmd.args(args);
+    let mut child = cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ProcessError::NotFound(ffmpeg.display().to_string()),
+        _ => ProcessError::Io(e.to_string()),
+    })?;
+    let iter = child.iter().map_err(|e| ProcessError::Io(e.to_string()))?;
+    let mut guard = KillOnDrop(Some(child));
+
+    // Drain every event on a blocking thread; keep the tail of the log.
+    let mut reader = tokio::task::spawn_blocking(move || {
+        let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+        let mut keep = |line: String| {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        };
+        for event in iter {
+            match event {
+                FfmpegEvent::Progress(p) => on_frame(p.frame),
+                FfmpegEvent::Log(LogLevel::Info, line) if line.starts_with("frame=") => {}
+                FfmpegEvent::Log(_, line) => keep(line),
+                FfmpegEvent::Error(e) => keep(e),
+                _ => {}
+            }
+        }
+        tail.into_iter().collect::<Vec<_>>().join("\n")
+    });
+
+    let outcome = tokio::select! {
+        tail = &mut reader => Ok(tail.unwrap_or_default()),
+        () = tokio::time::sleep(timeout) => Err(true),
+        () = cancel.cancelled() => Err(false),
+    };
+    let mut child = guard.0.take().ok_or_else(|| ProcessError::Io("child vanished".into()))?;
+    match outcome {
+        Ok(tail) => {
+            let status = tokio::task::spawn_blocking(move || child.wait())
+                .await
+                .map_err(|e| ProcessError::Io(e.to_string()))?
+                .map_err(|e| ProcessError::Io(e.to_string()))?;
+            if status.success() { Ok(()) } else { Err(ProcessError::Exited { code: status.code(), stderr_tail: tail }) }
+        }
+        Err(timed_out) => {
+            let _ = child.kill();
+            let tail = reader.await.unwrap_or_default();
+            let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+            if timed_out { Err(ProcessError::Timeout { after: timeout, stderr_tail: tail }) } else { Err(ProcessError::Cancelled) }
+        }
+    }
+}
+
+/// What ffprobe says about a file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Probe {
+    #[serde(default)]
+    pub streams: Vec<ProbeStream>,
+    #[serde(default)]
+    pub format: ProbeFormat,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ProbeStream {
+    #[serde(default)]
+    pub codec_type: String,
+    #[serde(default)]
+    pub codec_name: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub sample_aspect_ratio: Option<String>,
+    pub nb_read_packets: Option<String>,
+    pub duration: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ProbeFormat {
+    pub duration: Option<String>,
+    pub format_name: Option<String>,
+}
+
+impl Probe {
+    pub fn video(&self) -> Option<&ProbeStream> {
+        self.streams.iter().find(|s| s.codec_type == "video")
+    }
+
+    pub fn duration(&self) -> Option<f64> {
+        self.format.duration.as_deref().and_then(|d| d.parse().ok())
+    }
+}
+
+/// Runs ffprobe on `path` (streams, format, packet counts). The error carries
+/// ffprobe's stderr, which is what a user needs when the input is not media.
+pub async fn probe(ffprobe: &Path, path: &Path, timeout: Duration) -> Result<Probe, ProcessError> {
+    let mut cmd = tokio::process::Command::new(ffprobe);
+    cmd.args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+        .arg(path)
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
+    let out = match tokio::time::timeout(timeout, cmd.output()).await {
+        Err(_) => return Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ProcessError::NotFound(ffprobe.display().to_string()));
+        }
+        Ok(Err(e)) => return Err(ProcessError::Io(e.to_string())),
+        Ok(Ok(out)) => out,
+    };
+    let stderr_tail = tail_of(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(ProcessError::Exited { code: out.status.code(), stderr_tail });
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| ProcessError::Exited { code: Some(0), stderr_tail: format!("unreadable ffprobe output: {e}") })
+}
+
+fn tail_of(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}

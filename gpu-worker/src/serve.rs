@@ -1,0 +1,365 @@
+//! `gpu-worker serve`: a local server with RunPod's public REST shape, so the edge
+//! runs unchanged against it in development and tests.
+//!
+//! `POST /v2/{endpoint}/run` · `POST /v2/{endpoint}/runsync` · `GET /v2/{endpoint}/status/{id}` ·
+//! `POST /v2/{endpoint}/cancel/{id}` · `GET /v2/{endpoint}/health`, with RunPod's
+//! statuses, `policy.executionTimeout`, bounded concurrency behind a FIFO queue, progress
+//! in `/status`, and the completion webhook POSTed to the `/run` request's `webhook`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use job_spec::{Progress, WorkerJob};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::Executor;
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub endpoint_id: String,
+    /// When set, requests must carry `Authorization: Bearer <key>` (or the raw key).
+    pub api_key: Option<String>,
+    /// Jobs running at once; the rest wait in FIFO order.
+    pub concurrency: usize,
+    /// Completion webhook: extra attempts after the first, and the pause between them
+    /// (RunPod: 2 retries, 10 s apart).
+    pub webhook_retries: u32,
+    pub webhook_retry_delay: Duration,
+    /// Used when `/run` gives no `policy.executionTimeout` (RunPod's default: 10 min).
+    pub default_execution_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    InQueue,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::InQueue => "IN_QUEUE",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+            Status::Cancelled => "CANCELLED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    fn is_terminal(self) -> bool {
+        !matches!(self, Status::InQueue | Status::InProgress)
+    }
+}
+
+struct Entry {
+    status: Status,
+    created: Instant,
+    started: Option<Instant>,
+    finished: Option<Instant>,
+    progress: Option<Progress>,
+    output: Option<Value>,
+    error: Option<String>,
+    cancel: CancellationToken,
+    done: Arc<Notify>,
+}
+
+impl Entry {
+    fn view(&self, id: &str) -> Value {
+        let delay = self.started.unwrap_or_else(Instant::now).duration_since(self.created).as_millis() as u64;
+        let exec = self.started.map(|s| self.finished.unwrap_or_else(Instant::now).duration_since(s).as_millis() as u64);
+        let mut v = json!({ "id": id, "status": self.status.as_str(), "delayTime": delay, "workerId": "local" });
+        if let Some(e) = exec {
+            v["executionTime"] = json!(e);
+        }
+        match self.status {
+            // RunPod shows a running job's progress updates as its `output`.
+            Status::InProgress => {
+                if let Some(p) = &self.progress {
+                    v["output"] = json!(p);
+                }
+            }
+            _ => {
+                if let Some(o) = &self.output {
+                    v["output"] = o.clone();
+                }
+                if let Some(e) = &self.error {
+                    v["error"] = json!(e);
+                }
+            }
+        }
+        v
+    }
+}
+
+struct AppState {
+    cfg: ServeConfig,
+    exec: Executor,
+    jobs: Mutex<HashMap<String, Entry>>,
+    slots: Arc<Semaphore>,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+type Shared = Arc<AppState>;
+
+#[derive(Deserialize)]
+struct RunBody {
+    input: Value,
+    #[serde(default)]
+    webhook: Option<String>,
+    #[serde(default)]
+    policy: Option<Policy>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Policy {
+    /// Milliseconds.
+    execution_timeout: Option<u64>,
+}
+
+/// Builds the router; `shutdown` cancels every job when it fires.
+pub fn router(cfg: ServeConfig, exec: Executor, shutdown: CancellationToken) -> Router {
+    let state = Arc::new(AppState {
+        slots: Arc::new(Semaphore::new(cfg.concurrency.max(1))),
+        cfg,
+        exec,
+        jobs: Mutex::new(HashMap::new()),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default(),
+        shutdown,
+    });
+    Router::new()
+        .route("/v2/{endpoint}/run", post(run))
+        .route("/v2/{endpoint}/runsync", post(runsync))
+        .route("/v2/{endpoint}/status/{id}", get(status))
+        .route("/v2/{endpoint}/cancel/{id}", post(cancel))
+        .route("/v2/{endpoint}/health", get(health))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` fires; running jobs are cancelled (their ffmpeg killed).
+pub async fn serve(addr: SocketAddr, cfg: ServeConfig, exec: Executor, shutdown: CancellationToken) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, endpoint = %cfg.endpoint_id, "serving RunPod-shaped API");
+    let app = router(cfg, exec, shutdown.clone());
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}
+
+fn error(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+fn authorize(state: &AppState, endpoint: &str, headers: &HeaderMap) -> Result<(), Response> {
+    if endpoint != state.cfg.endpoint_id {
+        return Err(error(StatusCode::NOT_FOUND, "endpoint not found"));
+    }
+    let Some(key) = &state.cfg.api_key else { return Ok(()) };
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let given = given.strip_prefix("Bearer ").unwrap_or(given);
+    if bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), key.as_bytes())) {
+        Ok(())
+    } else {
+        Err(error(StatusCode::UNAUTHORIZED, "unauthorized"))
+    }
+}
+
+async fn run(State(s): State<Shared>, Path(endpoint): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    match submit(&s, &endpoint, &headers, &body) {
+        Ok((id, _)) => (StatusCode::OK, Json(json!({ "id": id, "status": "IN_QUEUE" }))).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn runsync(State(s): State<Shared>, Path(endpoint): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let (id, done) = match submit(&s, &endpoint, &headers, &body) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    // Like RunPod, answer after at most ~90 s with whatever status the job has.
+    let _ = tokio::time::timeout(Duration::from_secs(90), done.notified()).await;
+    view(&s, &id)
+}
+
+fn submit(s: &Shared, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Result<(String, Arc<Notify>), Response> {
+    authorize(s, endpoint, headers)?;
+    let body: RunBody = serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let cancel = s.shutdown.child_token();
+    let done = Arc::new(Notify::new());
+    let entry = Entry {
+        status: Status::InQueue,
+        created: Instant::now(),
+        started: None,
+        finished: None,
+        progress: None,
+        output: None,
+        error: None,
+        cancel: cancel.clone(),
+        done: done.clone(),
+    };
+    s.jobs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), entry);
+    let timeout = body
+        .policy
+        .and_then(|p| p.execution_timeout)
+        .map_or(s.cfg.default_execution_timeout, Duration::from_millis);
+    tokio::spawn(run_job(s.clone(), id.clone(), body.input, body.webhook, timeout, cancel));
+    Ok((id, done))
+}
+
+async fn run_job(s: Shared, id: String, input: Value, webhook: Option<String>, timeout: Duration, cancel: CancellationToken) {
+    // FIFO: tokio's semaphore is fair.
+    let permit = tokio::select! {
+        p = s.slots.clone().acquire_owned() => p,
+        () = cancel.cancelled() => return,
+    };
+    let Ok(_permit) = permit else { return };
+    if !update(&s, &id, |e| {
+        if e.status == Status::InQueue {
+            e.status = Status::InProgress;
+            e.started = Some(Instant::now());
+            true
+        } else {
+            false
+        }
+    }) {
+        return;
+    }
+    tracing::info!(job = %id, "started");
+    let (status, output, err) = match serde_json::from_value::<WorkerJob>(input) {
+        Err(e) => {
+            let we = job_spec::WorkerError { code: "invalid-task".into(), message: format!("input is not a worker job: {e}"), retryable: false, stderr_tail: None };
+            (Status::Failed, None, Some(we.to_runpod_string()))
+        }
+        Ok(job) => {
+            let progress = {
+                let (s, id) = (s.clone(), id.clone());
+                Arc::new(move |p: Progress| {
+                    update(&s, &id, |e| {
+                        e.progress = Some(p);
+                        true
+                    });
+                }) as crate::executor::ProgressFn
+            };
+            match tokio::time::timeout(timeout, s.exec.execute(&job, progress, &cancel)).await {
+                Err(_) => {
+                    cancel.cancel(); // kills ffmpeg still running for this job
+                    (Status::TimedOut, None, Some(format!("execution timeout of {} ms exceeded", timeout.as_millis())))
+                }
+                Ok(Ok(out)) => (Status::Completed, serde_json::to_value(out).ok(), None),
+                Ok(Err(crate::error::JobError::Cancelled)) => (Status::Cancelled, None, None),
+                Ok(Err(e)) => {
+                    tracing::warn!(job = %id, code = e.code(), error = %e, "failed");
+                    (Status::Failed, None, Some(e.to_worker_error().to_runpod_string()))
+                }
+            }
+        }
+    };
+    let mut body = None;
+    update(&s, &id, |e| {
+        if e.status.is_terminal() {
+            return false; // cancelled meanwhile
+        }
+        e.status = status;
+        e.finished = Some(Instant::now());
+        e.output = output;
+        e.error = err;
+        e.done.notify_waiters();
+        body = Some(e.view(&id));
+        true
+    });
+    tracing::info!(job = %id, status = status.as_str(), "finished");
+    if let (Some(url), Some(body)) = (webhook, body) {
+        send_webhook(&s, &url, &body).await;
+    }
+}
+
+async fn send_webhook(s: &AppState, url: &str, body: &Value) {
+    for attempt in 0..=s.cfg.webhook_retries {
+        if attempt > 0 {
+            tokio::time::sleep(s.cfg.webhook_retry_delay).await;
+        }
+        match s.http.post(url).json(body).send().await {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => tracing::warn!(url, status = %r.status(), attempt, "webhook refused"),
+            Err(e) => tracing::warn!(url, error = %e, attempt, "webhook failed"),
+        }
+    }
+}
+
+fn update(s: &AppState, id: &str, f: impl FnOnce(&mut Entry) -> bool) -> bool {
+    let mut jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
+    jobs.get_mut(id).is_some_and(f)
+}
+
+fn view(s: &AppState, id: &str) -> Response {
+    let jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
+    match jobs.get(id) {
+        Some(e) => Json(e.view(id)).into_response(),
+        None => error(StatusCode::NOT_FOUND, "job not found"),
+    }
+}
+
+async fn status(State(s): State<Shared>, Path((endpoint, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &endpoint, &headers) {
+        return r;
+    }
+    view(&s, &id)
+}
+
+async fn cancel(State(s): State<Shared>, Path((endpoint, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &endpoint, &headers) {
+        return r;
+    }
+    let found = {
+        let mut jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.get_mut(&id).map(|e| {
+            if !e.status.is_terminal() {
+                e.status = Status::Cancelled;
+                e.finished = Some(Instant::now());
+                e.cancel.cancel();
+                e.done.notify_waiters();
+            }
+            e.status
+        })
+    };
+    match found {
+        Some(st) => Json(json!({ "id": id, "status": st.as_str() })).into_response(),
+        None => error(StatusCode::NOT_FOUND, "job not found"),
+    }
+}
+
+async fn health(State(s): State<Shared>, Path(endpoint): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &endpoint, &headers) {
+        return r;
+    }
+    let jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
+    let count = |st: Status| jobs.values().filter(|e| e.status == st).count();
+    let running = count(Status::InProgress);
+    Json(json!({
+        "jobs": {
+            "completed": count(Status::Completed),
+            "failed": count(Status::Failed) + count(Status::TimedOut),
+            "inProgress": running,
+            "inQueue": count(Status::InQueue),
+            "retried": 0
+        },
+        "workers": { "idle": s.cfg.concurrency.saturating_sub(running), "running": running, "ready": s.cfg.concurrency, "initializing": 0, "throttled": 0, "unhealthy": 0 },
+        "encoder": s.exec.encoder.name()
+    }))
+    .into_response()
+}
