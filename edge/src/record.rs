@@ -86,6 +86,13 @@ impl JobRecord {
         let Some(status) = body.get("status").and_then(Value::as_str).and_then(JobStatus::from_runpod) else {
             return false;
         };
+        // A job seen first as finished (webhook only): RunPod's `executionTime` tells
+        // when it started.
+        if status.is_terminal() && self.started_ms.is_none() {
+            if let Some(exec) = body.get("executionTime").and_then(Value::as_i64) {
+                self.started_ms = Some(now_ms - exec);
+            }
+        }
         match status {
             JobStatus::Submitted | JobStatus::Queued => false,
             JobStatus::Processing => {
@@ -189,6 +196,7 @@ mod tests {
         assert!(r.apply_runpod(&json!({"id":"rp-1","status":"IN_PROGRESS","output":{"stage":"render","completed":12,"total":24,"percentage":50.0}}), 2_500));
         assert_eq!(r.progress.percentage, 50.0);
         assert!(r.apply_runpod(&completed_body(), 3_000));
+        assert_eq!(r.started_ms, Some(2_000), "IN_PROGRESS was seen first");
         let v = r.view(&|k| format!("https://dl/{k}"));
         assert_eq!(v.status, JobStatus::Completed);
         assert_eq!(v.id_roteiro, Some(42));
@@ -198,6 +206,17 @@ mod tests {
         assert_eq!(json["jobId"], "j");
         assert_eq!(json["idRoteiro"], 42);
         assert_eq!(json["operation"], "video/img2vid");
+    }
+
+    #[test]
+    fn webhook_only_jobs_take_their_start_from_execution_time() {
+        let mut r = record();
+        let mut body = completed_body();
+        body["executionTime"] = json!(1_500);
+        assert!(r.apply_runpod(&body, 10_000));
+        let v = r.view(&|k| k.to_owned());
+        assert_eq!(v.execution.duration_ms, Some(1_500));
+        assert_eq!(v.started_at.as_deref(), Some("1970-01-01T00:00:08.500Z"));
     }
 
     #[test]

@@ -190,8 +190,15 @@ async fn runsync(State(s): State<Shared>, Path(endpoint): Path<String>, headers:
         Ok(x) => x,
         Err(r) => return r,
     };
-    // Like RunPod, answer after at most ~90 s with whatever status the job has.
-    let _ = tokio::time::timeout(Duration::from_secs(90), done.notified()).await;
+    // Like RunPod, answer after at most ~90 s with whatever status the job has. The
+    // short sleep covers a job that ended before we started waiting on `done`.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline && !update(&s, &id, |e| e.status.is_terminal()) {
+        tokio::select! {
+            () = done.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
     view(&s, &id)
 }
 

@@ -1,0 +1,51 @@
+# api-gpu — build entry point. The README's two commands: `make demo`, `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ENV := source scripts/env.sh &&
+EDGE_SOURCES := $(shell find edge/src job-spec/src -name '*.rs') edge/Cargo.toml job-spec/Cargo.toml Cargo.toml Cargo.lock
+
+.PHONY: setup build worker edge dev demo test test-unit test-e2e fmt clippy clean
+
+## Install every tool the project needs (idempotent; apt, Node 22, npm, cargo).
+setup:
+	@scripts/setup.sh
+
+## Build the GPU worker (debug profile: shares build output with `cargo test`) and the edge.
+build: worker edge
+
+worker:
+	@$(ENV) cargo build --quiet -p gpu-worker
+
+## The edge Worker (Rust → wasm32 through worker-build), rebuilt only when sources change.
+edge: edge/build/worker/shim.mjs
+
+edge/build/worker/shim.mjs: $(EDGE_SOURCES)
+	@$(ENV) cd edge && worker-build --release >/dev/null 2>"$$CARGO_TARGET_DIR/worker-build.log" \
+	  || { cat "$$CARGO_TARGET_DIR/worker-build.log" >&2; exit 1; }
+	@touch $@
+
+## Start the local stack (s3s-fs, gpu-worker serve, wrangler dev) until Ctrl-C.
+dev: setup build
+	@scripts/dev.sh
+
+## Set up, build, start the stack, run a real job through the public API into ./out/.
+demo: setup build
+	@scripts/with-stack.sh scripts/demo.sh
+
+## Set up, build, then every test: unit, real ffmpeg, in-process servers, end to end.
+test: setup build test-unit test-e2e
+
+test-unit:
+	@$(ENV) cargo test --workspace --quiet
+
+test-e2e:
+	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e -- --ignored --test-threads 2'
+
+fmt:
+	@$(ENV) cargo fmt --all
+
+clippy:
+	@$(ENV) cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf edge/build .local out

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The local stack on loopback: s3s-fs (a real S3 server that verifies SigV4),
+# `gpu-worker serve` (RunPod's REST shape), and `wrangler dev` (workerd, Durable Objects
+# persisted to disk). Writes $LOCAL_DIR/dev.env, prints it, and stops every process it
+# started on Ctrl-C or SIGTERM.
+#
+#   LOCAL_DIR   state folder (default .local)
+#   EPHEMERAL=1 pick free ports (tests); otherwise S3_PORT=9000 WORKER_PORT=8000 EDGE_PORT=8787
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$REPO_ROOT"
+LOCAL_DIR="$(mkdir -p "${LOCAL_DIR:-.local}" && cd "${LOCAL_DIR:-.local}" && pwd)"
+mkdir -p "$LOCAL_DIR/logs" "$LOCAL_DIR/s3" "$LOCAL_DIR/wrangler"
+rm -f "$LOCAL_DIR/ready"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+if [ "${EPHEMERAL:-0}" = 1 ]; then
+  S3_PORT=$(free_port); WORKER_PORT=$(free_port); EDGE_PORT=$(free_port); INSPECTOR_PORT=$(free_port)
+else
+  S3_PORT=${S3_PORT:-9000}; WORKER_PORT=${WORKER_PORT:-8000}; EDGE_PORT=${EDGE_PORT:-8787}; INSPECTOR_PORT=${INSPECTOR_PORT:-9229}
+fi
+
+# Secrets are generated once per LOCAL_DIR, so data persisted there stays reachable.
+rand() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+b64rand() { head -c 24 /dev/urandom | base64 | tr -d '\n'; }
+if [ ! -f "$LOCAL_DIR/secrets.env" ]; then
+  umask 077
+  cat >"$LOCAL_DIR/secrets.env" <<EOT
+S3_ACCESS_KEY=AK$(rand 8)
+S3_SECRET_KEY=$(rand 20)
+S3_BUCKET=media
+API_KEY=agk_$(rand 16)
+API_KEY_2=agk_$(rand 16)
+WEBHOOK_SECRET=whsec_$(b64rand)
+WEBHOOK_SECRET_2=whsec_$(b64rand)
+RUNPOD_API_KEY=rp_$(rand 16)
+WEBHOOK_TOKEN_SECRET=$(rand 32)
+EOT
+fi
+source "$LOCAL_DIR/secrets.env"
+mkdir -p "$LOCAL_DIR/s3/$S3_BUCKET"
+
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0; for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break; sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  rm -f "$LOCAL_DIR/ready"
+  echo "[dev] stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Each service in its own process group, so stopping it stops its children too.
+start() { local name=$1; shift; setsid "$@" >"$LOCAL_DIR/logs/$name.log" 2>&1 & PIDS+=($!); }
+
+start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$LOCAL_DIR/s3"
+
+start gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
+  "$CARGO_TARGET_DIR/debug/gpu-worker" serve --host 127.0.0.1 --port "$WORKER_PORT" \
+  --endpoint-id local --api-key "$RUNPOD_API_KEY" --webhook-retry-delay-secs 2
+
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+TENANTS=$(jq -cn --arg k1 "$(sha "$API_KEY")" --arg k2 "$(sha "$API_KEY_2")" \
+  --arg w1 "$WEBHOOK_SECRET" --arg w2 "$WEBHOOK_SECRET_2" \
+  '[{name:"dev", key_sha256:$k1, prefix:"tenants/dev/", webhook_secret:$w1},
+    {name:"dev2", key_sha256:$k2, prefix:"tenants/dev2/", webhook_secret:$w2}]')
+umask 077
+cat >"$LOCAL_DIR/edge.env" <<EOT
+S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+S3_BUCKET=$S3_BUCKET
+S3_ACCESS_KEY=$S3_ACCESS_KEY
+S3_SECRET_KEY=$S3_SECRET_KEY
+RUNPOD_BASE_URL=http://127.0.0.1:$WORKER_PORT
+RUNPOD_ENDPOINT_ID=local
+RUNPOD_API_KEY=$RUNPOD_API_KEY
+EDGE_PUBLIC_URL=http://127.0.0.1:$EDGE_PORT
+WEBHOOK_TOKEN_SECRET=$WEBHOOK_TOKEN_SECRET
+TENANTS=$TENANTS
+ALLOW_LOOPBACK_HTTP=true
+STATUS_POLL_SECS=3
+EOT
+
+start edge npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
+  --inspector-port "$INSPECTOR_PORT" --persist-to "$LOCAL_DIR/wrangler" \
+  --env-file "$LOCAL_DIR/edge.env" --show-interactive-dev-session=false --log-level warn
+
+wait_for() { # name url [curl args…]: ready when curl succeeds
+  local name=$1 url=$2; shift 2
+  for _ in $(seq 240); do
+    for i in "${!PIDS[@]}"; do kill -0 "${PIDS[$i]}" 2>/dev/null || { echo "[dev] a service exited; logs in $LOCAL_DIR/logs" >&2; tail -n 30 "$LOCAL_DIR"/logs/*.log >&2; exit 1; }; done
+    curl -sS -o /dev/null --max-time 5 "$@" "$url" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "[dev] $name did not become ready; see $LOCAL_DIR/logs/$name.log" >&2; exit 1
+}
+wait_for s3 "http://127.0.0.1:$S3_PORT/"   # any HTTP answer: s3s-fs is listening
+wait_for gpu-worker "http://127.0.0.1:$WORKER_PORT/v2/local/health" -f -H "Authorization: Bearer $RUNPOD_API_KEY"
+wait_for edge "http://127.0.0.1:$EDGE_PORT/health" -f
+
+cat >"$LOCAL_DIR/dev.env" <<EOT
+EDGE_URL=http://127.0.0.1:$EDGE_PORT
+API_KEY=$API_KEY
+API_KEY_2=$API_KEY_2
+WEBHOOK_SECRET=$WEBHOOK_SECRET
+WEBHOOK_SECRET_2=$WEBHOOK_SECRET_2
+TENANT_PREFIX=tenants/dev/
+TENANT_PREFIX_2=tenants/dev2/
+S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+S3_BUCKET=$S3_BUCKET
+S3_ACCESS_KEY=$S3_ACCESS_KEY
+S3_SECRET_KEY=$S3_SECRET_KEY
+RUNPOD_URL=http://127.0.0.1:$WORKER_PORT/v2/local
+EOT
+echo "[dev] stack ready; $LOCAL_DIR/dev.env:"
+sed 's/^/  /' "$LOCAL_DIR/dev.env"
+echo "[dev] logs in $LOCAL_DIR/logs; Ctrl-C stops everything"
+touch "$LOCAL_DIR/ready"
+# Exit (and clean up) as soon as any service dies, or on a signal.
+while :; do
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "[dev] a service exited; see $LOCAL_DIR/logs" >&2; exit 1; }; done
+  sleep 1 & wait $! || true
+done

