@@ -20,5 +20,9 @@ set -a; source "$LOCAL_DIR/dev.env"; set +a
 export DEV_ENV="$LOCAL_DIR/dev.env"
 status=0
 "$@" || status=$?
-if [ $status -ne 0 ]; then echo "--- stack logs ($LOCAL_DIR/logs) ---" >&2; tail -n 40 "$LOCAL_DIR"/logs/*.log >&2 || true; fi
+if [ $status -ne 0 ]; then
+  echo "--- stack logs (kept in $LOCAL_DIR/logs) ---" >&2; tail -n 40 "$LOCAL_DIR"/logs/*.log >&2 || true
+else
+  stop; rm -rf "$LOCAL_DIR"
+fi
 exit $status

@@ -58,8 +58,13 @@ fn is_job_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-async fn call_job(ns: &ObjectNamespace, job_id: &str, method: Method, path: &str, body: Option<String>) -> worker::Result<Response> {
-    let stub = ns.id_from_string(job_id)?.get_stub()?;
+async fn call_job(ns: &ObjectNamespace, job_id: &str, method: Method, path: &str, body: Option<String>) -> std::result::Result<Response, ApiError> {
+    // Not every 64-hex string is a Durable Object id (ids carry a checksum): unknown job.
+    let stub = ns.id_from_string(job_id).map_err(|_| ApiError::not_found())?.get_stub().map_err(internal("job stub"))?;
+    send_job(stub, method, path, body).await.map_err(internal("job object"))
+}
+
+async fn send_job(stub: worker::Stub, method: Method, path: &str, body: Option<String>) -> worker::Result<Response> {
     let mut init = RequestInit::new();
     init.with_method(method);
     if let Some(b) = body {
@@ -137,7 +142,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     let deadline = now_ms + (ttl.as_millis() as i64) + 60_000;
     let record = JobRecord::new(job_id.clone(), tenant.name.clone(), request.common, plan.task, now_ms, deadline);
     let body = serde_json::to_string(&CreateBody { record, worker_job }).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await.map_err(internal("job object"))?;
+    let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
     let status = resp.status_code();
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
     util::log(&json!({"level": "info", "request_id": request_id, "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(), "status": record.status}));
@@ -153,7 +158,7 @@ async fn load_owned(env: &Env, tenant: &Tenant, job_id: &str) -> std::result::Re
         return Err(ApiError::not_found());
     }
     let ns = jobs(env)?;
-    let mut resp = call_job(&ns, job_id, Method::Get, "/record", None).await.map_err(internal("job object"))?;
+    let mut resp = call_job(&ns, job_id, Method::Get, "/record", None).await?;
     if resp.status_code() == 404 {
         return Err(ApiError::not_found());
     }
@@ -176,7 +181,7 @@ async fn cancel_job(req: &Request, env: &Env, job_id: &str) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(req, &cfg)?;
     let (ns, _) = load_owned(env, tenant, job_id).await?;
-    let mut resp = call_job(&ns, job_id, Method::Post, "/cancel", None).await.map_err(internal("job object"))?;
+    let mut resp = call_job(&ns, job_id, Method::Post, "/cancel", None).await?;
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
     json(200, &record.view(&url_of(&cfg))).map_err(internal("response"))
 }
@@ -188,7 +193,7 @@ async fn runpod_webhook(mut req: Request, env: &Env, job_id: &str, token: &str) 
     }
     let body: Value = req.json().await.map_err(|_| ApiError::new(400, "invalid-json", "the webhook body is not JSON"))?;
     let ns = jobs(env)?;
-    let resp = call_job(&ns, job_id, Method::Post, "/runpod", Some(body.to_string())).await.map_err(internal("job object"))?;
+    let resp = call_job(&ns, job_id, Method::Post, "/runpod", Some(body.to_string())).await?;
     match resp.status_code() {
         404 => Err(ApiError::not_found()),
         _ => json(200, &json!({"ok": true})).map_err(internal("response")),
