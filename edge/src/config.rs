@@ -58,7 +58,8 @@ impl EdgeConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<EdgeConfig, String> {
-        let req = |k: &str| get(k).filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("{k} is not set (a var or secret of the Worker)"));
+        let req =
+            |k: &str| get(k).filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("{k} is not set (a var or secret of the Worker)"));
         let num = |k: &str, d: u64| -> Result<u64, String> {
             match get(k).filter(|v| !v.is_empty()) {
                 None => Ok(d),
@@ -72,7 +73,8 @@ impl EdgeConfig {
             _ => d,
         };
         let tenants_json = req("TENANTS")?;
-        let tenants: Vec<Tenant> = serde_json::from_str(&tenants_json).map_err(|e| format!("TENANTS is not a JSON list of tenants: {e}"))?;
+        let tenants: Vec<Tenant> =
+            serde_json::from_str(&tenants_json).map_err(|e| format!("TENANTS is not a JSON list of tenants: {e}"))?;
         if tenants.is_empty() {
             return Err("TENANTS lists no tenant".into());
         }
@@ -89,7 +91,11 @@ impl EdgeConfig {
                 path_style: flag("S3_PATH_STYLE", true),
             },
             public_output_base_url: get("PUBLIC_OUTPUT_BASE_URL").filter(|v| !v.is_empty()).map(|v| v.trim_end_matches('/').to_owned()),
-            runpod_base_url: get("RUNPOD_BASE_URL").filter(|v| !v.is_empty()).unwrap_or_else(|| "https://api.runpod.ai".into()).trim_end_matches('/').to_owned(),
+            runpod_base_url: get("RUNPOD_BASE_URL")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "https://api.runpod.ai".into())
+                .trim_end_matches('/')
+                .to_owned(),
             runpod_endpoint_id: req("RUNPOD_ENDPOINT_ID")?,
             runpod_api_key: req("RUNPOD_API_KEY")?,
             edge_public_url: req("EDGE_PUBLIC_URL")?.trim_end_matches('/').to_owned(),

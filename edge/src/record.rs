@@ -172,7 +172,13 @@ mod tests {
             width: 1920,
             height: 1080,
             frame_rate: 24,
-            clips: vec![ClipTask { id: "1".into(), input: "image_1".into(), output: "video_1".into(), frames: 24, zoom: job_spec::ZoomType::Zoomin }],
+            clips: vec![ClipTask {
+                id: "1".into(),
+                input: "image_1".into(),
+                output: "video_1".into(),
+                frames: 24,
+                zoom: job_spec::ZoomType::Zoomin,
+            }],
         });
         let common = Common { id_roteiro: Some(42), ..Default::default() };
         let mut r = JobRecord::new("j".into(), "acme".into(), common, task, 1_000, 100_000);
@@ -193,7 +199,10 @@ mod tests {
         let mut r = record();
         assert_eq!((r.status, r.attempts), (JobStatus::Submitted, 1));
         assert!(r.apply_runpod(&json!({"id":"rp-1","status":"IN_PROGRESS"}), 2_000));
-        assert!(r.apply_runpod(&json!({"id":"rp-1","status":"IN_PROGRESS","output":{"stage":"render","completed":12,"total":24,"percentage":50.0}}), 2_500));
+        assert!(r.apply_runpod(
+            &json!({"id":"rp-1","status":"IN_PROGRESS","output":{"stage":"render","completed":12,"total":24,"percentage":50.0}}),
+            2_500
+        ));
         assert_eq!(r.progress.percentage, 50.0);
         assert!(r.apply_runpod(&completed_body(), 3_000));
         assert_eq!(r.started_ms, Some(2_000), "IN_PROGRESS was seen first");
@@ -237,7 +246,12 @@ mod tests {
     #[test]
     fn failures_keep_code_and_stderr() {
         let mut r = record();
-        let err = WorkerError { code: "input-not-media".into(), message: "input `image_1` is not media".into(), retryable: false, stderr_tail: Some("Invalid data".into()) };
+        let err = WorkerError {
+            code: "input-not-media".into(),
+            message: "input `image_1` is not media".into(),
+            retryable: false,
+            stderr_tail: Some("Invalid data".into()),
+        };
         assert!(r.apply_runpod(&json!({"id":"rp-1","status":"FAILED","error": err.to_runpod_string()}), 9));
         let e = r.error.as_ref().unwrap();
         assert_eq!((r.status, e.code.as_str()), (JobStatus::Failed, "input-not-media"));

@@ -16,7 +16,10 @@ pub enum Route {
     ListJobs,
     QueueStats,
     /// RunPod's completion webhook: `POST /internal/runpod/{job_id}/{token}`.
-    RunpodWebhook { job_id: String, token: String },
+    RunpodWebhook {
+        job_id: String,
+        token: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,10 +71,7 @@ mod tests {
         assert_eq!(route("POST", "/jobs/abc/cancel"), Ok(Route::CancelJob("abc".into())));
         assert_eq!(route("GET", "/jobs"), Ok(Route::ListJobs));
         assert_eq!(route("GET", "/queue/stats"), Ok(Route::QueueStats));
-        assert_eq!(
-            route("POST", "/internal/runpod/j%31/t"),
-            Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() })
-        );
+        assert_eq!(route("POST", "/internal/runpod/j%31/t"), Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
         assert_eq!(route("POST", "/video/img2vid/extra"), Err(RouteError::NotFound));
     }

@@ -26,7 +26,9 @@ struct Stack {
 }
 
 fn stack() -> Stack {
-    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run these tests through `make test` (scripts/with-stack.sh)"));
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run these tests through `make test` (scripts/with-stack.sh)"))
+    };
     Stack {
         edge: var("EDGE_URL"),
         key: var("API_KEY"),
@@ -167,9 +169,8 @@ async fn img2vid_through_the_real_stack() {
     let (status, _) = s.get_job(&id, &s.key2).await;
     assert_eq!(status, 404);
     // … nor use this tenant's objects as inputs.
-    let (status, err) = s
-        .post("/video/img2vid", Some(&s.key2), &json!({"images":[{"image_url": format!("r2://{k1}"), "duracao": 1}]}))
-        .await;
+    let (status, err) =
+        s.post("/video/img2vid", Some(&s.key2), &json!({"images":[{"image_url": format!("r2://{k1}"), "duracao": 1}]})).await;
     assert_eq!(status, 400);
     assert_eq!(err["details"][0]["code"], "key-outside-tenant");
     assert_eq!(err["details"][0]["field"], "images[0].image_url");
@@ -225,7 +226,8 @@ async fn auth_validation_and_errors() {
     assert_eq!(status, 404);
     let (status, _) = s.get_job("not-a-job", &s.key).await;
     assert_eq!(status, 404);
-    let (status, err) = s.post("/video/caption", Some(&s.key), &json!({"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"})).await;
+    let (status, err) =
+        s.post("/video/caption", Some(&s.key), &json!({"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"})).await;
     assert_eq!((status, err["code"].as_str()), (501, Some("operation-not-implemented")));
     let resp = s.http.get(format!("{}/nope", s.edge)).send().await.unwrap();
     assert_eq!(resp.status(), 404);

@@ -60,7 +60,13 @@ impl Executor {
         Ok(out)
     }
 
-    async fn download_inputs(&self, job: &WorkerJob, names: Vec<String>, dir: &Path, cancel: &CancellationToken) -> Result<Vec<PathBuf>, JobError> {
+    async fn download_inputs(
+        &self,
+        job: &WorkerJob,
+        names: Vec<String>,
+        dir: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<PathBuf>, JobError> {
         // Owned items: a stream of futures borrowing from the iterator is not `Send`
         // for every lifetime (rustc's higher-ranked closure limitation).
         let jobs = names.into_iter().enumerate().map(|(i, name)| async move {
@@ -86,15 +92,20 @@ impl Executor {
         futures_util::stream::iter(jobs).buffered(self.cfg.transfer_parallelism).try_collect().await
     }
 
-    async fn upload_outputs(&self, job: &WorkerJob, files: Vec<(String, PathBuf)>, cancel: &CancellationToken) -> Result<Vec<OutputMeta>, JobError> {
+    async fn upload_outputs(
+        &self,
+        job: &WorkerJob,
+        files: Vec<(String, PathBuf)>,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<OutputMeta>, JobError> {
         let jobs = files.into_iter().map(|(name, path)| async move {
             let target = job.output(&name).ok_or_else(|| JobError::InvalidTask(format!("no output named `{name}`")))?;
             let probe = process::probe(&self.cfg.ffprobe, &path, PROBE_TIMEOUT).await.map_err(JobError::Ffmpeg)?;
             let url = transfer::check_url(&target.put_url, self.cfg.allow_loopback_http)
                 .map_err(|e| JobError::InvalidTask(format!("output `{name}` URL refused: {e:?}")))?;
             let fut = transfer::upload(&self.http, &url, &path, &target.content_type);
-            let bytes = tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) }
-                .map_err(|e| match e {
+            let bytes =
+                tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) }.map_err(|e| match e {
                     TransferError::Failed { detail, retryable } => JobError::Upload { name: name.clone(), detail, retryable },
                     other => JobError::Upload { name: name.clone(), detail: format!("{other:?}"), retryable: false },
                 })?;
@@ -136,7 +147,8 @@ impl Executor {
         let done = Arc::new(AtomicU64::new(0));
         let renders = t.clips.iter().cloned().zip(inputs).enumerate().map(|(i, (clip, input))| {
             let out = dir.join(format!("out_{i}.mp4"));
-            let args = crate::ops::img2vid::clip_args(&input, &out, clip.zoom, clip.frames, (t.width, t.height), t.frame_rate, self.encoder);
+            let args =
+                crate::ops::img2vid::clip_args(&input, &out, clip.zoom, clip.frames, (t.width, t.height), t.frame_rate, self.encoder);
             let (done, progress) = (done.clone(), progress.clone());
             async move {
                 // Progress: frames of finished clips plus this clip's frames so far.
@@ -152,8 +164,7 @@ impl Executor {
                 Ok::<_, JobError>((clip.output.clone(), out))
             }
         });
-        let files: Vec<(String, PathBuf)> =
-            futures_util::stream::iter(renders).buffered(self.cfg.render_parallelism).try_collect().await?;
+        let files: Vec<(String, PathBuf)> = futures_util::stream::iter(renders).buffered(self.cfg.render_parallelism).try_collect().await?;
         timings.insert("render".into(), clock.elapsed().as_millis() as u64);
 
         let clock = Instant::now();

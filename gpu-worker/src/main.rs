@@ -83,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
             let exec = Executor::new(cfg).await.map_err(anyhow::Error::msg)?;
             let cancel = CancellationToken::new();
             tokio::spawn(signal_shutdown(cancel.clone()));
-            let progress = Arc::new(|p: job_spec::Progress| tracing::info!(stage = %p.stage, completed = p.completed, total = p.total, "progress"));
+            let progress =
+                Arc::new(|p: job_spec::Progress| tracing::info!(stage = %p.stage, completed = p.completed, total = p.total, "progress"));
             match exec.execute(&job, progress, &cancel).await {
                 Ok(out) => {
                     println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "output": out }))?);
@@ -99,7 +100,9 @@ async fn main() -> anyhow::Result<()> {
             anyhow::bail!("RunPod platform mode (job-take/job-done loop) is not implemented in this build yet; use `serve` or `run`")
         }
         None => {
-            eprintln!("nothing to do: use `gpu-worker serve`, `gpu-worker run --test-input FILE`, or set RUNPOD_WEBHOOK_GET_JOB (see --help)");
+            eprintln!(
+                "nothing to do: use `gpu-worker serve`, `gpu-worker run --test-input FILE`, or set RUNPOD_WEBHOOK_GET_JOB (see --help)"
+            );
             std::process::exit(2);
         }
     }

@@ -182,7 +182,8 @@ pub async fn probe(ffprobe: &Path, path: &Path, timeout: Duration) -> Result<Pro
     if !out.status.success() {
         return Err(ProcessError::Exited { code: out.status.code(), stderr_tail });
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| ProcessError::Exited { code: Some(0), stderr_tail: format!("unreadable ffprobe output: {e}") })
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| ProcessError::Exited { code: Some(0), stderr_tail: format!("unreadable ffprobe output: {e}") })
 }
 
 fn tail_of(s: &str) -> String {

@@ -220,10 +220,7 @@ fn submit(s: &Shared, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Resul
         done: done.clone(),
     };
     s.jobs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), entry);
-    let timeout = body
-        .policy
-        .and_then(|p| p.execution_timeout)
-        .map_or(s.cfg.default_execution_timeout, Duration::from_millis);
+    let timeout = body.policy.and_then(|p| p.execution_timeout).map_or(s.cfg.default_execution_timeout, Duration::from_millis);
     tokio::spawn(run_job(s.clone(), id.clone(), body.input, body.webhook, timeout, cancel));
     Ok((id, done))
 }
@@ -249,7 +246,12 @@ async fn run_job(s: Shared, id: String, input: Value, webhook: Option<String>, t
     tracing::info!(job = %id, "started");
     let (status, output, err) = match serde_json::from_value::<WorkerJob>(input) {
         Err(e) => {
-            let we = job_spec::WorkerError { code: "invalid-task".into(), message: format!("input is not a worker job: {e}"), retryable: false, stderr_tail: None };
+            let we = job_spec::WorkerError {
+                code: "invalid-task".into(),
+                message: format!("input is not a worker job: {e}"),
+                retryable: false,
+                stderr_tail: None,
+            };
             (Status::Failed, None, Some(we.to_runpod_string()))
         }
         Ok(job) => {

@@ -62,7 +62,8 @@ pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, max
         if resp.content_length().is_some_and(|n| n > max_bytes) {
             return Err(TransferError::TooLarge { limit: max_bytes });
         }
-        let mut file = tokio::fs::File::create(dest).await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
+        let mut file =
+            tokio::fs::File::create(dest).await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
         let mut stream = resp.bytes_stream();
         let mut total = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -134,7 +135,13 @@ mod tests {
                 "/flaky",
                 get(move || {
                     let n = h.fetch_add(1, Ordering::SeqCst);
-                    async move { if n < 2 { (StatusCode::BAD_GATEWAY, "no").into_response_parts() } else { (StatusCode::OK, "hello") .into_response_parts() } }
+                    async move {
+                        if n < 2 {
+                            (StatusCode::BAD_GATEWAY, "no").into_response_parts()
+                        } else {
+                            (StatusCode::OK, "hello").into_response_parts()
+                        }
+                    }
                 }),
             )
             .route("/missing", get(|| async { StatusCode::NOT_FOUND }))

@@ -70,8 +70,7 @@ async fn start() -> Harness {
     let serial = SERIAL.lock().await;
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let storage = Storage::default();
-    let storage_url =
-        spawn_server(Router::new().route("/{*key}", get(storage_get).put(storage_put)).with_state(storage.clone())).await;
+    let storage_url = spawn_server(Router::new().route("/{*key}", get(storage_get).put(storage_put)).with_state(storage.clone())).await;
     let hooks = Arc::new(Mutex::new(Vec::new()));
     let h = hooks.clone();
     let hook_app = Router::new().route(
@@ -276,10 +275,7 @@ fn ffmpeg_children() -> Vec<u32> {
         let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
         if ppid == me && comm == "ffmpeg" { pid.trim().parse().ok() } else { None }
     };
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| child(&std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?))
-        .collect()
+    std::fs::read_dir("/proc").unwrap().filter_map(|e| child(&std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,7 +339,9 @@ async fn requests_need_the_key_a_known_endpoint_and_a_known_job() {
     use reqwest::Method;
     let h = start().await;
     let body = || Some(json!({ "input": {} }));
-    for (method, path) in [(Method::POST, "test/run"), (Method::GET, "test/health"), (Method::GET, "test/status/x"), (Method::POST, "test/cancel/x")] {
+    for (method, path) in
+        [(Method::POST, "test/run"), (Method::GET, "test/health"), (Method::GET, "test/status/x"), (Method::POST, "test/cancel/x")]
+    {
         let b = if method == Method::POST { body() } else { None };
         assert_eq!(h.call(method.clone(), path, None, b.clone()).await.0, StatusCode::UNAUTHORIZED, "{path} without key");
         assert_eq!(h.call(method, path, Some("wrong"), b).await.0, StatusCode::UNAUTHORIZED, "{path} with wrong key");
@@ -398,7 +396,11 @@ async fn cancel_kills_ffmpeg_and_the_job_stays_cancelled() {
         assert_eq!((code, v["status"].as_str()), (StatusCode::OK, Some("CANCELLED")), "{v}");
         assert_eq!(h.get(&format!("test/status/{job}")).await.1["status"], "CANCELLED");
     }
-    assert!(eventually(|| ffmpeg_children().is_empty()).await, "ffmpeg still running (or unreaped) 5 s after cancel: {:?}", ffmpeg_children());
+    assert!(
+        eventually(|| ffmpeg_children().is_empty()).await,
+        "ffmpeg still running (or unreaped) 5 s after cancel: {:?}",
+        ffmpeg_children()
+    );
     assert!(eventually(|| h.work_dirs_left() == 0).await, "the work dir is removed");
 
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -56,9 +56,7 @@ pub fn parse_media_ref(raw: &str, ctx: &RefContext) -> Result<MediaRef, (&'stati
         return Err(("too-long", format!("must be at most {MAX_URL_BYTES} bytes")));
     }
     if let Some(rest) = raw.strip_prefix("s3://") {
-        let (bucket, key) = rest
-            .split_once('/')
-            .ok_or(("invalid-object-ref", "expected s3://bucket/key".to_owned()))?;
+        let (bucket, key) = rest.split_once('/').ok_or(("invalid-object-ref", "expected s3://bucket/key".to_owned()))?;
         if let Some(expected) = &ctx.bucket {
             if bucket != expected {
                 return Err(("foreign-bucket", format!("bucket `{bucket}` is not this service's bucket")));
@@ -94,11 +92,7 @@ pub fn check_fetch_url(url: &url::Url, allow_loopback_http: bool) -> Result<(), 
     let ip = match host {
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
-            if d == "localhost" || d.ends_with(".localhost") {
-                Some(IpAddr::V4(Ipv4Addr::LOCALHOST))
-            } else {
-                None
-            }
+            if d == "localhost" || d.ends_with(".localhost") { Some(IpAddr::V4(Ipv4Addr::LOCALHOST)) } else { None }
         }
         url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
         url::Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
@@ -237,28 +231,15 @@ mod tests {
     use super::*;
 
     fn ctx() -> RefContext {
-        RefContext {
-            allow_loopback_http: false,
-            bucket: Some("media".into()),
-            tenant_prefix: Some("tenants/acme/".into()),
-        }
+        RefContext { allow_loopback_http: false, bucket: Some("media".into()), tenant_prefix: Some("tenants/acme/".into()) }
     }
 
     #[test]
     fn parses_each_reference_form() {
         let c = ctx();
-        assert_eq!(
-            parse_media_ref("https://cdn.example.com/a.jpg", &c),
-            Ok(MediaRef::Url("https://cdn.example.com/a.jpg".into()))
-        );
-        assert_eq!(
-            parse_media_ref("s3://media/tenants/acme/in/a.jpg", &c),
-            Ok(MediaRef::Object { key: "tenants/acme/in/a.jpg".into() })
-        );
-        assert_eq!(
-            parse_media_ref("r2://tenants/acme/in/a.jpg", &c),
-            Ok(MediaRef::Object { key: "tenants/acme/in/a.jpg".into() })
-        );
+        assert_eq!(parse_media_ref("https://cdn.example.com/a.jpg", &c), Ok(MediaRef::Url("https://cdn.example.com/a.jpg".into())));
+        assert_eq!(parse_media_ref("s3://media/tenants/acme/in/a.jpg", &c), Ok(MediaRef::Object { key: "tenants/acme/in/a.jpg".into() }));
+        assert_eq!(parse_media_ref("r2://tenants/acme/in/a.jpg", &c), Ok(MediaRef::Object { key: "tenants/acme/in/a.jpg".into() }));
     }
 
     #[test]
@@ -298,9 +279,23 @@ mod tests {
     fn public_ip_ranges() {
         let public = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"];
         let private = [
-            "0.0.0.0", "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-            "100.64.0.1", "100.127.255.255", "224.0.0.1", "255.255.255.255", "::", "::1",
-            "fc00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a00:1",
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
             "::10.0.0.1",
         ];
         for ip in public {

@@ -111,11 +111,8 @@ fn plan_img2vid(r: &Img2Vid, job_id: &str, prefix: &str, ctx: &RefContext) -> Pl
 pub fn distribute_zooms(n: usize, types: &[ZoomType], seed: u64) -> Vec<ZoomType> {
     let types = if types.is_empty() { &ZoomType::ALL[..] } else { types };
     let k = types.len();
-    let mut out: Vec<ZoomType> = types
-        .iter()
-        .enumerate()
-        .flat_map(|(i, t)| std::iter::repeat_n(*t, n / k + usize::from(i < n % k)))
-        .collect();
+    let mut out: Vec<ZoomType> =
+        types.iter().enumerate().flat_map(|(i, t)| std::iter::repeat_n(*t, n / k + usize::from(i < n % k))).collect();
     let mut rng = SplitMix64(seed);
     for i in (1..out.len()).rev() {
         let j = (rng.next() % (i as u64 + 1)) as usize;
@@ -170,10 +167,7 @@ mod tests {
         assert_eq!(distribute_zooms(3, &[ZoomType::Zoomout], 1), vec![ZoomType::Zoomout; 3]);
         assert!(distribute_zooms(0, &all, 1).is_empty());
         // The exact order for a seed is part of the contract (a job replays identically).
-        assert_eq!(
-            distribute_zooms(4, &all, seed_from("job-1")),
-            distribute_zooms(4, &all, seed_from("job-1"))
-        );
+        assert_eq!(distribute_zooms(4, &all, seed_from("job-1")), distribute_zooms(4, &all, seed_from("job-1")));
         assert_eq!(seed_from(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(seed_from("a"), 0xaf63_dc4c_8601_ec8c);
     }
@@ -181,9 +175,11 @@ mod tests {
     #[test]
     fn plans_img2vid() {
         let req = Operation::Img2vid
-            .parse(br#"{"images":[{"id":"a","image_url":"r2://t/acme/in/a.jpg","duracao":6.48},
+            .parse(
+                br#"{"images":[{"id":"a","image_url":"r2://t/acme/in/a.jpg","duracao":6.48},
                                   {"image_url":"https://cdn.example.com/b.png","duration":1}],
-                        "path":"shorts/ep1/","frame_rate":24,"zoom_types":["zoomout"]}"#)
+                        "path":"shorts/ep1/","frame_rate":24,"zoom_types":["zoomout"]}"#,
+            )
             .unwrap();
         let plan = plan(&req, "job-1", &ctx()).unwrap();
         assert_eq!(
@@ -205,9 +201,8 @@ mod tests {
 
     #[test]
     fn portrait_default_and_job_folder() {
-        let req = Operation::Img2vid
-            .parse(br#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":1}],"orientation":"vertical"}"#)
-            .unwrap();
+        let req =
+            Operation::Img2vid.parse(br#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":1}],"orientation":"vertical"}"#).unwrap();
         let plan = plan(&req, "j9", &ctx()).unwrap();
         let Task::Img2vid(t) = &plan.task;
         assert_eq!((t.width, t.height), (1080, 1920));
@@ -218,9 +213,7 @@ mod tests {
     fn invalid_and_unimplemented() {
         let bad = Operation::Img2vid.parse(br#"{"images":[]}"#).unwrap();
         assert!(matches!(plan(&bad, "j", &ctx()), Err(PlanError::Invalid(p)) if p[0].code == "too-few"));
-        let cap = Operation::Caption
-            .parse(br#"{"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"}"#)
-            .unwrap();
+        let cap = Operation::Caption.parse(br#"{"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"}"#).unwrap();
         assert_eq!(plan(&cap, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Caption)));
     }
 }

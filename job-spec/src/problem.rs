@@ -28,11 +28,7 @@ impl Problems {
     }
 
     pub fn push(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
-        self.list.push(Problem {
-            field: field.into(),
-            code: code.to_owned(),
-            message: message.into(),
-        });
+        self.list.push(Problem { field: field.into(), code: code.to_owned(), message: message.into() });
     }
 
     pub fn is_empty(&self) -> bool {
@@ -45,11 +41,7 @@ impl Problems {
 
     /// `Ok(())` when nothing was found, else every problem.
     pub fn finish(self) -> Result<(), Vec<Problem>> {
-        if self.list.is_empty() {
-            Ok(())
-        } else {
-            Err(self.list)
-        }
+        if self.list.is_empty() { Ok(()) } else { Err(self.list) }
     }
 
     /// Checks `lo <= v <= hi`, pushing `out-of-range` otherwise (NaN is out of range).
@@ -68,11 +60,7 @@ impl Problems {
 
 /// `parent.child` (or `child` at the root).
 pub fn join(parent: &str, child: &str) -> String {
-    if parent.is_empty() {
-        child.to_owned()
-    } else {
-        format!("{parent}.{child}")
-    }
+    if parent.is_empty() { child.to_owned() } else { format!("{parent}.{child}") }
 }
 
 /// `parent[i]`.

@@ -85,9 +85,8 @@ impl Operation {
 
     /// Parses a JSON body into this operation's typed request.
     pub fn parse(self, body: &[u8]) -> Result<JobRequest, Vec<Problem>> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            vec![Problem { field: String::new(), code: "invalid-json".into(), message: e.to_string() }]
-        })?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| vec![Problem { field: String::new(), code: "invalid-json".into(), message: e.to_string() }])?;
         self.parse_value(value)
     }
 
@@ -207,8 +206,10 @@ mod tests {
 
     #[test]
     fn seed_names_and_english_aliases_parse_alike() {
-        let seed = br#"{"images":[{"id":1,"image_url":"https://x.test/a.jpg","duracao":2.5}],"path":"p","idRoteiro":7,"metadata":{"k":"v"}}"#;
-        let english = br#"{"images":[{"id":"1","url":"https://x.test/a.jpg","duration":2.5}],"path":"p","id_roteiro":7,"metadata":{"k":"v"}}"#;
+        let seed =
+            br#"{"images":[{"id":1,"image_url":"https://x.test/a.jpg","duracao":2.5}],"path":"p","idRoteiro":7,"metadata":{"k":"v"}}"#;
+        let english =
+            br#"{"images":[{"id":"1","url":"https://x.test/a.jpg","duration":2.5}],"path":"p","id_roteiro":7,"metadata":{"k":"v"}}"#;
         let a = Operation::Img2vid.parse(seed).unwrap();
         let b = Operation::Img2vid.parse(english).unwrap();
         let (OpRequest::Img2vid(x), OpRequest::Img2vid(y)) = (&a.op, &b.op) else { panic!() };
@@ -217,9 +218,8 @@ mod tests {
         assert_eq!(a.common, b.common);
         assert_eq!(a.common.id_roteiro, Some(7));
 
-        let music = Operation::VideoTrilhaSonora
-            .parse(br#"{"video_url":"https://x.test/v.mp4","music_url":"https://x.test/m.mp3"}"#)
-            .unwrap();
+        let music =
+            Operation::VideoTrilhaSonora.parse(br#"{"video_url":"https://x.test/v.mp4","music_url":"https://x.test/m.mp3"}"#).unwrap();
         let OpRequest::VideoTrilhaSonora(m) = music.op else { panic!() };
         assert_eq!(m.trilha_sonora, "https://x.test/m.mp3");
     }
@@ -244,9 +244,7 @@ mod tests {
 
     #[test]
     fn url_items_accept_strings_and_objects() {
-        let r = Operation::Concatenate
-            .parse(br#"{"video_urls":[{"video_url":"https://x.test/1.mp4"},"https://x.test/2.mp4"]}"#)
-            .unwrap();
+        let r = Operation::Concatenate.parse(br#"{"video_urls":[{"video_url":"https://x.test/1.mp4"},"https://x.test/2.mp4"]}"#).unwrap();
         let OpRequest::Concatenate(c) = r.op else { panic!() };
         assert_eq!(c.video_urls[0].url(), "https://x.test/1.mp4");
         assert_eq!(c.video_urls[1].url(), "https://x.test/2.mp4");

@@ -81,11 +81,7 @@ pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Pro
         OpRequest::Downsample(r) => {
             v.media("url_video", &r.url_video);
             if crate::resolution_height(&r.resolution).is_none() {
-                v.p.push(
-                    "resolution",
-                    "invalid-resolution",
-                    "use 240p, 360p, 480p, 720p, 1080p or a height between 144 and 2160",
-                );
+                v.p.push("resolution", "invalid-resolution", "use 240p, 360p, 480p, 720p, 1080p or a height between 144 and 2160");
             }
             v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
         }
@@ -103,18 +99,14 @@ pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Pro
         OpRequest::ObjectsStage(r) => {
             match crate::media::parse_media_ref(&r.source_uri, v.ctx) {
                 Ok(crate::MediaRef::Url(_)) => {}
-                Ok(crate::MediaRef::Object { .. }) => {
-                    v.p.push("source_uri", "invalid-source", "source_uri must be an https:// URL")
-                }
+                Ok(crate::MediaRef::Object { .. }) => v.p.push("source_uri", "invalid-source", "source_uri must be an https:// URL"),
                 Err((code, msg)) => v.p.push("source_uri", code, msg),
             }
             match crate::media::parse_media_ref(&r.dest_uri, v.ctx) {
                 Ok(crate::MediaRef::Object { .. }) => {}
-                Ok(crate::MediaRef::Url(_)) => v.p.push(
-                    "dest_uri",
-                    "invalid-destination",
-                    "dest_uri must be an object key (s3://bucket/key or r2://key)",
-                ),
+                Ok(crate::MediaRef::Url(_)) => {
+                    v.p.push("dest_uri", "invalid-destination", "dest_uri must be an object key (s3://bucket/key or r2://key)")
+                }
                 Err((code, msg)) => v.p.push("dest_uri", code, msg),
             }
         }
@@ -392,7 +384,9 @@ impl V<'_> {
         match (&r.master_audio_uri, &r.master_audio_http_url) {
             (Some(u), None) => self.media("master_audio_uri", u),
             (None, Some(u)) => self.media("master_audio_http_url", u),
-            (Some(_), Some(_)) => self.p.push("master_audio_uri", "conflicting-fields", "give master_audio_uri or master_audio_http_url, not both"),
+            (Some(_), Some(_)) => {
+                self.p.push("master_audio_uri", "conflicting-fields", "give master_audio_uri or master_audio_http_url, not both")
+            }
             (None, None) => self.p.push("master_audio_uri", "required", "master_audio_uri (or master_audio_http_url) is required"),
         }
         match (&r.segments, &r.segments_uri) {
@@ -467,15 +461,26 @@ mod tests {
 
     #[test]
     fn valid_requests_pass() {
-        assert!(problems(Operation::Img2vid, r#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":3.5}],"path":"out/","frame_rate":30}"#).is_empty());
-        assert!(problems(
-            Operation::CaptionStyle,
-            r##"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/w.json","type":"highlight",
+        assert!(
+            problems(Operation::Img2vid, r#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":3.5}],"path":"out/","frame_rate":30}"#)
+                .is_empty()
+        );
+        assert!(
+            problems(
+                Operation::CaptionStyle,
+                r##"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/w.json","type":"highlight",
                 "style":{"fonte":"DejaVu Sans","tamanho_fonte":64,"texto_cor":"#FFFFFF","highlight_cor":"#00FF00",
                          "position":"bottom_center","words_per_line":4,"max_lines":2}}"##
-        )
-        .is_empty());
-        assert!(problems(Operation::PipelineSegment, r#"{"job_id":"j1","master_audio_uri":"r2://t/acme/m.wav","segments":[{"start_sec":0,"duration_sec":2}]}"#).is_empty());
+            )
+            .is_empty()
+        );
+        assert!(
+            problems(
+                Operation::PipelineSegment,
+                r#"{"job_id":"j1","master_audio_uri":"r2://t/acme/m.wav","segments":[{"start_sec":0,"duration_sec":2}]}"#
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -485,7 +490,10 @@ mod tests {
             pairs(&[("video_urls", "too-few"), ("output_filename", "invalid-filename")])
         );
         assert_eq!(
-            problems(Operation::AddAudio, r#"{"url_video":"https://x.example/v.mp4","url_audio":"https://x.example/a.mp3","sync":"warp","output_filename":"x.exe"}"#),
+            problems(
+                Operation::AddAudio,
+                r#"{"url_video":"https://x.example/v.mp4","url_audio":"https://x.example/a.mp3","sync":"warp","output_filename":"x.exe"}"#
+            ),
             pairs(&[("output_filename", "unsupported-extension"), ("sync", "invalid-value")])
         );
         assert_eq!(
@@ -516,7 +524,10 @@ mod tests {
             pairs(&[("source_uri", "invalid-source"), ("dest_uri", "invalid-destination")])
         );
         assert_eq!(
-            problems(Operation::Transcribe, r#"{"audio_url":"https://x.example/a.mp3","language":"Portuguese","beam_size":0,"temperature":1.5}"#),
+            problems(
+                Operation::Transcribe,
+                r#"{"audio_url":"https://x.example/a.mp3","language":"Portuguese","beam_size":0,"temperature":1.5}"#
+            ),
             pairs(&[("language", "invalid-language"), ("beam_size", "out-of-range"), ("temperature", "out-of-range")])
         );
         assert_eq!(

@@ -12,9 +12,5 @@ fn job_spec_builds_for_wasm32() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");
-    assert!(
-        out.status.success(),
-        "cargo check --target wasm32-unknown-unknown failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "cargo check --target wasm32-unknown-unknown failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -8,8 +8,8 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response};
 
 use super::job_object::CreateBody;
-use super::util::{self, internal, json};
 use super::runpod;
+use super::util::{self, internal, json};
 use crate::api_error::ApiError;
 use crate::auth::{self, Tenant};
 use crate::config::EdgeConfig;
@@ -26,11 +26,14 @@ pub async fn dispatch(req: Request, env: &Env, request_id: &str) -> HResult {
         Err(RouteError::MethodNotAllowed(m)) => return Err(ApiError::new(405, "method-not-allowed", format!("use {m}"))),
     };
     match r {
-        Route::Root => json(200, &json!({
-            "name": "api-gpu",
-            "version": env!("CARGO_PKG_VERSION"),
-            "operations": Operation::ALL.iter().map(|o| o.path()).collect::<Vec<_>>(),
-        }))
+        Route::Root => json(
+            200,
+            &json!({
+                "name": "api-gpu",
+                "version": env!("CARGO_PKG_VERSION"),
+                "operations": Operation::ALL.iter().map(|o| o.path()).collect::<Vec<_>>(),
+            }),
+        )
         .map_err(internal("response")),
         Route::Health => health(env).await,
         Route::Submit(op) => submit(req, env, op, request_id).await,
@@ -58,7 +61,13 @@ fn is_job_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-async fn call_job(ns: &ObjectNamespace, job_id: &str, method: Method, path: &str, body: Option<String>) -> std::result::Result<Response, ApiError> {
+async fn call_job(
+    ns: &ObjectNamespace,
+    job_id: &str,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> std::result::Result<Response, ApiError> {
     // Not every 64-hex string is a Durable Object id (ids carry a checksum): unknown job.
     let stub = ns.id_from_string(job_id).map_err(|_| ApiError::not_found())?.get_stub().map_err(internal("job stub"))?;
     send_job(stub, method, path, body).await.map_err(internal("job object"))
@@ -112,12 +121,20 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     let ns = jobs(env)?;
     let id = ns.unique_id().map_err(internal("job id"))?;
     let job_id = id.to_string();
-    let ctx = RefContext { allow_loopback_http: cfg.allow_loopback_http, bucket: Some(cfg.s3.bucket.clone()), tenant_prefix: Some(tenant.prefix.clone()) };
+    let ctx = RefContext {
+        allow_loopback_http: cfg.allow_loopback_http,
+        bucket: Some(cfg.s3.bucket.clone()),
+        tenant_prefix: Some(tenant.prefix.clone()),
+    };
     let plan = match job_spec::plan(&request, &job_id, &ctx) {
         Ok(p) => p,
         Err(PlanError::Invalid(problems)) => return Err(ApiError::validation(problems)),
         Err(PlanError::NotImplemented(op)) => {
-            return Err(ApiError::new(501, "operation-not-implemented", format!("{} is accepted by the contract but not rendered by this version yet", op.path())));
+            return Err(ApiError::new(
+                501,
+                "operation-not-implemented",
+                format!("{} is accepted by the contract but not rendered by this version yet", op.path()),
+            ));
         }
     };
 
@@ -134,7 +151,12 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     }
     let mut outputs = Vec::with_capacity(plan.outputs.len());
     for o in &plan.outputs {
-        outputs.push(OutputTarget { name: o.name.clone(), key: o.key.clone(), put_url: sign(S3Method::Put, &o.key)?, content_type: o.content_type.clone() });
+        outputs.push(OutputTarget {
+            name: o.name.clone(),
+            key: o.key.clone(),
+            put_url: sign(S3Method::Put, &o.key)?,
+            content_type: o.content_type.clone(),
+        });
     }
     let worker_job = WorkerJob { job_id: job_id.clone(), attempt: 1, inputs, outputs, task: plan.task.clone() };
     let now_ms = util::now_ms();
@@ -145,7 +167,9 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
     let status = resp.status_code();
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
-    util::log(&json!({"level": "info", "request_id": request_id, "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(), "status": record.status}));
+    util::log(
+        &json!({"level": "info", "request_id": request_id, "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(), "status": record.status}),
+    );
     match status {
         200 => json(202, &record.view(&url_of(&cfg))).map_err(internal("response")),
         503 => Err(ApiError::new(503, "gpu-backend-unavailable", format!("the GPU backend is unreachable; job {job_id} was not started"))),

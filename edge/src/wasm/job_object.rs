@@ -83,7 +83,9 @@ impl DurableObject for JobObject {
                         self.save(&record)?;
                     }
                 }
-                Err(e) => util::log(&json!({"level": "warn", "msg": "runpod status poll failed", "job": record.job_id, "error": e.to_string()})),
+                Err(e) => {
+                    util::log(&json!({"level": "warn", "msg": "runpod status poll failed", "job": record.job_id, "error": e.to_string()}))
+                }
             }
         }
         if !record.status.is_terminal() {
@@ -106,7 +108,9 @@ impl JobObject {
         let rows: Vec<Row> = self.state.storage().sql().exec("SELECT record, worker_job FROM job WHERE id = 1", None)?.to_array()?;
         match rows.into_iter().next() {
             None => Ok(None),
-            Some(row) => Ok(Some((serde_json::from_str(&row.record).map_err(|e| worker::Error::RustError(e.to_string()))?, row.worker_job))),
+            Some(row) => {
+                Ok(Some((serde_json::from_str(&row.record).map_err(|e| worker::Error::RustError(e.to_string()))?, row.worker_job)))
+            }
         }
     }
 

@@ -8,7 +8,6 @@ mod util;
 
 use worker::{Context, Env, Request, Response, Result, event};
 
-
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request_id = req.headers().get("cf-ray")?.unwrap_or_else(util::random_id);

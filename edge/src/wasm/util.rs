@@ -11,11 +11,10 @@ use crate::config::EdgeConfig;
 
 /// Reads every setting from Worker secrets, falling back to vars.
 pub fn config(env: &Env) -> std::result::Result<EdgeConfig, ApiError> {
-    EdgeConfig::from_lookup(|k| env.secret(k).ok().map(|s| s.to_string()).or_else(|| env.var(k).ok().map(|v| v.to_string())))
-        .map_err(|e| {
-            log(&serde_json::json!({"level": "error", "msg": "configuration", "error": e}));
-            ApiError::new(500, "misconfigured", "the service is misconfigured; see the Worker logs")
-        })
+    EdgeConfig::from_lookup(|k| env.secret(k).ok().map(|s| s.to_string()).or_else(|| env.var(k).ok().map(|v| v.to_string()))).map_err(|e| {
+        log(&serde_json::json!({"level": "error", "msg": "configuration", "error": e}));
+        ApiError::new(500, "misconfigured", "the service is misconfigured; see the Worker logs")
+    })
 }
 
 pub fn now_ms() -> i64 {

@@ -71,10 +71,7 @@ mod tests {
 
     #[test]
     fn zoom_expressions() {
-        assert_eq!(
-            zoom_exprs(ZoomType::Zoomin, 121),
-            ("1+0.300*on/120".into(), "iw/2-iw/zoom/2".into(), "ih/2-ih/zoom/2".into())
-        );
+        assert_eq!(zoom_exprs(ZoomType::Zoomin, 121), ("1+0.300*on/120".into(), "iw/2-iw/zoom/2".into(), "ih/2-ih/zoom/2".into()));
         assert_eq!(zoom_exprs(ZoomType::Zoomout, 2).0, "1.300-0.300*on/1");
         assert_eq!(zoom_exprs(ZoomType::Zoompanright, 1), ("1.200".into(), "(iw-iw/zoom)*on/1".into(), "ih/2-ih/zoom/2".into()));
     }
