@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 EDGE_SOURCES := $(shell find edge/src job-spec/src -name '*.rs') edge/Cargo.toml job-spec/Cargo.toml Cargo.toml Cargo.lock
 
-.PHONY: setup build worker edge dev demo test test-unit test-e2e fmt clippy clean
+.PHONY: setup build worker edge dev demo test lint test-unit test-e2e fmt clean
 
 ## Install every tool the project needs (idempotent; apt, Node 22, npm, cargo).
 setup:
@@ -33,7 +33,7 @@ demo: setup build
 	@scripts/with-stack.sh scripts/demo.sh
 
 ## Set up, build, then every test: unit, real ffmpeg, in-process servers, end to end.
-test: setup build test-unit test-e2e
+test: setup build lint test-unit test-e2e
 
 test-unit:
 	@$(ENV) cargo test --workspace --quiet
@@ -44,8 +44,11 @@ test-e2e:
 fmt:
 	@$(ENV) cargo fmt --all
 
-clippy:
-	@$(ENV) cargo clippy --workspace --all-targets -- -D warnings
+## Formatting and clippy (native and the edge's wasm32 build), warnings as errors.
+lint:
+	@$(ENV) cargo fmt --all --check
+	@$(ENV) cargo clippy --quiet --workspace --all-targets -- -D warnings
+	@$(ENV) cargo clippy --quiet -p edge --target wasm32-unknown-unknown -- -D warnings
 
 clean:
 	rm -rf edge/build .local out

@@ -78,20 +78,21 @@ impl JobRecord {
         if self.status.is_terminal() {
             return false;
         }
-        if let (Some(ours), Some(theirs)) = (&self.runpod_id, body.get("id").and_then(Value::as_str)) {
-            if ours != theirs {
-                return false;
-            }
+        if let (Some(ours), Some(theirs)) = (&self.runpod_id, body.get("id").and_then(Value::as_str))
+            && ours != theirs
+        {
+            return false;
         }
         let Some(status) = body.get("status").and_then(Value::as_str).and_then(JobStatus::from_runpod) else {
             return false;
         };
         // A job seen first as finished (webhook only): RunPod's `executionTime` tells
         // when it started.
-        if status.is_terminal() && self.started_ms.is_none() {
-            if let Some(exec) = body.get("executionTime").and_then(Value::as_i64) {
-                self.started_ms = Some(now_ms - exec);
-            }
+        if status.is_terminal()
+            && self.started_ms.is_none()
+            && let Some(exec) = body.get("executionTime").and_then(Value::as_i64)
+        {
+            self.started_ms = Some(now_ms - exec);
         }
         match status {
             JobStatus::Submitted | JobStatus::Queued => false,
@@ -102,11 +103,11 @@ impl JobRecord {
                     self.started_ms.get_or_insert(now_ms);
                     changed = true;
                 }
-                if let Some(p) = body.get("output").and_then(|o| serde_json::from_value::<Progress>(o.clone()).ok()) {
-                    if p != self.progress {
-                        self.progress = p;
-                        changed = true;
-                    }
+                if let Some(p) = body.get("output").and_then(|o| serde_json::from_value::<Progress>(o.clone()).ok())
+                    && p != self.progress
+                {
+                    self.progress = p;
+                    changed = true;
                 }
                 changed
             }

@@ -57,10 +57,10 @@ pub fn parse_media_ref(raw: &str, ctx: &RefContext) -> Result<MediaRef, (&'stati
     }
     if let Some(rest) = raw.strip_prefix("s3://") {
         let (bucket, key) = rest.split_once('/').ok_or(("invalid-object-ref", "expected s3://bucket/key".to_owned()))?;
-        if let Some(expected) = &ctx.bucket {
-            if bucket != expected {
-                return Err(("foreign-bucket", format!("bucket `{bucket}` is not this service's bucket")));
-            }
+        if let Some(expected) = &ctx.bucket
+            && bucket != expected
+        {
+            return Err(("foreign-bucket", format!("bucket `{bucket}` is not this service's bucket")));
         }
         return object_ref(key, ctx);
     }
@@ -74,10 +74,10 @@ pub fn parse_media_ref(raw: &str, ctx: &RefContext) -> Result<MediaRef, (&'stati
 
 fn object_ref(key: &str, ctx: &RefContext) -> Result<MediaRef, (&'static str, String)> {
     check_key(key).map_err(|(c, m)| (c, m.to_owned()))?;
-    if let Some(prefix) = &ctx.tenant_prefix {
-        if !key.starts_with(prefix.as_str()) {
-            return Err(("key-outside-tenant", format!("object keys must start with `{prefix}`")));
-        }
+    if let Some(prefix) = &ctx.tenant_prefix
+        && !key.starts_with(prefix.as_str())
+    {
+        return Err(("key-outside-tenant", format!("object keys must start with `{prefix}`")));
     }
     Ok(MediaRef::Object { key: key.to_owned() })
 }
@@ -107,10 +107,11 @@ pub fn check_fetch_url(url: &url::Url, allow_loopback_http: bool) -> Result<(), 
         "http" => return Err(("insecure-url", "only https:// URLs are accepted".into())),
         other => return Err(("unsupported-scheme", format!("scheme `{other}` is not supported"))),
     }
-    if let Some(ip) = ip {
-        if !is_public_ip(ip) && !(allow_loopback_http && loopback) {
-            return Err(("private-address", format!("{ip} is not a public address")));
-        }
+    if let Some(ip) = ip
+        && !is_public_ip(ip)
+        && !(allow_loopback_http && loopback)
+    {
+        return Err(("private-address", format!("{ip} is not a public address")));
     }
     Ok(())
 }

@@ -151,30 +151,30 @@ impl V<'_> {
     }
 
     fn one_of(&mut self, field: &str, v: Option<&str>, allowed: &[&str]) {
-        if let Some(v) = v {
-            if !allowed.contains(&v) {
-                self.p.push(field, "invalid-value", format!("`{v}` is not one of: {}", allowed.join(", ")));
-            }
+        if let Some(v) = v
+            && !allowed.contains(&v)
+        {
+            self.p.push(field, "invalid-value", format!("`{v}` is not one of: {}", allowed.join(", ")));
         }
     }
 
     fn output(&mut self, path: &Option<String>, filename: &Option<String>, exts: &[&str]) {
-        if let Some(path) = path {
-            if let Err((code, msg)) = check_path(path) {
-                self.p.push("path", code, msg);
-            }
+        if let Some(path) = path
+            && let Err((code, msg)) = check_path(path)
+        {
+            self.p.push("path", code, msg);
         }
         if let Some(name) = filename {
             if let Err((code, msg)) = check_filename(name) {
                 self.p.push("output_filename", code, msg);
-            } else if let Some(ext) = extension(name) {
-                if !exts.contains(&ext.as_str()) {
-                    self.p.push(
-                        "output_filename",
-                        "unsupported-extension",
-                        format!("`.{ext}` is not produced here; use one of: .{}", exts.join(", .")),
-                    );
-                }
+            } else if let Some(ext) = extension(name)
+                && !exts.contains(&ext.as_str())
+            {
+                self.p.push(
+                    "output_filename",
+                    "unsupported-extension",
+                    format!("`.{ext}` is not produced here; use one of: .{}", exts.join(", .")),
+                );
             }
         }
     }
@@ -192,10 +192,10 @@ impl V<'_> {
     }
 
     fn color(&mut self, field: &str, c: &Option<String>) {
-        if let Some(c) = c {
-            if crate::parse_hex_color(c).is_none() {
-                self.p.push(field, "invalid-color", format!("`{c}` is not a #RRGGBB color"));
-            }
+        if let Some(c) = c
+            && crate::parse_hex_color(c).is_none()
+        {
+            self.p.push(field, "invalid-color", format!("`{c}` is not a #RRGGBB color"));
         }
     }
 
@@ -233,10 +233,10 @@ impl V<'_> {
                 }
             }
         }
-        if let Some(path) = &r.path {
-            if let Err((code, msg)) = check_path(path) {
-                self.p.push("path", code, msg);
-            }
+        if let Some(path) = &r.path
+            && let Err((code, msg)) = check_path(path)
+        {
+            self.p.push("path", code, msg);
         }
     }
 
@@ -344,19 +344,19 @@ impl V<'_> {
                 None
             }
         };
-        if let Some(a) = alignment {
-            if crate::alignment_number(a).is_none() {
-                self.p.push("style.position", "invalid-value", format!("`{a}` is not an alignment (top_left … bottom_right)"));
-            }
+        if let Some(a) = alignment
+            && crate::alignment_number(a).is_none()
+        {
+            self.p.push("style.position", "invalid-value", format!("`{a}` is not an alignment (top_left … bottom_right)"));
         }
     }
 
     fn transcribe(&mut self, r: &Transcribe) {
         self.media("audio_url", &r.audio_url);
-        if let Some(path) = &r.path {
-            if let Err((code, msg)) = check_path(path) {
-                self.p.push("path", code, msg);
-            }
+        if let Some(path) = &r.path
+            && let Err((code, msg)) = check_path(path)
+        {
+            self.p.push("path", code, msg);
         }
         if let Some(lang) = &r.language {
             let ok = lang == "auto" || ((2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_lowercase()));
@@ -364,10 +364,10 @@ impl V<'_> {
                 self.p.push("language", "invalid-language", "use an ISO 639-1 code such as `pt` or `en`, or `auto`");
             }
         }
-        if let Some(m) = &r.model {
-            if m.is_empty() || m.len() > 64 || !m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                self.p.push("model", "invalid-model", "model names are letters, digits, `-`, `_` and `.`");
-            }
+        if let Some(m) = &r.model
+            && (m.is_empty() || m.len() > 64 || !m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            self.p.push("model", "invalid-model", "model names are letters, digits, `-`, `_` and `.`");
         }
         if let Some(b) = r.beam_size {
             self.p.range_u32("beam_size", b, 1, 10);

@@ -20,7 +20,7 @@ use crate::routes::{Route, RouteError, route};
 type HResult = std::result::Result<Response, ApiError>;
 
 pub async fn dispatch(req: Request, env: &Env, request_id: &str) -> HResult {
-    let r = match route(&req.method().to_string(), &req.path()) {
+    let r = match route(req.method().as_ref(), &req.path()) {
         Ok(r) => r,
         Err(RouteError::NotFound) => return Err(ApiError::not_found()),
         Err(RouteError::MethodNotAllowed(m)) => return Err(ApiError::new(405, "method-not-allowed", format!("use {m}"))),
@@ -107,10 +107,10 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     let cfg = util::config(env)?;
     let tenant = authenticate(&req, &cfg)?;
     let too_large = || ApiError::new(413, "body-too-large", format!("request bodies are limited to {} bytes", cfg.max_body_bytes));
-    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok()) {
-        if len > cfg.max_body_bytes {
-            return Err(too_large());
-        }
+    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok())
+        && len > cfg.max_body_bytes
+    {
+        return Err(too_large());
     }
     let body = req.bytes().await.map_err(internal("reading the body"))?;
     if body.len() > cfg.max_body_bytes {

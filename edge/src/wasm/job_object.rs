@@ -177,10 +177,10 @@ impl JobObject {
         if record.status.is_terminal() {
             return json(200, &record);
         }
-        if let (Ok(cfg), Some(id)) = (util::config(&self.env), &record.runpod_id) {
-            if let Err(e) = runpod::cancel(&cfg, id).await {
-                util::log(&json!({"level": "warn", "msg": "runpod cancel failed", "job": record.job_id, "error": e.to_string()}));
-            }
+        if let (Ok(cfg), Some(id)) = (util::config(&self.env), &record.runpod_id)
+            && let Err(e) = runpod::cancel(&cfg, id).await
+        {
+            util::log(&json!({"level": "warn", "msg": "runpod cancel failed", "job": record.job_id, "error": e.to_string()}));
         }
         record.fail(JobStatus::Cancelled, "cancelled", "the job was cancelled by the client", None, util::now_ms());
         self.save(&record)?;
