@@ -39,6 +39,7 @@ test-unit:
 	@$(ENV) cargo test --workspace --quiet
 
 test-e2e:
+	@scripts/test-stack-lifecycle.sh
 	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e -- --ignored --test-threads 2'
 
 fmt:
