@@ -34,7 +34,7 @@ impl JobError {
             JobError::Download { .. } => "input-download-failed",
             JobError::InputTooLarge { .. } => "input-too-large",
             JobError::InputNotMedia { .. } => "input-not-media",
-            JobError::Upload { .. } => "output-upload-failed",
+            JobError::Upload { .. } => "upload-failed",
             JobError::Ffmpeg(e) => e.code(),
             JobError::Cancelled => "cancelled",
             JobError::Internal(_) => "internal-error",

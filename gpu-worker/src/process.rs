@@ -35,7 +35,7 @@ impl ProcessError {
     pub fn code(&self) -> &'static str {
         match self {
             ProcessError::NotFound(_) => "ffmpeg-not-found",
-            ProcessError::Timeout { .. } => "ffmpeg-timeout",
+            ProcessError::Timeout { .. } => "timeout",
             ProcessError::Cancelled => "cancelled",
             ProcessError::Exited { .. } => "ffmpeg-failed",
             ProcessError::Io(_) => "ffmpeg-io-error",
