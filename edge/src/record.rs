@@ -190,7 +190,7 @@ mod tests {
     fn completed_body() -> Value {
         let out = WorkerOutput {
             outputs: vec![OutputMeta { name: "video_1".into(), key: "t/video_1.mp4".into(), duration: Some(1.0), ..Default::default() }],
-            timings_ms: Default::default(),
+            ..Default::default()
         };
         json!({"id": "rp-1", "status": "COMPLETED", "output": out})
     }

@@ -16,6 +16,10 @@ pub enum JobError {
     InputTooLarge { name: String, limit: u64 },
     #[error("input `{name}` is not a media file ffmpeg can read")]
     InputNotMedia { name: String, stderr_tail: String },
+    /// The input is media but unusable for this operation (a stream missing, a range
+    /// outside it); `code` is stable.
+    #[error("input `{name}`: {message}")]
+    BadInput { name: String, code: &'static str, message: String },
     #[error("output `{name}` could not be uploaded: {detail}")]
     Upload { name: String, detail: String, retryable: bool },
     #[error("ffmpeg failed: {0}")]
@@ -34,6 +38,7 @@ impl JobError {
             JobError::Download { .. } => "input-download-failed",
             JobError::InputTooLarge { .. } => "input-too-large",
             JobError::InputNotMedia { .. } => "input-not-media",
+            JobError::BadInput { code, .. } => code,
             JobError::Upload { .. } => "upload-failed",
             JobError::Ffmpeg(e) => e.code(),
             JobError::Cancelled => "cancelled",

@@ -33,13 +33,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Executor {
     pub async fn new(cfg: Config) -> Result<Executor, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(cfg.http_timeout)
-            .read_timeout(cfg.http_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("api-gpu-worker/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+        let http = transfer::client(&cfg)?;
         let encoder = crate::encoder::detect(&cfg.ffmpeg, cfg.encoder).await;
         Ok(Executor { cfg: Arc::new(cfg), http, encoder })
     }
@@ -54,19 +48,22 @@ impl Executor {
         let mut timings = BTreeMap::new();
         let mut out = match &job.task {
             Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            single => self.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);
         out.timings_ms = timings;
         Ok(out)
     }
 
-    async fn download_inputs(
+    /// Downloads the named inputs in parallel (bounded) and probes each: a file ffprobe
+    /// cannot read, or without audio or video, is `input-not-media`.
+    pub(crate) async fn download_inputs(
         &self,
         job: &WorkerJob,
         names: Vec<String>,
         dir: &Path,
         cancel: &CancellationToken,
-    ) -> Result<Vec<PathBuf>, JobError> {
+    ) -> Result<Vec<(PathBuf, process::Probe)>, JobError> {
         // Owned items: a stream of futures borrowing from the iterator is not `Send`
         // for every lifetime (rustc's higher-ranked closure limitation).
         let jobs = names.into_iter().enumerate().map(|(i, name)| async move {
@@ -83,7 +80,7 @@ impl Executor {
                 TransferError::Failed { detail, retryable } => JobError::Download { name: name.into(), detail, retryable },
             })?;
             match process::probe(&self.cfg.ffprobe, &dest, PROBE_TIMEOUT).await {
-                Ok(p) if p.video().is_some() || p.streams.iter().any(|s| s.codec_type == "audio") => Ok(dest),
+                Ok(p) if p.video().is_some() || p.audio().is_some() => Ok((dest, p)),
                 Ok(_) => Err(JobError::InputNotMedia { name: name.into(), stderr_tail: "no audio or video stream".into() }),
                 Err(ProcessError::Exited { stderr_tail, .. }) => Err(JobError::InputNotMedia { name: name.into(), stderr_tail }),
                 Err(e) => Err(JobError::Ffmpeg(e)),
@@ -92,10 +89,12 @@ impl Executor {
         futures_util::stream::iter(jobs).buffered(self.cfg.transfer_parallelism).try_collect().await
     }
 
-    async fn upload_outputs(
+    /// Probes and uploads outputs; `video_encoder` is reported for outputs with video.
+    pub(crate) async fn upload_outputs(
         &self,
         job: &WorkerJob,
         files: Vec<(String, PathBuf)>,
+        video_encoder: &str,
         cancel: &CancellationToken,
     ) -> Result<Vec<OutputMeta>, JobError> {
         let jobs = files.into_iter().map(|(name, path)| async move {
@@ -117,7 +116,7 @@ impl Executor {
                 content_type: target.content_type.clone(),
                 duration: probe.duration(),
                 codec: video.map(|v| v.codec_name.clone()),
-                encoder: video.map(|_| self.encoder.name().to_owned()),
+                encoder: video.map(|_| video_encoder.to_owned()),
                 width: video.and_then(|v| v.width),
                 height: video.and_then(|v| v.height),
                 frames: video.and_then(|v| v.nb_read_packets.as_deref()?.parse().ok()),
@@ -145,7 +144,7 @@ impl Executor {
         let clock = Instant::now();
         let total: u64 = t.clips.iter().map(|c| u64::from(c.frames)).sum();
         let done = Arc::new(AtomicU64::new(0));
-        let renders = t.clips.iter().cloned().zip(inputs).enumerate().map(|(i, (clip, input))| {
+        let renders = t.clips.iter().cloned().zip(inputs.into_iter().map(|(path, _)| path)).enumerate().map(|(i, (clip, input))| {
             let out = dir.join(format!("out_{i}.mp4"));
             let args =
                 crate::ops::img2vid::clip_args(&input, &out, clip.zoom, clip.frames, (t.width, t.height), t.frame_rate, self.encoder);
@@ -169,10 +168,10 @@ impl Executor {
 
         let clock = Instant::now();
         progress(Progress::new("upload", 0, files.len() as u64));
-        let outputs = self.upload_outputs(job, files, cancel).await?;
+        let outputs = self.upload_outputs(job, files, self.encoder.name(), cancel).await?;
         progress(Progress::new("upload", outputs.len() as u64, outputs.len() as u64));
         timings.insert("upload".into(), clock.elapsed().as_millis() as u64);
-        Ok(WorkerOutput { outputs, timings_ms: BTreeMap::new() })
+        Ok(WorkerOutput { outputs, ..Default::default() })
     }
 }
 

@@ -6,6 +6,8 @@ pub mod encoder;
 pub mod error;
 pub mod executor;
 pub mod ops;
+pub mod platform;
 pub mod process;
 pub mod serve;
+mod single;
 pub mod transfer;

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gpu_worker::config::Config;
 use gpu_worker::executor::Executor;
+use gpu_worker::platform::{self, PlatformConfig};
 use gpu_worker::serve::{self, ServeConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -97,7 +98,12 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         None if std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some() => {
-            anyhow::bail!("RunPod platform mode (job-take/job-done loop) is not implemented in this build yet; use `serve` or `run`")
+            // Checked before the encoder probe so a misconfigured worker fails at once.
+            let pcfg = PlatformConfig::from_lookup(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
+            let exec = Executor::new(cfg).await.map_err(anyhow::Error::msg)?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(signal_shutdown(shutdown.clone()));
+            platform::run(pcfg, exec, shutdown).await.map_err(anyhow::Error::msg)
         }
         None => {
             eprintln!(

@@ -144,6 +144,26 @@ pub struct ProbeStream {
     pub sample_aspect_ratio: Option<String>,
     pub nb_read_packets: Option<String>,
     pub duration: Option<String>,
+    pub pix_fmt: Option<String>,
+    pub profile: Option<String>,
+    /// `24/1`, `30000/1001`, …
+    pub r_frame_rate: Option<String>,
+    pub sample_rate: Option<String>,
+    pub channels: Option<u32>,
+}
+
+impl ProbeStream {
+    /// Frames per second from `r_frame_rate`.
+    pub fn fps(&self) -> Option<f64> {
+        let (n, d) = self.r_frame_rate.as_deref()?.split_once('/')?;
+        let (n, d): (f64, f64) = (n.parse().ok()?, d.parse().ok()?);
+        (n > 0.0 && d > 0.0).then(|| n / d)
+    }
+
+    /// Square pixels are reported as `1:1` or not at all.
+    pub fn square_pixels(&self) -> bool {
+        matches!(self.sample_aspect_ratio.as_deref(), None | Some("1:1") | Some("0:1"))
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -155,6 +175,10 @@ pub struct ProbeFormat {
 impl Probe {
     pub fn video(&self) -> Option<&ProbeStream> {
         self.streams.iter().find(|s| s.codec_type == "video")
+    }
+
+    pub fn audio(&self) -> Option<&ProbeStream> {
+        self.streams.iter().find(|s| s.codec_type == "audio")
     }
 
     pub fn duration(&self) -> Option<f64> {

@@ -2,9 +2,11 @@
 //! runs unchanged against it in development and tests.
 //!
 //! `POST /v2/{endpoint}/run` · `POST /v2/{endpoint}/runsync` · `GET /v2/{endpoint}/status/{id}` ·
-//! `POST /v2/{endpoint}/cancel/{id}` · `GET /v2/{endpoint}/health`, with RunPod's
-//! statuses, `policy.executionTimeout`, bounded concurrency behind a FIFO queue, progress
-//! in `/status`, and the completion webhook POSTed to the `/run` request's `webhook`.
+//! `POST /v2/{endpoint}/cancel/{id}` · `POST /v2/{endpoint}/retry/{id}` ·
+//! `POST /v2/{endpoint}/purge-queue` · `GET /v2/{endpoint}/health`, with RunPod's
+//! statuses, `policy.executionTimeout` and `policy.ttl`, bounded concurrency behind a
+//! FIFO queue, progress in `/status`, and the completion webhook POSTed to the `/run`
+//! request's `webhook`.
 
 // Handlers return an axum `Response` as their error: it is what they answer with.
 #![allow(clippy::result_large_err)]
@@ -69,7 +71,20 @@ impl Status {
     }
 }
 
+/// What `/run` asked for, kept so that `/retry` can run the job again as submitted.
+#[derive(Clone)]
+struct Spec {
+    input: Value,
+    webhook: Option<String>,
+    timeout: Duration,
+    /// `policy.ttl`: how long the job may wait in the queue, from (re)submission.
+    ttl: Option<Duration>,
+}
+
 struct Entry {
+    spec: Spec,
+    /// Bumped by each `/retry`; a run only writes to the entry while it is the current one.
+    run: u32,
     status: Status,
     created: Instant,
     started: Option<Instant>,
@@ -83,7 +98,8 @@ struct Entry {
 
 impl Entry {
     fn view(&self, id: &str) -> Value {
-        let delay = self.started.unwrap_or_else(Instant::now).duration_since(self.created).as_millis() as u64;
+        // A job that ended in the queue (cancelled, purged, ttl) stops waiting when it ends.
+        let delay = self.started.or(self.finished).unwrap_or_else(Instant::now).duration_since(self.created).as_millis() as u64;
         let exec = self.started.map(|s| self.finished.unwrap_or_else(Instant::now).duration_since(s).as_millis() as u64);
         let mut v = json!({ "id": id, "status": self.status.as_str(), "delayTime": delay, "workerId": "local" });
         if let Some(e) = exec {
@@ -134,6 +150,8 @@ struct RunBody {
 struct Policy {
     /// Milliseconds.
     execution_timeout: Option<u64>,
+    /// Milliseconds the job may stay IN_QUEUE before it ends as TIMED_OUT unrun.
+    ttl: Option<u64>,
 }
 
 /// Builds the router; `shutdown` cancels every job when it fires.
@@ -151,6 +169,8 @@ pub fn router(cfg: ServeConfig, exec: Executor, shutdown: CancellationToken) -> 
         .route("/v2/{endpoint}/runsync", post(runsync))
         .route("/v2/{endpoint}/status/{id}", get(status))
         .route("/v2/{endpoint}/cancel/{id}", post(cancel))
+        .route("/v2/{endpoint}/retry/{id}", post(retry))
+        .route("/v2/{endpoint}/purge-queue", post(purge_queue))
         .route("/v2/{endpoint}/health", get(health))
         .with_state(state)
 }
@@ -211,7 +231,16 @@ fn submit(s: &Shared, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Resul
     let id = uuid::Uuid::new_v4().to_string();
     let cancel = s.shutdown.child_token();
     let done = Arc::new(Notify::new());
+    let policy = body.policy.unwrap_or_default();
+    let spec = Spec {
+        input: body.input,
+        webhook: body.webhook,
+        timeout: policy.execution_timeout.map_or(s.cfg.default_execution_timeout, Duration::from_millis),
+        ttl: policy.ttl.map(Duration::from_millis),
+    };
     let entry = Entry {
+        spec: spec.clone(),
+        run: 0,
         status: Status::InQueue,
         created: Instant::now(),
         started: None,
@@ -223,20 +252,32 @@ fn submit(s: &Shared, endpoint: &str, headers: &HeaderMap, body: &[u8]) -> Resul
         done: done.clone(),
     };
     s.jobs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), entry);
-    let timeout = body.policy.and_then(|p| p.execution_timeout).map_or(s.cfg.default_execution_timeout, Duration::from_millis);
-    tokio::spawn(run_job(s.clone(), id.clone(), body.input, body.webhook, timeout, cancel));
+    tokio::spawn(run_job(s.clone(), id.clone(), 0, spec, cancel));
     Ok((id, done))
 }
 
-async fn run_job(s: Shared, id: String, input: Value, webhook: Option<String>, timeout: Duration, cancel: CancellationToken) {
+/// Waits for a slot (or the ttl, or cancellation), then runs run number `run` of job `id`.
+async fn run_job(s: Shared, id: String, run: u32, spec: Spec, cancel: CancellationToken) {
+    let Spec { input, webhook, timeout, ttl } = spec;
+    let expired = async {
+        match ttl {
+            Some(ttl) => tokio::time::sleep(ttl).await,
+            None => std::future::pending().await,
+        }
+    };
     // FIFO: tokio's semaphore is fair.
     let permit = tokio::select! {
         p = s.slots.clone().acquire_owned() => p,
         () = cancel.cancelled() => return,
+        () = expired => {
+            let err = format!("ttl of {} ms elapsed before the job started", ttl.unwrap_or_default().as_millis());
+            finish(&s, &id, run, Status::TimedOut, None, Some(err), webhook).await;
+            return;
+        }
     };
     let Ok(_permit) = permit else { return };
     if !update(&s, &id, |e| {
-        if e.status == Status::InQueue {
+        if e.run == run && e.status == Status::InQueue {
             e.status = Status::InProgress;
             e.started = Some(Instant::now());
             true
@@ -263,7 +304,7 @@ async fn run_job(s: Shared, id: String, input: Value, webhook: Option<String>, t
                 Arc::new(move |p: Progress| {
                     update(&s, &id, |e| {
                         e.progress = Some(p);
-                        true
+                        e.run == run
                     });
                 }) as crate::executor::ProgressFn
             };
@@ -281,22 +322,30 @@ async fn run_job(s: Shared, id: String, input: Value, webhook: Option<String>, t
             }
         }
     };
+    finish(&s, &id, run, status, output, err, webhook).await;
+}
+
+/// Ends run `run` of job `id` unless it ended meanwhile (cancelled, purged, retried),
+/// then sends the webhook.
+async fn finish(s: &AppState, id: &str, run: u32, status: Status, output: Option<Value>, err: Option<String>, webhook: Option<String>) {
     let mut body = None;
-    update(&s, &id, |e| {
-        if e.status.is_terminal() {
-            return false; // cancelled meanwhile
+    update(s, id, |e| {
+        if e.run != run || e.status.is_terminal() {
+            return false;
         }
         e.status = status;
         e.finished = Some(Instant::now());
         e.output = output;
         e.error = err;
         e.done.notify_waiters();
-        body = Some(e.view(&id));
+        body = Some(e.view(id));
         true
     });
-    tracing::info!(job = %id, status = status.as_str(), "finished");
+    if body.is_some() {
+        tracing::info!(job = %id, status = status.as_str(), "finished");
+    }
     if let (Some(url), Some(body)) = (webhook, body) {
-        send_webhook(&s, &url, &body).await;
+        send_webhook(s, &url, &body).await;
     }
 }
 
@@ -355,6 +404,60 @@ async fn cancel(State(s): State<Shared>, Path((endpoint, id)): Path<(String, Str
     }
 }
 
+/// Like RunPod: only a FAILED or TIMED_OUT job can be retried; it goes back to the
+/// end of the queue with the input, webhook and policy it was submitted with.
+async fn retry(State(s): State<Shared>, Path((endpoint, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &endpoint, &headers) {
+        return r;
+    }
+    let (run, spec, cancel) = {
+        let mut jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(e) = jobs.get_mut(&id) else { return error(StatusCode::NOT_FOUND, "job not found") };
+        if !matches!(e.status, Status::Failed | Status::TimedOut) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("job is {}; only FAILED or TIMED_OUT jobs can be retried", e.status.as_str()),
+            );
+        }
+        // A fresh token: an execution timeout cancels the previous run's token.
+        let cancel = s.shutdown.child_token();
+        e.run += 1;
+        e.status = Status::InQueue;
+        e.created = Instant::now();
+        e.started = None;
+        e.finished = None;
+        e.progress = None;
+        e.output = None;
+        e.error = None;
+        e.cancel = cancel.clone();
+        (e.run, e.spec.clone(), cancel)
+    };
+    tracing::info!(job = %id, run, "retried");
+    tokio::spawn(run_job(s.clone(), id.clone(), run, spec, cancel));
+    Json(json!({ "id": id, "status": Status::InQueue.as_str() })).into_response()
+}
+
+/// Cancels every queued job (running ones carry on); no webhooks, as with `/cancel`.
+async fn purge_queue(State(s): State<Shared>, Path(endpoint): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &endpoint, &headers) {
+        return r;
+    }
+    let removed = {
+        let mut jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut removed = 0;
+        for e in jobs.values_mut().filter(|e| e.status == Status::InQueue) {
+            e.status = Status::Cancelled;
+            e.finished = Some(Instant::now());
+            e.cancel.cancel();
+            e.done.notify_waiters();
+            removed += 1;
+        }
+        removed
+    };
+    tracing::info!(removed, "queue purged");
+    Json(json!({ "removed": removed, "status": "completed" })).into_response()
+}
+
 async fn health(State(s): State<Shared>, Path(endpoint): Path<String>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&s, &endpoint, &headers) {
         return r;
@@ -368,7 +471,7 @@ async fn health(State(s): State<Shared>, Path(endpoint): Path<String>, headers: 
             "failed": count(Status::Failed) + count(Status::TimedOut),
             "inProgress": running,
             "inQueue": count(Status::InQueue),
-            "retried": 0
+            "retried": jobs.values().map(|e| u64::from(e.run)).sum::<u64>()
         },
         "workers": { "idle": s.cfg.concurrency.saturating_sub(running), "running": running, "ready": s.cfg.concurrency, "initializing": 0, "throttled": 0, "unhealthy": 0 },
         "encoder": s.exec.encoder.name()

@@ -1,10 +1,19 @@
-//! Downloads from presigned GET URLs and uploads to presigned PUT URLs.
+//! Downloads from presigned GET URLs and uploads to presigned PUT URLs, through a
+//! client that refuses to reach private addresses.
 //!
 //! Streaming both ways (constant memory), byte limits, retries with exponential
 //! backoff on network errors and 5xx, PUT with an explicit Content-Length (S3 and R2
 //! refuse chunked uploads to presigned URLs).
+//!
+//! SSRF guard: URL checks alone cannot stop a public host name that resolves to a
+//! private address (or is re-pointed there between check and connect), so the
+//! client's resolver checks every address it hands to the connector, and every
+//! redirect hop is checked like a submitted URL. IP-literal hosts never reach the
+//! resolver; [`check_url`] and the redirect policy cover those.
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -34,6 +43,15 @@ fn backoff() -> ExponentialBuilder {
 }
 
 fn classify(e: &reqwest::Error) -> TransferError {
+    // reqwest wraps resolver and redirect-policy errors (as connect/request errors that
+    // would otherwise count as retryable); the refusal is somewhere in the source chain.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(Refusal(reason)) = err.downcast_ref::<Refusal>() {
+            return TransferError::Refused(reason.clone());
+        }
+        source = err.source();
+    }
     TransferError::Failed { detail: e.to_string(), retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() }
 }
 
@@ -43,6 +61,86 @@ fn status_error(status: reqwest::StatusCode) -> TransferError {
         retryable: status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS,
     }
 }
+
+/// Redirects followed per request; one more is refused.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The HTTP client for every transfer: guarded resolver, checked redirects, no proxy.
+pub fn client(cfg: &crate::config::Config) -> Result<reqwest::Client, String> {
+    let allow_loopback = cfg.allow_loopback_http;
+    reqwest::Client::builder()
+        .connect_timeout(cfg.http_timeout)
+        .read_timeout(cfg.http_timeout)
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            match check_redirect(attempt.url(), attempt.previous(), allow_loopback) {
+                Ok(()) => attempt.follow(),
+                Err(refusal) => attempt.error(refusal),
+            }
+        }))
+        .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
+        // A proxy (HTTPS_PROXY and friends) would resolve and connect for us, past the
+        // resolver's check; presigned storage URLs and public inputs need none.
+        .no_proxy()
+        .user_agent(concat!("api-gpu-worker/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// Why the guard refused a connection or a redirect; found again by [`classify`] in
+/// reqwest's error chain. Holds `code: message`, like [`check_url`]'s refusals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal(String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Resolves with the system resolver and hands the connector exactly the addresses it
+/// checked, so a name re-pointed after the check (DNS rebinding) cannot slip through.
+struct GuardedResolver {
+    allow_loopback: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let (host, allow_loopback) = (name.as_str().to_owned(), self.allow_loopback);
+        Box::pin(async move {
+            // Port 0: reqwest puts the URL's port (or the scheme's default) in its place.
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            check_resolved(&host, &addrs, allow_loopback)?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Refuses the whole name when any address is not public: connecting to the "good"
+/// ones only would still let an attacker's name point half its records inward.
+fn check_resolved(host: &str, addrs: &[SocketAddr], allow_loopback: bool) -> Result<(), Refusal> {
+    match addrs.iter().map(SocketAddr::ip).find(|ip| !job_spec::media::is_public_ip(*ip) && !(allow_loopback && ip.is_loopback())) {
+        Some(ip) => Err(Refusal(format!("private-address: `{host}` resolves to {ip}, which is not a public address"))),
+        None => Ok(()),
+    }
+}
+
+/// One redirect hop, checked like a submitted URL. `previous` is reqwest's list of
+/// URLs already requested, the original included, so it is one longer than the
+/// number of redirects followed so far.
+fn check_redirect(next: &url::Url, previous: &[url::Url], allow_loopback: bool) -> Result<(), Refusal> {
+    if previous.len() > MAX_REDIRECTS {
+        return Err(Refusal(format!("too-many-redirects: more than {MAX_REDIRECTS} redirects")));
+    }
+    let host = next.host_str().unwrap_or_default();
+    // `check_fetch_url` refuses http:// here too; this names the downgrade for what it is.
+    if !allow_loopback && next.scheme() == "http" && previous.last().is_some_and(|p| p.scheme() == "https") {
+        return Err(Refusal(format!("insecure-redirect: redirect from https:// to http:// ({host}) refused")));
+    }
+    job_spec::media::check_fetch_url(next, allow_loopback).map_err(|(code, msg)| Refusal(format!("{code}: redirect to {host}: {msg}")))
+}
+
 
 /// Checks that a URL is one this worker may connect to (https, or loopback http when
 /// `allow_loopback_http`; never a private IP literal).
@@ -199,6 +297,140 @@ mod tests {
         assert!(matches!(check_url("https://10.0.0.1/x", false), Err(TransferError::Refused(_))));
         assert!(matches!(check_url("file:///etc/passwd", true), Err(TransferError::Refused(_))));
         assert!(check_url("https://cdn.example.com/x", false).is_ok());
+    }
+
+    fn cfg(allow_loopback_http: bool) -> crate::config::Config {
+        crate::config::Config {
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            work_root: std::env::temp_dir(),
+            encoder: crate::encoder::EncoderChoice::Libx264,
+            allow_loopback_http,
+            max_input_bytes: 1 << 20,
+            transfer_parallelism: 1,
+            render_parallelism: 1,
+            ffmpeg_timeout: Duration::from_secs(10),
+            // Long enough that a connection attempt to an unroutable address would show.
+            http_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn url(s: &str) -> url::Url {
+        url::Url::parse(s).unwrap()
+    }
+
+    fn refused(r: Result<u64, TransferError>) -> String {
+        match r {
+            Err(TransferError::Refused(reason)) => reason,
+            other => panic!("expected Refused, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn resolver_refuses_loopback_unless_allowed() {
+        use reqwest::dns::Resolve;
+        let name = || "localhost".parse::<reqwest::dns::Name>().unwrap();
+        let err = GuardedResolver { allow_loopback: false }.resolve(name()).await.err().unwrap();
+        let reason = err.downcast_ref::<Refusal>().unwrap().to_string();
+        assert!(reason.starts_with("private-address: `localhost` resolves to "), "{reason}");
+
+        let addrs: Vec<SocketAddr> = GuardedResolver { allow_loopback: true }.resolve(name()).await.unwrap().collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+
+        // One inward record spoils the name; loopback permission is not private-range permission.
+        let sa = |s: &str| SocketAddr::new(s.parse().unwrap(), 0);
+        assert!(check_resolved("h", &[sa("8.8.8.8"), sa("2606:4700::1111")], false).is_ok());
+        assert!(check_resolved("h", &[sa("8.8.8.8"), sa("10.0.0.1")], true).is_err());
+        assert!(check_resolved("h", &[sa("169.254.169.254")], true).is_err());
+        assert!(check_resolved("h", &[sa("::ffff:127.0.0.1")], true).is_err());
+        assert!(check_resolved("h", &[sa("127.0.0.1"), sa("::1")], true).is_ok());
+        assert!(check_resolved("h", &[sa("127.0.0.1")], false).is_err());
+    }
+
+    #[tokio::test]
+    async fn client_refuses_a_name_resolving_to_loopback_without_connecting_or_retrying() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                a.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let client = client(&cfg(false)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let started = std::time::Instant::now();
+        // Straight to `download`, past `check_url` (which refuses `localhost` by name):
+        // this is what a public name re-pointed at 127.0.0.1 looks like to the client.
+        let reason = refused(download(&client, &url(&format!("https://localhost:{port}/x")), &dest, 100).await);
+        assert!(reason.starts_with("private-address:"), "{reason}");
+        assert!(started.elapsed() < Duration::from_millis(250), "refusals are not retried: {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection was made");
+    }
+
+    #[test]
+    fn private_ip_literals_are_refused_before_any_connection() {
+        // reqwest never asks the resolver about IP literals: these checks are the guard.
+        for raw in ["https://10.0.0.1/x", "https://[::ffff:127.0.0.1]/x", "https://[::ffff:a00:1]/x", "https://169.254.169.254/"] {
+            for allow in [false, true] {
+                let err = check_url(raw, allow).unwrap_err();
+                assert!(matches!(&err, TransferError::Refused(r) if r.starts_with("private-address:")), "{raw} ({allow}): {err:?}");
+                let hop = check_redirect(&url(raw), &[url("https://cdn.example.com/a")], allow).unwrap_err();
+                assert!(hop.0.starts_with("private-address: redirect to "), "{raw} ({allow}): {hop}");
+            }
+        }
+    }
+
+    #[test]
+    fn https_to_http_downgrade_is_refused_unless_loopback_allowed() {
+        let from = [url("https://cdn.example.com/a")];
+        let err = check_redirect(&url("http://cdn.example.com/b"), &from, false).unwrap_err();
+        assert!(err.0.starts_with("insecure-redirect:"), "{err}");
+        assert!(check_redirect(&url("http://127.0.0.1:9000/b"), &from, false).is_err());
+        // Local development: loopback http is fine, other http is still refused.
+        assert!(check_redirect(&url("http://127.0.0.1:9000/b"), &from, true).is_ok());
+        assert!(check_redirect(&url("http://cdn.example.com/b"), &from, true).unwrap_err().0.starts_with("insecure-url:"));
+        assert!(check_redirect(&url("https://other.example.com/b"), &from, false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn redirects_are_checked_per_hop_and_capped() {
+        use axum::extract::Path as UrlPath;
+        let found = |to: String| (StatusCode::FOUND, [(axum::http::header::LOCATION, to)]).into_response_parts();
+        let app = Router::new()
+            .route("/to-private", get(move || async move { found("http://10.1.2.3/secret".into()) }))
+            .route("/to-private-https", get(move || async move { found("https://10.1.2.3/secret".into()) }))
+            .route(
+                "/hop/{n}",
+                get(move |UrlPath(n): UrlPath<u32>| async move {
+                    if n == 0 { "arrived".into_response_parts() } else { found(format!("/hop/{}", n - 1)) }
+                }),
+            );
+        let base = serve(app).await;
+        let client = client(&cfg(true)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let get = |path: &str| {
+            let (client, dest, url) = (&client, &dest, url(&format!("{base}{path}")));
+            async move { download(client, &url, dest, 100).await }
+        };
+
+        // An unroutable 10.1.2.3 would hang until the 10 s connect timeout if tried.
+        let started = std::time::Instant::now();
+        let reason = refused(get("/to-private").await);
+        assert!(reason.starts_with("insecure-url: redirect to 10.1.2.3:"), "{reason}");
+        let reason = refused(get("/to-private-https").await);
+        assert!(reason.starts_with("private-address: redirect to 10.1.2.3:"), "{reason}");
+        assert!(started.elapsed() < Duration::from_secs(1), "refused at once: {:?}", started.elapsed());
+
+        assert_eq!(get("/hop/2").await, Ok(7));
+        assert_eq!(std::fs::read(&dest).unwrap(), b"arrived");
+        assert_eq!(get(&format!("/hop/{MAX_REDIRECTS}")).await, Ok(7));
+        let reason = refused(get(&format!("/hop/{}", MAX_REDIRECTS + 1)).await);
+        assert!(reason.starts_with("too-many-redirects:"), "{reason}");
     }
 
     trait Parts {

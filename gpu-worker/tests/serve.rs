@@ -196,6 +196,33 @@ impl Harness {
         self.call(reqwest::Method::GET, path, Some("k"), None).await
     }
 
+    async fn post(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some("k"), None).await
+    }
+
+    async fn status_of(&self, id: &str) -> Value {
+        self.get(&format!("test/status/{id}")).await.1
+    }
+
+    /// Submits a job too long to finish during a test (cancel it at the end) and waits
+    /// until ffmpeg renders it, so that with concurrency 1 later jobs stay queued.
+    async fn occupy_the_slot(&self) -> String {
+        self.put_image("in/a.jpg", "a.jpg", "640x360").await;
+        let id = self.submit(&self.job("long", &[("in/a.jpg", 600, ZoomType::Zoomin)], (1280, 720))).await;
+        self.wait_for(&id, Duration::from_secs(60), |v| {
+            v["status"] == "IN_PROGRESS" && v["output"]["stage"] == "render" && v["output"]["completed"].as_u64() > Some(0)
+        })
+        .await;
+        id
+    }
+
+    /// Cancels the job holding the slot and waits for its ffmpeg to be gone.
+    async fn release_the_slot(&self, id: &str) {
+        let (code, v) = self.post(&format!("test/cancel/{id}")).await;
+        assert_eq!((code, v["status"].as_str()), (StatusCode::OK, Some("CANCELLED")), "{v}");
+        assert!(eventually(|| ffmpeg_children().is_empty()).await, "ffmpeg outlived cancel: {:?}", ffmpeg_children());
+    }
+
     async fn submit(&self, job: &WorkerJob) -> String {
         self.submit_body(json!({ "input": job, "webhook": self.hook_url })).await
     }
@@ -339,9 +366,14 @@ async fn requests_need_the_key_a_known_endpoint_and_a_known_job() {
     use reqwest::Method;
     let h = start().await;
     let body = || Some(json!({ "input": {} }));
-    for (method, path) in
-        [(Method::POST, "test/run"), (Method::GET, "test/health"), (Method::GET, "test/status/x"), (Method::POST, "test/cancel/x")]
-    {
+    for (method, path) in [
+        (Method::POST, "test/run"),
+        (Method::GET, "test/health"),
+        (Method::GET, "test/status/x"),
+        (Method::POST, "test/cancel/x"),
+        (Method::POST, "test/retry/x"),
+        (Method::POST, "test/purge-queue"),
+    ] {
         let b = if method == Method::POST { body() } else { None };
         assert_eq!(h.call(method.clone(), path, None, b.clone()).await.0, StatusCode::UNAUTHORIZED, "{path} without key");
         assert_eq!(h.call(method, path, Some("wrong"), b).await.0, StatusCode::UNAUTHORIZED, "{path} with wrong key");
@@ -350,6 +382,7 @@ async fn requests_need_the_key_a_known_endpoint_and_a_known_job() {
     assert_eq!(h.call(Method::GET, "other/health", Some("k"), None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(h.get("test/status/no-such-job").await.0, StatusCode::NOT_FOUND);
     assert_eq!(h.call(Method::POST, "test/cancel/no-such-job", Some("k"), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(h.call(Method::POST, "test/retry/no-such-job", Some("k"), None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(h.call(Method::POST, "test/run", Some("k"), None).await.0, StatusCode::BAD_REQUEST, "no body");
     assert_eq!(h.get("test/health").await.0, StatusCode::OK);
 }
@@ -429,4 +462,97 @@ async fn execution_timeout_kills_ffmpeg_and_reports_timed_out() {
     assert_eq!((hooks.len(), hooks[0]["status"].as_str()), (1, Some("TIMED_OUT")), "{hooks:?}");
     let (_, health) = h.get("test/health").await;
     assert_eq!(health["jobs"]["failed"], 1, "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_runs_a_failed_job_again_with_its_input_and_webhook() {
+    let h = start().await;
+    let id = h.submit(&h.job("retry", &[("in/later.jpg", 12, ZoomType::Zoomin)], (320, 180))).await;
+    let err = h.failure(&id).await;
+    assert_eq!(err.code, "input-download-failed", "{err:?}");
+    assert!(err.message.contains("404"), "{err:?}");
+
+    // Only FAILED and TIMED_OUT can be retried: a completed job cannot, see below.
+    h.put_image("in/later.jpg", "later.jpg", "320x180").await;
+    let (code, v) = h.post(&format!("test/retry/{id}")).await;
+    assert_eq!((code, v), (StatusCode::OK, json!({ "id": id, "status": "IN_QUEUE" })));
+    let v = h.wait_finished(&id).await;
+    assert_eq!(v["status"], "COMPLETED", "{v}");
+    assert!(v.get("error").is_none(), "the first run's error is gone: {v}");
+    assert_eq!(v["output"]["outputs"][0]["frames"], 12, "{v}");
+    assert!(h.storage.objects.lock().unwrap().contains_key("out/retry/video_1.mp4"), "the retry uploaded its output");
+
+    let hooks = h.webhooks(2).await;
+    let seen: Vec<_> = hooks.iter().map(|v| (v["id"].as_str().unwrap(), v["status"].as_str().unwrap())).collect();
+    assert_eq!(seen, [(id.as_str(), "FAILED"), (id.as_str(), "COMPLETED")], "one webhook per run, same URL");
+
+    let (code, v) = h.post(&format!("test/retry/{id}")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("COMPLETED"), "{v}");
+    let (_, health) = h.get("test/health").await;
+    assert_eq!((health["jobs"]["completed"].as_u64(), health["jobs"]["retried"].as_u64()), (Some(1), Some(1)), "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_queue_cancels_queued_jobs_and_leaves_the_running_one() {
+    let h = start().await;
+    let long = h.occupy_the_slot().await;
+    let queued = [
+        h.submit(&h.job("q1", &[("in/a.jpg", 12, ZoomType::Zoomin)], (320, 180))).await,
+        h.submit(&h.job("q2", &[("in/a.jpg", 12, ZoomType::Zoomout)], (320, 180))).await,
+    ];
+    for id in &queued {
+        assert_eq!(h.status_of(id).await["status"], "IN_QUEUE");
+        let (code, _) = h.post(&format!("test/retry/{id}")).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "a queued job cannot be retried");
+    }
+
+    let (code, v) = h.post("test/purge-queue").await;
+    assert_eq!((code, v), (StatusCode::OK, json!({ "removed": 2, "status": "completed" })));
+    for id in &queued {
+        assert_eq!(h.status_of(id).await["status"], "CANCELLED");
+    }
+    assert_eq!(h.status_of(&long).await["status"], "IN_PROGRESS", "the running job carries on");
+    assert_eq!(h.post("test/purge-queue").await.1["removed"], 0, "nothing left to purge");
+
+    // With the slot free, purged jobs would start now if they were still queued.
+    h.release_the_slot(&long).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for id in &queued {
+        let v = h.status_of(id).await;
+        assert_eq!(v["status"], "CANCELLED", "{v}");
+        assert!(v.get("executionTime").is_none() && v.get("output").is_none(), "never started: {v}");
+    }
+    assert!(ffmpeg_children().is_empty(), "the purged jobs never ran");
+    assert!(h.storage.put_headers.lock().unwrap().is_empty(), "nothing uploaded");
+    assert!(h.hooks.lock().unwrap().is_empty(), "cancelled jobs get no webhook, as with /cancel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_times_out_a_job_still_in_queue_and_sends_its_webhook() {
+    let h = start().await;
+    let long = h.occupy_the_slot().await;
+    let job = h.job("ttl", &[("in/a.jpg", 12, ZoomType::Zoomin)], (320, 180));
+    let submitted = Instant::now();
+    let id = h.submit_body(json!({ "input": job, "webhook": h.hook_url, "policy": { "ttl": 500 } })).await;
+    let v = h.wait_for(&id, Duration::from_secs(10), |v| v["status"] != "IN_QUEUE").await;
+    let waited = submitted.elapsed();
+    assert_eq!(v["status"], "TIMED_OUT", "{v}");
+    assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(3), "timed out after {waited:?}");
+    assert!(v.get("executionTime").is_none(), "never started: {v}");
+    assert!(v["error"].as_str().unwrap().contains("ttl of 500 ms"), "{v}");
+    assert_eq!(h.status_of(&long).await["status"], "IN_PROGRESS", "the running job is untouched");
+
+    let hooks = h.webhooks(1).await;
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!((hooks[0]["id"].as_str(), hooks[0]["status"].as_str()), (Some(id.as_str()), Some("TIMED_OUT")), "{hooks:?}");
+
+    // A retry queues it again with a fresh ttl, which runs out again behind the long job.
+    assert_eq!(h.post(&format!("test/retry/{id}")).await.1["status"], "IN_QUEUE");
+    let v = h.wait_for(&id, Duration::from_secs(10), |v| v["status"] != "IN_QUEUE").await;
+    assert_eq!(v["status"], "TIMED_OUT", "{v}");
+    assert_eq!(h.webhooks(2).await.len(), 2);
+
+    h.release_the_slot(&long).await;
+    assert!(h.storage.put_headers.lock().unwrap().is_empty(), "the ttl job never ran");
 }

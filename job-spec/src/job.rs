@@ -108,7 +108,35 @@ pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
                 .collect();
             json!({ "videos": videos, "timings_ms": out.timings_ms })
         }
+        _ => single_output_result(out, url_of),
     }
+}
+
+/// `{filename, url, video_url|audio_url, s3_key, duration, …, timings_ms}` plus the
+/// operation's extras.
+fn single_output_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+    let Some(meta) = out.output(crate::worker::OUTPUT) else { return json!({ "timings_ms": out.timings_ms }) };
+    let url = url_of(&meta.key);
+    let mut r = json!({
+        "filename": meta.key.rsplit('/').next().unwrap_or(&meta.key),
+        "url": url,
+        "s3_key": meta.key,
+        "bytes": meta.bytes,
+        "content_type": meta.content_type,
+        "duration": meta.duration,
+        "timings_ms": out.timings_ms,
+    });
+    let kind = if meta.content_type.starts_with("video/") { "video" } else { "audio" };
+    r[format!("{kind}_url")] = json!(url);
+    for (k, v) in [("codec", json!(meta.codec)), ("encoder", json!(meta.encoder)), ("width", json!(meta.width)), ("height", json!(meta.height)), ("frames", json!(meta.frames))] {
+        if !v.is_null() {
+            r[k] = v;
+        }
+    }
+    for (k, v) in &out.extras {
+        r[k] = v.clone();
+    }
+    r
 }
 
 /// Milliseconds since the Unix epoch → `2026-11-22T03:21:45.123Z` (no clock read here).
@@ -167,7 +195,7 @@ mod tests {
                 OutputMeta { name: "video_2".into(), key: "t/x/video_2.mp4".into(), duration: Some(1.0), ..Default::default() },
                 OutputMeta { name: "video_1".into(), key: "t/x/video_1.mp4".into(), duration: Some(2.0), ..Default::default() },
             ],
-            timings_ms: Default::default(),
+            ..Default::default()
         };
         let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
         assert_eq!(r["videos"][0]["id"], "a");

@@ -2,11 +2,14 @@
 //! resolve and the output keys to presign. Deterministic for a given job id.
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
-use crate::ops::Img2Vid;
+use crate::ops::{AddAudio, AudioConcatenate, AudioTrim, Concatenate, Downsample, Img2Vid, UrlItem};
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
 use crate::values::ZoomType;
-use crate::worker::{ClipTask, Img2VidTask, Task};
+use crate::worker::{
+    AddAudioTask, AudioFormat, AudioFormatTask, AudioTrimTask, ClipTask, ConcatenateTask, DownsampleTask, Img2VidTask, OUTPUT, SyncMode,
+    Task,
+};
 
 pub const DEFAULT_FRAME_RATE: u32 = 24;
 pub const LANDSCAPE: (u32, u32) = (1920, 1080);
@@ -46,10 +49,86 @@ pub enum PlanError {
 pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, PlanError> {
     crate::validate(req, ctx).map_err(PlanError::Invalid)?;
     let prefix = ctx.tenant_prefix.as_deref().unwrap_or_default();
-    match &req.op {
-        OpRequest::Img2vid(r) => Ok(plan_img2vid(r, job_id, prefix, ctx)),
-        other => Err(PlanError::NotImplemented(other.operation())),
+    let mut b = Builder { ctx, inputs: vec![], outputs: vec![] };
+    let task = match &req.op {
+        OpRequest::Img2vid(r) => return Ok(plan_img2vid(r, job_id, prefix, ctx)),
+        OpRequest::AddAudio(r) => plan_addaudio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::Concatenate(r) => plan_concatenate(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::AudioConcatenate(r) => plan_audio_concatenate(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::AudioTrim(r) => plan_audio_trim(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::Downsample(r) => plan_downsample(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        other => return Err(PlanError::NotImplemented(other.operation())),
+    };
+    Ok(Plan { inputs: b.inputs, outputs: b.outputs, task })
+}
+
+/// Collects named inputs and outputs of a single-output operation.
+struct Builder<'a> {
+    ctx: &'a RefContext,
+    inputs: Vec<PlannedInput>,
+    outputs: Vec<PlannedOutput>,
+}
+
+impl Builder<'_> {
+    fn input(&mut self, name: &str, raw: &str) {
+        // Validated before planning, so the reference parses.
+        let source = parse_media_ref(raw, self.ctx).unwrap_or_else(|_| MediaRef::Url(raw.to_owned()));
+        self.inputs.push(PlannedInput { name: name.to_owned(), source });
     }
+
+    fn clips(&mut self, items: &[UrlItem]) -> u32 {
+        for (i, item) in items.iter().enumerate() {
+            self.input(&format!("clip_{}", i + 1), item.url());
+        }
+        items.len() as u32
+    }
+
+    fn output(&mut self, dir: &str, filename: Option<&str>, default: &str, content_type: &str) {
+        let name = filename.unwrap_or(default);
+        self.outputs.push(PlannedOutput { name: OUTPUT.into(), key: format!("{dir}{name}"), content_type: content_type.into() });
+    }
+
+    /// Audio output: the format follows the filename's extension (validated), default mp3.
+    fn audio_output(&mut self, dir: &str, filename: Option<&str>, default: &str) -> AudioFormat {
+        let format = filename.and_then(crate::media::extension).and_then(|e| AudioFormat::from_extension(&e)).unwrap_or(AudioFormat::Mp3);
+        self.output(dir, filename, default, format.content_type());
+        format
+    }
+}
+
+/// Video outputs are MP4 (validation allows .mov/.mkv names; the container is still MP4).
+const MP4: &str = "video/mp4";
+
+fn plan_addaudio(b: &mut Builder<'_>, r: &AddAudio, dir: &str) -> Task {
+    b.input("video", &r.url_video);
+    b.input("audio", &r.url_audio);
+    b.output(dir, r.output_filename.as_deref(), "video_with_audio.mp4", MP4);
+    Task::AddAudio(AddAudioTask { sync: r.sync.as_deref().and_then(SyncMode::parse).unwrap_or(SyncMode::Shortest) })
+}
+
+fn plan_concatenate(b: &mut Builder<'_>, r: &Concatenate, dir: &str) -> Task {
+    let clips = b.clips(&r.video_urls);
+    b.output(dir, r.output_filename.as_deref(), "concatenated.mp4", MP4);
+    Task::Concatenate(ConcatenateTask { clips })
+}
+
+fn plan_audio_concatenate(b: &mut Builder<'_>, r: &AudioConcatenate, dir: &str) -> Task {
+    let clips = b.clips(&r.audio_urls);
+    let format = b.audio_output(dir, r.output_filename.as_deref(), "concatenated.mp3");
+    Task::AudioConcatenate(AudioFormatTask { clips, format })
+}
+
+fn plan_audio_trim(b: &mut Builder<'_>, r: &AudioTrim, dir: &str) -> Task {
+    b.input("audio", &r.source_uri);
+    let format = b.audio_output(dir, r.output_filename.as_deref(), "trimmed.mp3");
+    Task::AudioTrim(AudioTrimTask { start_sec: r.start_sec, duration_sec: r.duration_sec, format })
+}
+
+fn plan_downsample(b: &mut Builder<'_>, r: &Downsample, dir: &str) -> Task {
+    let height = crate::resolution_height(&r.resolution).unwrap_or(720);
+    b.input("video", &r.url_video);
+    b.output(dir, r.output_filename.as_deref(), &format!("video_{height}p.mp4"), MP4);
+    Task::Downsample(DownsampleTask { height })
 }
 
 /// The folder outputs go to: `<tenant prefix><path>/`, or `<tenant prefix>jobs/<job id>/`
@@ -191,7 +270,7 @@ mod tests {
         );
         assert_eq!(plan.outputs[0].key, "t/acme/shorts/ep1/video_1.mp4");
         assert_eq!(plan.outputs[1].key, "t/acme/shorts/ep1/video_2.mp4");
-        let Task::Img2vid(t) = plan.task;
+        let Task::Img2vid(t) = plan.task else { panic!("img2vid task") };
         assert_eq!((t.width, t.height, t.frame_rate), (1920, 1080, 24));
         assert_eq!(t.clips[0].frames, 156);
         assert_eq!(t.clips[0].id, "a");
@@ -204,7 +283,7 @@ mod tests {
         let req =
             Operation::Img2vid.parse(br#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":1}],"orientation":"vertical"}"#).unwrap();
         let plan = plan(&req, "j9", &ctx()).unwrap();
-        let Task::Img2vid(t) = &plan.task;
+        let Task::Img2vid(t) = &plan.task else { panic!("img2vid task") };
         assert_eq!((t.width, t.height), (1080, 1920));
         assert_eq!(plan.outputs[0].key, "t/acme/jobs/j9/video_1.mp4");
     }
@@ -213,6 +292,25 @@ mod tests {
     fn invalid_and_unimplemented() {
         let bad = Operation::Img2vid.parse(br#"{"images":[]}"#).unwrap();
         assert!(matches!(plan(&bad, "j", &ctx()), Err(PlanError::Invalid(p)) if p[0].code == "too-few"));
+        let trim = Operation::AudioTrim
+            .parse(br#"{"source_uri":"r2://t/acme/a.wav","start_sec":1,"duration_sec":2,"output_filename":"cut.wav","path":"x"}"#)
+            .unwrap();
+        let p = plan(&trim, "j", &ctx()).unwrap();
+        assert_eq!(p.outputs, vec![PlannedOutput { name: "output".into(), key: "t/acme/x/cut.wav".into(), content_type: "audio/wav".into() }]);
+        assert_eq!(p.task, Task::AudioTrim(AudioTrimTask { start_sec: 1.0, duration_sec: 2.0, format: AudioFormat::Wav }));
+        let cat = Operation::Concatenate
+            .parse(br#"{"video_urls":[{"video_url":"r2://t/acme/1.mp4"},"r2://t/acme/2.mp4"]}"#)
+            .unwrap();
+        let p = plan(&cat, "j7", &ctx()).unwrap();
+        assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["clip_1", "clip_2"]);
+        assert_eq!(p.outputs[0].key, "t/acme/jobs/j7/concatenated.mp4");
+        let add = Operation::AddAudio
+            .parse(br#"{"url_video":"r2://t/acme/v.mp4","url_audio":"r2://t/acme/a.mp3","sync":"loop_video"}"#)
+            .unwrap();
+        assert_eq!(plan(&add, "j", &ctx()).unwrap().task, Task::AddAudio(AddAudioTask { sync: SyncMode::LoopVideo }));
+        let down = Operation::Downsample.parse(br#"{"url_video":"r2://t/acme/v.mp4","resolution":"480p"}"#).unwrap();
+        let p = plan(&down, "j", &ctx()).unwrap();
+        assert_eq!((p.task, p.outputs[0].key.as_str()), (Task::Downsample(DownsampleTask { height: 480 }), "t/acme/jobs/j/video_480p.mp4"));
         let cap = Operation::Caption.parse(br#"{"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"}"#).unwrap();
         assert_eq!(plan(&cap, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Caption)));
     }

@@ -56,18 +56,131 @@ pub struct OutputTarget {
 }
 
 /// Operation + parameters, adjacently tagged: `{"operation": "img2vid", "params": {…}}`.
+///
+/// Single-output operations read inputs named as documented on each variant and write
+/// the output named [`OUTPUT`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "operation", content = "params", rename_all = "snake_case")]
 pub enum Task {
     Img2vid(Img2VidTask),
+    /// Inputs `video`, `audio`.
+    AddAudio(AddAudioTask),
+    /// Inputs `clip_1` … `clip_n`, in order.
+    Concatenate(ConcatenateTask),
+    /// Inputs `clip_1` … `clip_n`, in order.
+    AudioConcatenate(AudioFormatTask),
+    /// Input `audio`.
+    AudioTrim(AudioTrimTask),
+    /// Input `video`.
+    Downsample(DownsampleTask),
 }
+
+/// Name of the single output of every operation but img2vid.
+pub const OUTPUT: &str = "output";
 
 impl Task {
     pub fn operation(&self) -> crate::Operation {
         match self {
             Task::Img2vid(_) => crate::Operation::Img2vid,
+            Task::AddAudio(_) => crate::Operation::AddAudio,
+            Task::Concatenate(_) => crate::Operation::Concatenate,
+            Task::AudioConcatenate(_) => crate::Operation::AudioConcatenate,
+            Task::AudioTrim(_) => crate::Operation::AudioTrim,
+            Task::Downsample(_) => crate::Operation::Downsample,
         }
     }
+}
+
+/// How `addaudio` fits the video to the audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// The output ends with the shorter of video and audio (video stream copied).
+    Shortest,
+    /// The video's speed is changed so it lasts exactly as long as the audio (re-encoded).
+    StretchVideo,
+    /// The video repeats until the audio ends (video stream copied).
+    LoopVideo,
+}
+
+impl SyncMode {
+    pub fn parse(s: &str) -> Option<SyncMode> {
+        match s {
+            "shortest" => Some(SyncMode::Shortest),
+            "stretch_video" => Some(SyncMode::StretchVideo),
+            "loop_video" => Some(SyncMode::LoopVideo),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddAudioTask {
+    pub sync: SyncMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConcatenateTask {
+    pub clips: u32,
+}
+
+/// Audio container/codec chosen by the output filename's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioFormat {
+    Mp3,
+    M4a,
+    Aac,
+    Wav,
+    Ogg,
+    Opus,
+    Flac,
+}
+
+impl AudioFormat {
+    pub fn from_extension(ext: &str) -> Option<AudioFormat> {
+        Some(match ext {
+            "mp3" => AudioFormat::Mp3,
+            "m4a" => AudioFormat::M4a,
+            "aac" => AudioFormat::Aac,
+            "wav" => AudioFormat::Wav,
+            "ogg" => AudioFormat::Ogg,
+            "opus" => AudioFormat::Opus,
+            "flac" => AudioFormat::Flac,
+            _ => return None,
+        })
+    }
+
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            AudioFormat::Mp3 => "audio/mpeg",
+            AudioFormat::M4a => "audio/mp4",
+            AudioFormat::Aac => "audio/aac",
+            AudioFormat::Wav => "audio/wav",
+            AudioFormat::Ogg => "audio/ogg",
+            AudioFormat::Opus => "audio/opus",
+            AudioFormat::Flac => "audio/flac",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioFormatTask {
+    pub clips: u32,
+    pub format: AudioFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioTrimTask {
+    pub start_sec: f64,
+    pub duration_sec: f64,
+    pub format: AudioFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DownsampleTask {
+    /// Output height; the width follows the aspect ratio (rounded to even).
+    pub height: u32,
 }
 
 /// One Ken Burns clip per image, all with the same encoder parameters.
@@ -99,6 +212,10 @@ pub struct WorkerOutput {
     /// Wall milliseconds per stage (`download`, `render`, `upload`, `total`).
     #[serde(default)]
     pub timings_ms: BTreeMap<String, u64>,
+    /// Operation-specific facts for the result (e.g. `copied: true` when concatenate
+    /// joined clips without re-encoding).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extras: serde_json::Map<String, serde_json::Value>,
 }
 
 impl WorkerOutput {

@@ -1,4 +1,9 @@
 //! Operations: each a typed argument builder (tested for exact output) plus the code
-//! that runs it on real files.
+//! that runs it on real files (in `executor`).
 
+pub mod addaudio;
+pub mod audio;
+pub mod av;
+pub mod concat;
+pub mod downsample;
 pub mod img2vid;

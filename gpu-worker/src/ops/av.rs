@@ -1,0 +1,66 @@
+//! Shared argument pieces: audio codecs per output format, AAC for MP4, the MP4 muxer
+//! flags, and the concat demuxer's list syntax.
+
+use std::path::Path;
+
+use job_spec::worker::AudioFormat;
+
+/// Common head of every ffmpeg run: quiet banner, never read stdin, overwrite.
+pub fn head() -> Vec<String> {
+    ["-hide_banner", "-nostdin", "-y"].map(str::to_owned).to_vec()
+}
+
+pub fn input(path: &Path) -> [String; 2] {
+    ["-i".to_owned(), path.display().to_string()]
+}
+
+/// AAC for audio inside MP4.
+pub fn aac() -> Vec<String> {
+    ["-c:a", "aac", "-b:a", "192k"].map(str::to_owned).to_vec()
+}
+
+/// MP4 output with the index at the front (playable while downloading).
+pub fn mp4_out(out: &Path) -> Vec<String> {
+    vec!["-movflags".into(), "+faststart".into(), "-f".into(), "mp4".into(), out.display().to_string()]
+}
+
+/// Codec and muxer for an audio-only output.
+pub fn audio_out(format: AudioFormat, out: &Path) -> Vec<String> {
+    let a: &[&str] = match format {
+        AudioFormat::Mp3 => &["-c:a", "libmp3lame", "-b:a", "192k", "-f", "mp3"],
+        AudioFormat::M4a => &["-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart", "-f", "mp4"],
+        AudioFormat::Aac => &["-c:a", "aac", "-b:a", "192k", "-f", "adts"],
+        AudioFormat::Wav => &["-c:a", "pcm_s16le", "-f", "wav"],
+        AudioFormat::Ogg => &["-c:a", "libvorbis", "-q:a", "5", "-f", "ogg"],
+        AudioFormat::Opus => &["-c:a", "libopus", "-b:a", "128k", "-f", "opus"],
+        AudioFormat::Flac => &["-c:a", "flac", "-f", "flac"],
+    };
+    let mut v: Vec<String> = a.iter().map(|s| (*s).to_owned()).collect();
+    v.push(out.display().to_string());
+    v
+}
+
+/// One line of a concat-demuxer list: `file '<path>'`, single quotes escaped the way the
+/// demuxer's parser expects (`'` → `'\''`).
+pub fn concat_list_line(path: &Path) -> String {
+    format!("file '{}'\n", path.display().to_string().replace('\'', r"'\''"))
+}
+
+/// Seconds for ffmpeg options, fixed precision (no exponent notation).
+pub fn secs(s: f64) -> String {
+    format!("{s:.6}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces() {
+        assert_eq!(concat_list_line(Path::new("/w/it's.mp4")), "file '/w/it'\\''s.mp4'\n");
+        assert_eq!(audio_out(AudioFormat::Wav, Path::new("/o.wav")).join(" "), "-c:a pcm_s16le -f wav /o.wav");
+        assert_eq!(audio_out(AudioFormat::Mp3, Path::new("/o.mp3")).join(" "), "-c:a libmp3lame -b:a 192k -f mp3 /o.mp3");
+        assert_eq!(secs(1.0 / 3.0), "0.333333");
+        assert_eq!(secs(12.0), "12.000000");
+    }
+}

@@ -1,0 +1,194 @@
+//! Single-output operations (everything but img2vid): download and probe the inputs,
+//! build the operation's argv from the probes, run ffmpeg once, upload `output`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use job_spec::worker::{OUTPUT, SyncMode};
+use job_spec::{Progress, Task, WorkerJob, WorkerOutput};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::JobError;
+use crate::executor::{Executor, ProgressFn};
+use crate::ops;
+use crate::process::{self, Probe, ProcessError};
+
+/// What one operation needs from its inputs.
+struct Plan {
+    args: Vec<String>,
+    /// `copy` when the video stream is copied, else the encoder's name.
+    video_encoder: &'static str,
+    /// Frames the output will have (for progress); 0 for audio.
+    frames: u64,
+    extras: serde_json::Map<String, serde_json::Value>,
+}
+
+fn input_names(task: &Task) -> Vec<String> {
+    let clips = |n: u32| (1..=n).map(|i| format!("clip_{i}")).collect();
+    match task {
+        Task::Img2vid(_) => vec![],
+        Task::AddAudio(_) => vec!["video".into(), "audio".into()],
+        Task::Concatenate(t) => clips(t.clips),
+        Task::AudioConcatenate(t) => clips(t.clips),
+        Task::AudioTrim(_) => vec!["audio".into()],
+        Task::Downsample(_) => vec!["video".into()],
+    }
+}
+
+fn need_video(name: &str, p: &Probe) -> Result<(), JobError> {
+    match p.video() {
+        Some(_) => Ok(()),
+        None => Err(JobError::BadInput { name: name.into(), code: "input-missing-stream", message: "has no video stream".into() }),
+    }
+}
+
+fn need_audio(name: &str, p: &Probe) -> Result<(), JobError> {
+    match p.audio() {
+        Some(_) => Ok(()),
+        None => Err(JobError::BadInput { name: name.into(), code: "input-missing-stream", message: "has no audio stream".into() }),
+    }
+}
+
+fn duration(name: &str, p: &Probe) -> Result<f64, JobError> {
+    p.duration().filter(|d| *d > 0.0).ok_or_else(|| JobError::BadInput {
+        name: name.into(),
+        code: "input-not-media",
+        message: "has no readable duration".into(),
+    })
+}
+
+/// The video's frame rate, rounded; 30 when unknown or absurd.
+fn fps(p: &Probe) -> u32 {
+    p.video().and_then(|v| v.fps()).map(|f| f.round() as u32).filter(|f| (1..=120).contains(f)).unwrap_or(30)
+}
+
+impl Executor {
+    pub(crate) async fn single_output(
+        &self,
+        job: &WorkerJob,
+        task: &Task,
+        dir: &Path,
+        progress: &ProgressFn,
+        cancel: &CancellationToken,
+        timings: &mut BTreeMap<String, u64>,
+    ) -> Result<WorkerOutput, JobError> {
+        let names = input_names(task);
+        let clock = Instant::now();
+        progress(Progress::new("download", 0, names.len() as u64));
+        let inputs = self.download_inputs(job, names.clone(), dir, cancel).await?;
+        timings.insert("download".into(), clock.elapsed().as_millis() as u64);
+
+        let out = dir.join("output");
+        let plan = self.plan(task, &names, &inputs, dir, &out)?;
+        let clock = Instant::now();
+        let total = plan.frames;
+        let p = progress.clone();
+        process::run_ffmpeg(&self.cfg.ffmpeg, &plan.args, self.cfg.ffmpeg_timeout, cancel, move |f| {
+            p(Progress::new("render", u64::from(f).min(total), total))
+        })
+        .await
+        .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+        timings.insert("render".into(), clock.elapsed().as_millis() as u64);
+
+        let clock = Instant::now();
+        progress(Progress::new("upload", 0, 1));
+        let outputs = self.upload_outputs(job, vec![(OUTPUT.to_owned(), out)], plan.video_encoder, cancel).await?;
+        timings.insert("upload".into(), clock.elapsed().as_millis() as u64);
+        Ok(WorkerOutput { outputs, extras: plan.extras, ..Default::default() })
+    }
+
+    fn plan(&self, task: &Task, names: &[String], inputs: &[(PathBuf, Probe)], dir: &Path, out: &Path) -> Result<Plan, JobError> {
+        let enc = self.encoder;
+        let mut extras = serde_json::Map::new();
+        let plan = match task {
+            Task::Img2vid(_) => return Err(JobError::Internal("img2vid is not a single-output task".into())),
+            Task::AddAudio(t) => {
+                let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
+                need_video("video", vprobe)?;
+                need_audio("audio", aprobe)?;
+                let job = ops::addaudio::AddAudio {
+                    video: vpath,
+                    audio: apath,
+                    out,
+                    sync: t.sync,
+                    video_secs: duration("video", vprobe)?,
+                    audio_secs: duration("audio", aprobe)?,
+                    fps: fps(vprobe),
+                };
+                let loops = if t.sync == SyncMode::LoopVideo { (job.audio_secs / job.video_secs).ceil() as u64 } else { 1 };
+                extras.insert("sync".into(), json!(t.sync));
+                extras.insert("loops_applied".into(), json!(loops));
+                Plan {
+                    args: job.args(enc),
+                    video_encoder: job.video_encoder(enc),
+                    frames: (job.duration() * f64::from(job.fps)).round() as u64,
+                    extras,
+                }
+            }
+            Task::Concatenate(_) => {
+                for ((_, p), name) in inputs.iter().zip(names) {
+                    need_video(name, p)?;
+                }
+                let probes: Vec<&Probe> = inputs.iter().map(|(_, p)| p).collect();
+                let secs: f64 = inputs.iter().zip(names).map(|((_, p), n)| duration(n, p)).sum::<Result<f64, _>>()?;
+                let first = &inputs[0].1;
+                let rate = fps(first);
+                let copy = ops::concat::can_copy(&probes);
+                extras.insert("copied".into(), json!(copy));
+                extras.insert("clips".into(), json!(inputs.len()));
+                if copy {
+                    let list = dir.join("concat.txt");
+                    let text: String = inputs.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
+                    std::fs::write(&list, text).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
+                    Plan { args: ops::concat::copy_args(&list, out), video_encoder: "copy", frames: 0, extras }
+                } else {
+                    let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
+                    // 4:2:0 needs even dimensions.
+                    let size = (v.width.unwrap_or(1920) & !1, v.height.unwrap_or(1080) & !1);
+                    let clips: Vec<ops::concat::Clip<'_>> = inputs
+                        .iter()
+                        .zip(names)
+                        .map(|((path, p), n)| Ok(ops::concat::Clip { path, secs: duration(n, p)?, has_audio: p.audio().is_some() }))
+                        .collect::<Result<_, JobError>>()?;
+                    Plan {
+                        args: ops::concat::normalize_args(&clips, size, rate, out, enc),
+                        video_encoder: enc.name(),
+                        frames: (secs * f64::from(rate)).round() as u64,
+                        extras,
+                    }
+                }
+            }
+            Task::AudioConcatenate(t) => {
+                for ((_, p), name) in inputs.iter().zip(names) {
+                    need_audio(name, p)?;
+                }
+                let srcs: Vec<&Path> = inputs.iter().map(|(p, _)| p.as_path()).collect();
+                Plan { args: ops::audio::concat_args(&srcs, t.format, out), video_encoder: "none", frames: 0, extras }
+            }
+            Task::AudioTrim(t) => {
+                let (path, probe) = &inputs[0];
+                need_audio("audio", probe)?;
+                let len = duration("audio", probe)?;
+                if t.start_sec >= len {
+                    return Err(JobError::BadInput {
+                        name: "audio".into(),
+                        code: "start-beyond-end",
+                        message: format!("start_sec {} is past the audio's end ({len:.3} s)", t.start_sec),
+                    });
+                }
+                extras.insert("source_duration".into(), json!(len));
+                Plan { args: ops::audio::trim_args(path, t.start_sec, t.duration_sec, t.format, out), video_encoder: "none", frames: 0, extras }
+            }
+            Task::Downsample(t) => {
+                let (path, probe) = &inputs[0];
+                need_video("video", probe)?;
+                let rate = fps(probe);
+                let frames = (duration("video", probe)? * f64::from(rate)).round() as u64;
+                Plan { args: ops::downsample::args(path, t.height, rate, out, enc), video_encoder: enc.name(), frames, extras }
+            }
+        };
+        Ok(plan)
+    }
+}

@@ -1,0 +1,118 @@
+//! Helpers shared by gpu-worker's integration tests: an in-process storage server
+//! (GET inputs, PUT outputs, recording headers), media made with lavfi, ffprobe.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use gpu_worker::config::Config;
+use gpu_worker::encoder::EncoderChoice;
+use serde_json::Value;
+
+/// Objects by key, and the headers each PUT carried.
+#[derive(Clone, Default)]
+pub struct Storage {
+    pub objects: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    pub put_headers: Arc<Mutex<HashMap<String, HeaderMap>>>,
+    pub base: String,
+}
+
+impl Storage {
+    /// Starts the server on 127.0.0.1:0.
+    pub async fn start() -> Storage {
+        let mut s = Storage::default();
+        let app = Router::new().route("/o/{*key}", get(get_object).put(put_object)).with_state(s.clone());
+        s.base = spawn_server(app).await;
+        s
+    }
+
+    pub fn url(&self, key: &str) -> String {
+        format!("{}/o/{key}", self.base)
+    }
+
+    pub fn put(&self, key: &str, bytes: Vec<u8>) {
+        self.objects.lock().unwrap().insert(key.to_owned(), bytes);
+    }
+
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(key).cloned()
+    }
+}
+
+async fn get_object(State(s): State<Storage>, UrlPath(key): UrlPath<String>) -> Result<Vec<u8>, StatusCode> {
+    s.objects.lock().unwrap().get(&key).cloned().ok_or(StatusCode::NOT_FOUND)
+}
+
+async fn put_object(State(s): State<Storage>, UrlPath(key): UrlPath<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    s.objects.lock().unwrap().insert(key.clone(), body.to_vec());
+    s.put_headers.lock().unwrap().insert(key, headers);
+    StatusCode::OK
+}
+
+/// Serves `app` on 127.0.0.1:0; returns `http://addr`.
+pub async fn spawn_server(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A worker configuration for tests: libx264, loopback allowed, a private work dir.
+pub fn config(work_root: &Path) -> Config {
+    Config {
+        ffmpeg: "ffmpeg".into(),
+        ffprobe: "ffprobe".into(),
+        work_root: work_root.to_path_buf(),
+        encoder: EncoderChoice::Libx264,
+        allow_loopback_http: true,
+        max_input_bytes: 50 << 20,
+        transfer_parallelism: 2,
+        render_parallelism: 2,
+        ffmpeg_timeout: std::time::Duration::from_secs(120),
+        http_timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+/// Runs ffmpeg (quiet, overwrite) and returns the output file's bytes.
+pub fn ffmpeg_make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+    let out = dir.join(name);
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ffmpeg {args:?}");
+    std::fs::read(out).unwrap()
+}
+
+/// ffprobe of bytes (streams with packet counts, and format).
+pub fn ffprobe_bytes(dir: &Path, name: &str, bytes: &[u8]) -> Value {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe {name}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn duration(probe: &Value) -> f64 {
+    probe["format"]["duration"].as_str().unwrap().parse().unwrap()
+}
+
+pub fn stream<'a>(probe: &'a Value, kind: &str) -> Option<&'a Value> {
+    probe["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == kind)
+}
+
+pub fn streams(probe: &Value, kind: &str) -> usize {
+    probe["streams"].as_array().unwrap().iter().filter(|s| s["codec_type"] == kind).count()
+}

@@ -1,0 +1,168 @@
+//! Real-ffmpeg tests of the single-output operations through `Executor::execute`:
+//! inputs made with lavfi, served by an in-process storage server, outputs checked
+//! with ffprobe.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Storage, duration, ffmpeg_make, ffprobe_bytes, stream, streams};
+use gpu_worker::executor::Executor;
+use job_spec::worker::{
+    AddAudioTask, AudioFormat, AudioFormatTask, AudioTrimTask, ConcatenateTask, DownsampleTask, InputUrl, OUTPUT, OutputTarget, SyncMode,
+};
+use job_spec::{Task, WorkerError, WorkerJob, WorkerOutput};
+use tokio_util::sync::CancellationToken;
+
+/// One test at a time: two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Env {
+    storage: Storage,
+    exec: Executor,
+    dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
+}
+
+impl Env {
+    /// Makes an input with ffmpeg and stores it under its name.
+    fn make(&self, name: &str, args: &[&str]) {
+        let bytes = ffmpeg_make(self.dir.path(), name, args);
+        self.storage.put(name, bytes);
+    }
+
+    async fn run(&self, inputs: &[(&str, &str)], content_type: &str, task: Task) -> Result<WorkerOutput, WorkerError> {
+        let job = WorkerJob {
+            job_id: "ops-test".into(),
+            attempt: 1,
+            inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),
+            outputs: vec![OutputTarget { name: OUTPUT.into(), key: "out".into(), put_url: self.storage.url("out"), content_type: content_type.into() }],
+            task,
+        };
+        let r = self.exec.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.map_err(|e| e.to_worker_error());
+        let leftovers = std::fs::read_dir(self.dir.path().join("work")).unwrap().count();
+        assert_eq!(leftovers, 0, "the job's work dir is removed");
+        r
+    }
+
+    fn output(&self) -> serde_json::Value {
+        ffprobe_bytes(self.dir.path(), "out.probe", &self.storage.get("out").expect("output uploaded"))
+    }
+}
+
+const FRAME: f64 = 1.0 / 24.0;
+
+#[tokio::test]
+async fn addaudio_maps_the_new_track_in_each_sync_mode() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    // 2 s of video carrying its own mono track, and 3 s of stereo narration.
+    e.make("v.mp4", &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "1", "-shortest"]);
+    e.make("a.wav", &["-f", "lavfi", "-i", "sine=f=1000:d=3", "-ac", "2"]);
+    for (sync, want, encoder) in [(SyncMode::Shortest, 2.0, "copy"), (SyncMode::LoopVideo, 3.0, "copy"), (SyncMode::StretchVideo, 3.0, "libx264")] {
+        let out = e.run(&[("video", "v.mp4"), ("audio", "a.wav")], "video/mp4", Task::AddAudio(AddAudioTask { sync })).await.unwrap();
+        let p = e.output();
+        assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1), "{sync:?}: one video and one audio stream");
+        // The narration is stereo, the video's old track mono: -map picked the new one.
+        assert_eq!(stream(&p, "audio").unwrap()["channels"], 2, "{sync:?}");
+        assert_eq!(stream(&p, "audio").unwrap()["codec_name"], "aac");
+        let d = duration(&p);
+        assert!((d - want).abs() <= FRAME + 0.05, "{sync:?}: duration {d}, want {want}");
+        assert_eq!(out.outputs[0].encoder.as_deref(), Some(encoder), "{sync:?}");
+        if sync == SyncMode::StretchVideo {
+            let frames: u64 = stream(&p, "video").unwrap()["nb_read_packets"].as_str().unwrap().parse().unwrap();
+            assert!(frames.abs_diff(72) <= 1, "stretched to 3 s at 24 fps: {frames} frames");
+        }
+        if sync == SyncMode::LoopVideo {
+            assert_eq!(out.extras["loops_applied"], 2);
+        }
+    }
+    // A video without a video stream is refused with a stable code.
+    let err = e.run(&[("video", "a.wav"), ("audio", "a.wav")], "video/mp4", Task::AddAudio(AddAudioTask { sync: SyncMode::Shortest })).await.unwrap_err();
+    assert_eq!((err.code.as_str(), err.retryable), ("input-missing-stream", false));
+}
+
+#[tokio::test]
+async fn concatenate_copies_identical_clips_and_normalises_the_rest() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    let same = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-ar", "48000", "-shortest"];
+    let clip = |src: &str, d: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["-f", "lavfi", "-i", &format!("{src}=s=320x240:r=24:d={d}"), "-f", "lavfi", "-i", &format!("sine=d={d}")].map(String::from).to_vec();
+        a.extend(same.map(String::from));
+        a
+    };
+    let a1 = clip("testsrc2", "1");
+    let a2 = clip("smptebars", "1.5");
+    e.make("c1.mp4", &a1.iter().map(String::as_str).collect::<Vec<_>>());
+    e.make("c2.mp4", &a2.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = e.run(&[("clip_1", "c1.mp4"), ("clip_2", "c2.mp4")], "video/mp4", Task::Concatenate(ConcatenateTask { clips: 2 })).await.unwrap();
+    assert_eq!(out.extras["copied"], true, "identical parameters: stream copy");
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("copy"));
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1));
+    assert_eq!(stream(&p, "video").unwrap()["nb_read_packets"], "60");
+    assert!((duration(&p) - 2.5).abs() <= 0.05, "{}", duration(&p));
+
+    // Different size and fps, and a clip without audio: normalised, silence added.
+    e.make("c3.mp4", &["-f", "lavfi", "-i", "testsrc=s=640x360:r=30:d=1", "-c:v", "libx264", "-preset", "ultrafast"]);
+    let out = e.run(&[("clip_1", "c1.mp4"), ("clip_2", "c3.mp4")], "video/mp4", Task::Concatenate(ConcatenateTask { clips: 2 })).await.unwrap();
+    assert_eq!(out.extras["copied"], false);
+    let p = e.output();
+    let v = stream(&p, "video").unwrap();
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(320), Some(240)), "first clip's size");
+    assert!(matches!(v["sample_aspect_ratio"].as_str(), None | Some("1:1")));
+    assert_eq!(v["nb_read_packets"], "48", "24 fps throughout");
+    assert_eq!(streams(&p, "audio"), 1, "audio kept; the silent clip got silence");
+    assert!((duration(&p) - 2.0).abs() <= 0.05, "{}", duration(&p));
+}
+
+#[tokio::test]
+async fn audio_trim_and_concatenate() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("long.wav", &["-f", "lavfi", "-i", "sine=f=300:d=5"]);
+    e.make("one.mp3", &["-f", "lavfi", "-i", "sine=f=500:d=1", "-c:a", "libmp3lame"]);
+    let task = |start, duration_sec, format| Task::AudioTrim(AudioTrimTask { start_sec: start, duration_sec, format });
+    e.run(&[("audio", "long.wav")], "audio/wav", task(1.0, 2.0, AudioFormat::Wav)).await.unwrap();
+    let p = e.output();
+    assert_eq!((streams(&p, "audio"), streams(&p, "video")), (1, 0));
+    assert_eq!(stream(&p, "audio").unwrap()["codec_name"], "pcm_s16le");
+    assert!((duration(&p) - 2.0).abs() < 0.01, "{}", duration(&p));
+    e.run(&[("audio", "long.wav")], "audio/mpeg", task(4.0, 10.0, AudioFormat::Mp3)).await.unwrap();
+    assert!((duration(&e.output()) - 1.0).abs() < 0.06, "a range past the end stops at the end");
+    let err = e.run(&[("audio", "long.wav")], "audio/mpeg", task(6.0, 1.0, AudioFormat::Mp3)).await.unwrap_err();
+    assert_eq!((err.code.as_str(), err.retryable), ("start-beyond-end", false));
+
+    let out = e
+        .run(&[("clip_1", "one.mp3"), ("clip_2", "long.wav")], "audio/mpeg", Task::AudioConcatenate(AudioFormatTask { clips: 2, format: AudioFormat::Mp3 }))
+        .await
+        .unwrap();
+    let p = e.output();
+    assert_eq!(stream(&p, "audio").unwrap()["codec_name"], "mp3");
+    assert_eq!(stream(&p, "audio").unwrap()["channels"], 2);
+    assert!((duration(&p) - 6.0).abs() < 0.1, "{}", duration(&p));
+    assert_eq!(out.outputs[0].content_type, "audio/mpeg");
+}
+
+#[tokio::test]
+async fn downsample_keeps_aspect_audio_and_square_pixels() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("hd.mp4", &["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=1", "-f", "lavfi", "-i", "sine=d=1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"]);
+    let out = e.run(&[("video", "hd.mp4")], "video/mp4", Task::Downsample(DownsampleTask { height: 240 })).await.unwrap();
+    let p = e.output();
+    let v = stream(&p, "video").unwrap();
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(426), Some(240)));
+    assert!(matches!(v["sample_aspect_ratio"].as_str(), None | Some("1:1")));
+    assert_eq!(v["nb_read_packets"], "25");
+    assert_eq!(streams(&p, "audio"), 1);
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("libx264"));
+}
