@@ -165,6 +165,45 @@ async fn img2vid_through_the_real_stack() {
         assert_eq!(v["frames"].as_u64(), Some(frames));
     }
 
+    // The clips chain into the next steps by their keys: concatenate (stream copy, the
+    // clips share encoder parameters), then addaudio with a narration.
+    let clip_keys: Vec<String> = videos.iter().map(|v| format!("r2://{}", v["s3_key"].as_str().unwrap())).collect();
+    let (status, job) = s
+        .post("/video/concatenate", Some(&s.key), &json!({"video_urls": clip_keys.iter().map(|k| json!({"video_url": k})).collect::<Vec<_>>(), "path": format!("e2e/{run}")}))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let job = s.wait_done(job["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "COMPLETED", "{job:#}");
+    assert_eq!(job["result"]["copied"], true);
+    assert_eq!(job["result"]["encoder"], "copy");
+    let joined = job["result"]["s3_key"].as_str().unwrap().to_owned();
+    assert_eq!(joined, format!("{}e2e/{run}/concatenated.mp4", s.prefix));
+    let narration = dir.join("narration.wav");
+    ffmpeg(&["-f", "lavfi", "-i", "sine=f=220:d=2.5", "-ac", "2", narration.to_str().unwrap()]);
+    let nkey = format!("{}inputs/{run}/narration.wav", s.prefix);
+    s.upload(&nkey, &narration).await;
+    let (status, job) = s
+        .post(
+            "/video/addaudio",
+            Some(&s.key),
+            &json!({"url_video": format!("r2://{joined}"), "url_audio": format!("r2://{nkey}"), "sync": "loop_video", "output_filename": "final.mp4", "path": format!("e2e/{run}")}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let job = s.wait_done(job["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "COMPLETED", "{job:#}");
+    let file = dir.join("final.mp4");
+    std::fs::write(&file, s.http.get(job["result"]["video_url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap()).unwrap();
+    let probe = ffprobe(&file);
+    let kinds: Vec<&str> = probe["streams"].as_array().unwrap().iter().map(|st| st["codec_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["video", "audio"]);
+    // The audio is cut exactly; the copied video stops at the first packet past the cut
+    // in decode order, so it may run a few B-frames longer.
+    let audio_secs: f64 = probe["streams"][1]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((audio_secs - 2.5).abs() < 0.03, "narration kept whole: {audio_secs}");
+    let duration: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((2.5..2.5 + 4.0 / 24.0 + 0.01).contains(&duration), "looped to the narration's 2.5 s: {duration}");
+
     // Tenant isolation: the other tenant cannot see the job …
     let (status, _) = s.get_job(&id, &s.key2).await;
     assert_eq!(status, 404);

@@ -414,10 +414,7 @@ async fn retry(State(s): State<Shared>, Path((endpoint, id)): Path<(String, Stri
         let mut jobs = s.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let Some(e) = jobs.get_mut(&id) else { return error(StatusCode::NOT_FOUND, "job not found") };
         if !matches!(e.status, Status::Failed | Status::TimedOut) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("job is {}; only FAILED or TIMED_OUT jobs can be retried", e.status.as_str()),
-            );
+            return error(StatusCode::BAD_REQUEST, &format!("job is {}; only FAILED or TIMED_OUT jobs can be retried", e.status.as_str()));
         }
         // A fresh token: an execution timeout cancels the previous run's token.
         let cancel = s.shutdown.child_token();

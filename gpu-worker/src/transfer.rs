@@ -120,7 +120,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
 /// Refuses the whole name when any address is not public: connecting to the "good"
 /// ones only would still let an attacker's name point half its records inward.
 fn check_resolved(host: &str, addrs: &[SocketAddr], allow_loopback: bool) -> Result<(), Refusal> {
-    match addrs.iter().map(SocketAddr::ip).find(|ip| !job_spec::media::is_public_ip(*ip) && !(allow_loopback && ip.is_loopback())) {
+    let allowed = |ip: &std::net::IpAddr| job_spec::media::is_public_ip(*ip) || (allow_loopback && ip.is_loopback());
+    match addrs.iter().map(SocketAddr::ip).find(|ip| !allowed(ip)) {
         Some(ip) => Err(Refusal(format!("private-address: `{host}` resolves to {ip}, which is not a public address"))),
         None => Ok(()),
     }
@@ -140,7 +141,6 @@ fn check_redirect(next: &url::Url, previous: &[url::Url], allow_loopback: bool) 
     }
     job_spec::media::check_fetch_url(next, allow_loopback).map_err(|(code, msg)| Refusal(format!("{code}: redirect to {host}: {msg}")))
 }
-
 
 /// Checks that a URL is one this worker may connect to (https, or loopback http when
 /// `allow_loopback_http`; never a private IP literal).

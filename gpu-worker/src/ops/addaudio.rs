@@ -3,8 +3,9 @@
 //! Both streams are always mapped explicitly: without `-map`, ffmpeg picks "the best"
 //! audio and silently keeps the video's old track. `shortest` and `loop_video` copy the
 //! video stream; `stretch_video` changes its speed and so re-encodes it. Lengths are cut
-//! with `-t` from probed durations rather than `-shortest`, which overshoots by a GOP when
-//! the video is copied.
+//! with `-t` from probed durations rather than `-shortest`. The audio is cut exactly; a
+//! copied video stops at the first packet past the cut in decode order, so with B-frames
+//! it can run up to the B-frame depth (3 frames for our libx264 settings) longer.
 
 use std::path::Path;
 
