@@ -310,7 +310,7 @@ async fn take_loop(w: &Arc<Worker>, tracker: &TaskTracker) {
         };
         let wait = match answer {
             Err(_) => Duration::ZERO, // the long-poll ran out: poll again
-            Ok(Ok(Answer::Got(jobs))) => {
+            Ok(Ok(Answer::Got(jobs))) if !jobs.is_empty() => {
                 // Entries past the first wait for their own slot (runpod-python's queue).
                 let mut permit = Some(permit);
                 for job in jobs {
@@ -318,7 +318,7 @@ async fn take_loop(w: &Arc<Worker>, tracker: &TaskTracker) {
                 }
                 continue;
             }
-            Ok(Ok(Answer::Nothing)) => w.cfg.min_take_interval.saturating_sub(started.elapsed()),
+            Ok(Ok(Answer::Nothing | Answer::Got(_))) => w.cfg.min_take_interval.saturating_sub(started.elapsed()),
             Ok(Ok(Answer::TooManyRequests)) => {
                 tracing::debug!("job-take: too many requests");
                 w.cfg.too_many_requests_pause
@@ -616,7 +616,7 @@ mod tests {
         vars.push(("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/take/$ID"));
         vars.extend([("RUNPOD_CONCURRENCY", "3"), ("RUNPOD_PING_INTERVAL", "2500")]);
         let c = PlatformConfig::from_lookup(env(&vars)).unwrap();
-        assert_eq!((c.concurrency, c.ping_interval, c.ping_url), (3, Duration::from_millis(2500), None));
+        assert_eq!((c.concurrency, c.ping_interval, c.ping_url.as_deref()), (3, Duration::from_millis(2500), None));
         assert_eq!(c.job_stop_url(), None, "no /job-take/, no stop channel");
         assert_eq!(with_query(&c.job_take_url, "job_in_progress=0"), "http://127.0.0.1:9/take/pod-1?job_in_progress=0");
         assert_eq!(with_query("http://h/done/x?gpu=a", "isStream=false"), "http://h/done/x?gpu=a&isStream=false");

@@ -124,6 +124,21 @@ pub async fn run_ffmpeg(
     }
 }
 
+/// Runs an analysis command (ffmpeg writing to `-f null`) and returns its stderr, where
+/// ffmpeg's analysis filters print their results.
+pub async fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, ProcessError> {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(args).kill_on_drop(true).stdin(std::process::Stdio::null());
+    let out = match tokio::time::timeout(timeout, cmd.output()).await {
+        Err(_) => return Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProcessError::NotFound(bin.display().to_string())),
+        Ok(Err(e)) => return Err(ProcessError::Io(e.to_string())),
+        Ok(Ok(out)) => out,
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() { Ok(stderr) } else { Err(ProcessError::Exited { code: out.status.code(), stderr_tail: tail_of(&stderr) }) }
+}
+
 /// What ffprobe says about a file.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct Probe {

@@ -34,6 +34,13 @@ fn input_names(task: &Task) -> Vec<String> {
         Task::AudioConcatenate(t) => clips(t.clips),
         Task::AudioTrim(_) => vec!["audio".into()],
         Task::Downsample(_) => vec!["video".into()],
+        Task::VideoMusic(_) => vec!["video".into(), "music".into()],
+        Task::AudioMusic(_) => vec!["audio".into(), "music".into()],
+        Task::ConcatVideoAudio(t) => {
+            let mut v: Vec<String> = clips(t.clips);
+            v.push("audio".into());
+            v
+        }
     }
 }
 
@@ -81,7 +88,7 @@ impl Executor {
         timings.insert("download".into(), clock.elapsed().as_millis() as u64);
 
         let out = dir.join("output");
-        let plan = self.plan(task, &names, &inputs, dir, &out)?;
+        let plan = self.plan(task, &names, &inputs, dir, &out).await?;
         let clock = Instant::now();
         let total = plan.frames;
         let p = progress.clone();
@@ -99,7 +106,73 @@ impl Executor {
         Ok(WorkerOutput { outputs, extras: plan.extras, ..Default::default() })
     }
 
-    fn plan(&self, task: &Task, names: &[String], inputs: &[(PathBuf, Probe)], dir: &Path, out: &Path) -> Result<Plan, JobError> {
+    /// Integrated loudness (LUFS) of a file's first audio stream.
+    async fn loudness(&self, path: &Path) -> Result<f64, JobError> {
+        let stderr = process::run_capture(&self.cfg.ffmpeg, &ops::music::loudness_args(path), self.cfg.ffmpeg_timeout)
+            .await
+            .map_err(JobError::Ffmpeg)?;
+        ops::music::parse_integrated(&stderr).ok_or_else(|| JobError::Internal("ebur128 printed no integrated loudness".into()))
+    }
+
+    /// Music gain for a voice and a music track, with the analysis for the result.
+    async fn music_gain(&self, voice: Option<&Path>, music: &Path, reduction_db: f64) -> Result<(f64, serde_json::Value), JobError> {
+        let voice_lufs = match voice {
+            Some(v) => Some(self.loudness(v).await?),
+            None => None,
+        };
+        let music_lufs = self.loudness(music).await?;
+        let gain = ops::music::music_gain(voice_lufs, music_lufs, reduction_db);
+        Ok((gain, json!({"voice_lufs": voice_lufs, "music_lufs": music_lufs, "music_gain_db": (gain * 100.0).round() / 100.0, "method": "ebur128"})))
+    }
+
+    /// Joins `clips` (repeated `repeats` times) under a narration: stream copy when the clips
+    /// share parameters, else normalised when allowed.
+    fn join_under(
+        &self,
+        clips: &[(PathBuf, Probe)],
+        names: &[String],
+        narration: &ops::concat::Narration<'_>,
+        repeats: usize,
+        normalize: bool,
+        dir: &Path,
+        out: &Path,
+        extras: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Plan, JobError> {
+        let probes: Vec<&Probe> = clips.iter().map(|(_, p)| p).collect();
+        let copy = ops::concat::can_copy(&probes);
+        extras.insert("copied".into(), json!(copy));
+        if copy {
+            let list = dir.join("concat.txt");
+            let once: String = clips.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
+            std::fs::write(&list, once.repeat(repeats)).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
+            return Ok(Plan { args: ops::concat::copy_args(&list, Some(narration), out), video_encoder: "copy", frames: 0, extras: extras.clone() });
+        }
+        if !normalize {
+            return Err(JobError::BadInput {
+                name: "video_urls".into(),
+                code: "clips-differ",
+                message: "the clips differ in codec, size or frame rate and normalize is false".into(),
+            });
+        }
+        let first = &clips[0].1;
+        let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
+        let size = (v.width.unwrap_or(1920) & !1, v.height.unwrap_or(1080) & !1);
+        let rate = fps(first);
+        let one: Vec<ops::concat::Clip<'_>> = clips
+            .iter()
+            .zip(names)
+            .map(|((path, p), n)| Ok(ops::concat::Clip { path, secs: duration(n, p)?, has_audio: false }))
+            .collect::<Result<_, JobError>>()?;
+        let all: Vec<ops::concat::Clip<'_>> = (0..repeats).flat_map(|_| one.iter().map(|c| ops::concat::Clip { ..*c })).collect();
+        Ok(Plan {
+            args: ops::concat::normalize_args(&all, size, rate, Some(narration), out, self.encoder),
+            video_encoder: self.encoder.name(),
+            frames: (narration.secs * f64::from(rate)).round() as u64,
+            extras: extras.clone(),
+        })
+    }
+
+    async fn plan(&self, task: &Task, names: &[String], inputs: &[(PathBuf, Probe)], dir: &Path, out: &Path) -> Result<Plan, JobError> {
         let enc = self.encoder;
         let mut extras = serde_json::Map::new();
         let plan = match task {
@@ -142,7 +215,7 @@ impl Executor {
                     let list = dir.join("concat.txt");
                     let text: String = inputs.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
                     std::fs::write(&list, text).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
-                    Plan { args: ops::concat::copy_args(&list, out), video_encoder: "copy", frames: 0, extras }
+                    Plan { args: ops::concat::copy_args(&list, None, out), video_encoder: "copy", frames: 0, extras }
                 } else {
                     let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
                     // 4:2:0 needs even dimensions.
@@ -153,7 +226,7 @@ impl Executor {
                         .map(|((path, p), n)| Ok(ops::concat::Clip { path, secs: duration(n, p)?, has_audio: p.audio().is_some() }))
                         .collect::<Result<_, JobError>>()?;
                     Plan {
-                        args: ops::concat::normalize_args(&clips, size, rate, out, enc),
+                        args: ops::concat::normalize_args(&clips, size, rate, None, out, enc),
                         video_encoder: enc.name(),
                         frames: (secs * f64::from(rate)).round() as u64,
                         extras,
@@ -187,6 +260,49 @@ impl Executor {
                 let rate = fps(probe);
                 let frames = (duration("video", probe)? * f64::from(rate)).round() as u64;
                 Plan { args: ops::downsample::args(path, t.height, rate, out, enc), video_encoder: enc.name(), frames, extras }
+            }
+            Task::VideoMusic(t) => {
+                let ((vpath, vprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
+                need_video("video", vprobe)?;
+                need_audio("music", mprobe)?;
+                let (vsecs, msecs) = (duration("video", vprobe)?, duration("music", mprobe)?);
+                let has_voice = vprobe.audio().is_some();
+                let (gain, analysis) = self.music_gain(has_voice.then_some(vpath.as_path()), mpath, t.reduction_db).await?;
+                extras.insert("video_duration".into(), json!(vsecs));
+                extras.insert("trilha_duration".into(), json!(msecs));
+                extras.insert("loops_applied".into(), json!((vsecs / msecs).ceil() as u64));
+                extras.insert("volume_reduction_db".into(), json!(t.reduction_db));
+                extras.insert("audio_analysis".into(), analysis);
+                Plan { args: ops::music::video_args(vpath, mpath, has_voice, gain, vsecs, out), video_encoder: "copy", frames: 0, extras }
+            }
+            Task::AudioMusic(t) => {
+                let ((apath, aprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
+                need_audio("audio", aprobe)?;
+                need_audio("music", mprobe)?;
+                let (asecs, msecs) = (duration("audio", aprobe)?, duration("music", mprobe)?);
+                let (gain, analysis) = self.music_gain(Some(apath), mpath, t.reduction_db).await?;
+                extras.insert("audio_duration".into(), json!(asecs));
+                extras.insert("trilha_duration".into(), json!(msecs));
+                extras.insert("loops_applied".into(), json!((asecs / msecs).ceil() as u64));
+                extras.insert("db_offset".into(), json!(t.reduction_db));
+                extras.insert("audio_analysis".into(), analysis);
+                Plan { args: ops::music::audio_args(apath, mpath, gain, asecs, t.format, out), video_encoder: "none", frames: 0, extras }
+            }
+            Task::ConcatVideoAudio(t) => {
+                let (clips, audio) = inputs.split_at(inputs.len() - 1);
+                let (apath, aprobe) = &audio[0];
+                for ((_, p), name) in clips.iter().zip(names) {
+                    need_video(name, p)?;
+                }
+                need_audio("audio", aprobe)?;
+                let asecs = duration("audio", aprobe)?;
+                let total: f64 = clips.iter().zip(names).map(|((_, p), n)| duration(n, p)).sum::<Result<f64, _>>()?;
+                let repeats = ((asecs / total).ceil() as usize).max(1);
+                extras.insert("audio_duration".into(), json!(asecs));
+                extras.insert("clips_duration".into(), json!(total));
+                extras.insert("loops_applied".into(), json!(repeats));
+                let narration = ops::concat::Narration { path: apath, secs: asecs };
+                self.join_under(clips, names, &narration, repeats, t.normalize, dir, out, &mut extras)?
             }
         };
         Ok(plan)

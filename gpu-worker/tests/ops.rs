@@ -166,3 +166,93 @@ async fn downsample_keeps_aspect_audio_and_square_pixels() {
     assert_eq!(streams(&p, "audio"), 1);
     assert_eq!(out.outputs[0].encoder.as_deref(), Some("libx264"));
 }
+
+/// Integrated loudness (LUFS) of a stored object, measured like the worker does.
+fn lufs(e: &Env, key: &str) -> f64 {
+    let path = e.dir.path().join(format!("{key}.lufs"));
+    std::fs::write(&path, e.storage.get(key).unwrap()).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-i"])
+        .arg(&path)
+        .args(["-map", "0:a:0", "-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    gpu_worker::ops::music::parse_integrated(&String::from_utf8_lossy(&out.stderr)).unwrap()
+}
+
+#[tokio::test]
+async fn music_sits_below_the_voice_and_loops() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("talk.mp4", &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=3", "-f", "lavfi", "-i", "sine=f=440:d=3,volume=-6dB", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "2", "-shortest"]);
+    e.make("mute.mp4", &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=2", "-c:v", "libx264", "-preset", "ultrafast"]);
+    e.make("music.mp3", &["-f", "lavfi", "-i", "sine=f=1500:d=1", "-ac", "2", "-c:a", "libmp3lame"]);
+    e.storage.put("talk-audio", e.storage.get("talk.mp4").unwrap());
+    let voice = lufs(&e, "talk-audio");
+
+    let run = |reduction_db| Task::VideoMusic(job_spec::worker::MusicTask { reduction_db });
+    let out = e.run(&[("video", "talk.mp4"), ("music", "music.mp3")], "video/mp4", run(20.0)).await.unwrap();
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1));
+    assert!((duration(&p) - 3.0).abs() <= 0.05, "{}", duration(&p));
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("copy"));
+    assert_eq!(out.extras["loops_applied"], 3);
+    assert_eq!(out.extras["volume_reduction_db"], 20.0);
+    assert!(out.extras["audio_analysis"]["voice_lufs"].as_f64().is_some());
+    // 20 dB below, the music adds almost nothing to the voice's loudness …
+    let mixed = lufs(&e, "out");
+    assert!((mixed - voice).abs() < 1.0, "voice {voice} LUFS, mix {mixed} LUFS");
+    // … at 0 dB it adds about 3 LU (two equally loud signals).
+    e.run(&[("video", "talk.mp4"), ("music", "music.mp3")], "video/mp4", run(0.0)).await.unwrap();
+    let loud = lufs(&e, "out");
+    assert!(loud - voice > 2.0, "voice {voice} LUFS, mix at 0 dB {loud} LUFS");
+
+    // A video without sound gets the music alone.
+    e.run(&[("video", "mute.mp4"), ("music", "music.mp3")], "video/mp4", run(20.0)).await.unwrap();
+    let p = e.output();
+    assert_eq!(streams(&p, "audio"), 1);
+    assert!((duration(&p) - 2.0).abs() <= 0.05);
+
+    // Audio under a voice track, output format by extension.
+    e.make("voice.wav", &["-f", "lavfi", "-i", "sine=f=300:d=2"]);
+    let task = Task::AudioMusic(job_spec::worker::AudioMusicTask { reduction_db: 30.0, format: AudioFormat::Mp3 });
+    let out = e.run(&[("audio", "voice.wav"), ("music", "music.mp3")], "audio/mpeg", task).await.unwrap();
+    let p = e.output();
+    assert_eq!(stream(&p, "audio").unwrap()["codec_name"], "mp3");
+    assert!((duration(&p) - 2.0).abs() < 0.06, "{}", duration(&p));
+    assert_eq!(out.extras["loops_applied"], 2);
+}
+
+#[tokio::test]
+async fn concat_video_audio_cycles_clips_to_the_audio() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    let enc = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"];
+    let mk = |name: &str, src: &str| {
+        let mut a: Vec<&str> = vec!["-f", "lavfi", "-i", src];
+        a.extend(enc);
+        e.make(name, &a);
+    };
+    mk("k1.mp4", "testsrc2=s=320x240:r=24:d=1");
+    mk("k2.mp4", "smptebars=s=320x240:r=24:d=1");
+    mk("k3.mp4", "testsrc=s=640x480:r=30:d=1");
+    e.make("speech.wav", &["-f", "lavfi", "-i", "sine=f=200:d=3.5", "-ac", "2"]);
+    let task = |normalize| Task::ConcatVideoAudio(job_spec::worker::ConcatVideoAudioTask { clips: 2, normalize });
+
+    let out = e.run(&[("clip_1", "k1.mp4"), ("clip_2", "k2.mp4"), ("audio", "speech.wav")], "video/mp4", task(true)).await.unwrap();
+    assert_eq!((out.extras["copied"].clone(), out.extras["loops_applied"].clone()), (true.into(), 2.into()));
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1));
+    let audio: f64 = stream(&p, "audio").unwrap()["duration"].as_str().unwrap().parse().unwrap();
+    assert!((audio - 3.5).abs() < 0.03, "audio {audio}");
+    assert!((3.5..3.5 + 4.0 / 24.0 + 0.01).contains(&duration(&p)), "{}", duration(&p));
+
+    let err = e.run(&[("clip_1", "k1.mp4"), ("clip_2", "k3.mp4"), ("audio", "speech.wav")], "video/mp4", task(false)).await.unwrap_err();
+    assert_eq!((err.code.as_str(), err.retryable), ("clips-differ", false));
+    let out = e.run(&[("clip_1", "k1.mp4"), ("clip_2", "k3.mp4"), ("audio", "speech.wav")], "video/mp4", task(true)).await.unwrap();
+    assert_eq!(out.extras["copied"], false);
+    let p = e.output();
+    let v = stream(&p, "video").unwrap();
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(320), Some(240)));
+    assert!((duration(&p) - 3.5).abs() <= 1.0 / 24.0 + 0.03, "{}", duration(&p));
+}

@@ -2,14 +2,21 @@
 //! resolve and the output keys to presign. Deterministic for a given job id.
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
-use crate::ops::{AddAudio, AudioConcatenate, AudioTrim, Concatenate, Downsample, Img2Vid, UrlItem};
+use crate::ops::{
+    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, UrlItem, VideoTrilhaSonora,
+};
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
 use crate::values::ZoomType;
 use crate::worker::{
-    AddAudioTask, AudioFormat, AudioFormatTask, AudioTrimTask, ClipTask, ConcatenateTask, DownsampleTask, Img2VidTask, OUTPUT, SyncMode,
-    Task,
+    AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, ClipTask, ConcatVideoAudioTask, ConcatenateTask, DownsampleTask,
+    Img2VidTask, MusicTask, OUTPUT, SyncMode, Task,
 };
+
+/// Music under video: 20 dB below the voice unless `volume_reduction_db` says otherwise.
+pub const DEFAULT_VIDEO_MUSIC_REDUCTION_DB: f64 = 20.0;
+/// Music under a voice track (`/audio/trilhasonora`): `db_offset` defaults to 30 dB.
+pub const DEFAULT_AUDIO_MUSIC_OFFSET_DB: f64 = 30.0;
 
 pub const DEFAULT_FRAME_RATE: u32 = 24;
 pub const LANDSCAPE: (u32, u32) = (1920, 1080);
@@ -57,6 +64,9 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
         OpRequest::AudioConcatenate(r) => plan_audio_concatenate(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::AudioTrim(r) => plan_audio_trim(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::Downsample(r) => plan_downsample(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::VideoTrilhaSonora(r) => plan_video_music(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::AudioTrilhaSonora(r) => plan_audio_music(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::ConcatVideoAudio(r) => plan_concat_video_audio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         other => return Err(PlanError::NotImplemented(other.operation())),
     };
     Ok(Plan { inputs: b.inputs, outputs: b.outputs, task })
@@ -122,6 +132,27 @@ fn plan_audio_trim(b: &mut Builder<'_>, r: &AudioTrim, dir: &str) -> Task {
     b.input("audio", &r.source_uri);
     let format = b.audio_output(dir, r.output_filename.as_deref(), "trimmed.mp3");
     Task::AudioTrim(AudioTrimTask { start_sec: r.start_sec, duration_sec: r.duration_sec, format })
+}
+
+fn plan_video_music(b: &mut Builder<'_>, r: &VideoTrilhaSonora, dir: &str) -> Task {
+    b.input("video", &r.url_video);
+    b.input("music", &r.trilha_sonora);
+    b.output(dir, r.output_filename.as_deref(), "video_with_trilha.mp4", MP4);
+    Task::VideoMusic(MusicTask { reduction_db: r.volume_reduction_db.unwrap_or(DEFAULT_VIDEO_MUSIC_REDUCTION_DB) })
+}
+
+fn plan_audio_music(b: &mut Builder<'_>, r: &AudioTrilhaSonora, dir: &str) -> Task {
+    b.input("audio", &r.audio_url);
+    b.input("music", &r.trilha_sonora);
+    let format = b.audio_output(dir, r.output_filename.as_deref(), "audio_with_trilha.mp3");
+    Task::AudioMusic(AudioMusicTask { reduction_db: r.db_offset.unwrap_or(DEFAULT_AUDIO_MUSIC_OFFSET_DB), format })
+}
+
+fn plan_concat_video_audio(b: &mut Builder<'_>, r: &ConcatVideoAudio, dir: &str) -> Task {
+    let clips = b.clips(&r.video_urls);
+    b.input("audio", &r.url_audio);
+    b.output(dir, r.output_filename.as_deref(), "video_with_audio.mp4", MP4);
+    Task::ConcatVideoAudio(ConcatVideoAudioTask { clips, normalize: r.normalize.unwrap_or(true) })
 }
 
 fn plan_downsample(b: &mut Builder<'_>, r: &Downsample, dir: &str) -> Task {

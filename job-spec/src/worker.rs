@@ -73,6 +73,12 @@ pub enum Task {
     AudioTrim(AudioTrimTask),
     /// Input `video`.
     Downsample(DownsampleTask),
+    /// Inputs `video`, `music`: music looped under the video's audio (video copied).
+    VideoMusic(MusicTask),
+    /// Inputs `audio`, `music`: music looped under a voice track.
+    AudioMusic(AudioMusicTask),
+    /// Inputs `clip_1` … `clip_n` and `audio`: clips cycled in order to the audio's length.
+    ConcatVideoAudio(ConcatVideoAudioTask),
 }
 
 /// Name of the single output of every operation but img2vid.
@@ -87,6 +93,9 @@ impl Task {
             Task::AudioConcatenate(_) => crate::Operation::AudioConcatenate,
             Task::AudioTrim(_) => crate::Operation::AudioTrim,
             Task::Downsample(_) => crate::Operation::Downsample,
+            Task::VideoMusic(_) => crate::Operation::VideoTrilhaSonora,
+            Task::AudioMusic(_) => crate::Operation::AudioTrilhaSonora,
+            Task::ConcatVideoAudio(_) => crate::Operation::ConcatVideoAudio,
         }
     }
 }
@@ -175,6 +184,28 @@ pub struct AudioTrimTask {
     pub start_sec: f64,
     pub duration_sec: f64,
     pub format: AudioFormat,
+}
+
+/// Music under a voice: the music's integrated loudness is set `reduction_db` below the
+/// voice's (EBU R128 measurement of both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MusicTask {
+    pub reduction_db: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioMusicTask {
+    pub reduction_db: f64,
+    pub format: AudioFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConcatVideoAudioTask {
+    pub clips: u32,
+    /// true (default): clips that differ are normalised to the first clip's size and
+    /// frame rate; false: stream copy only, and clips that differ are refused
+    /// (`clips-differ`). Identical clips are always joined by stream copy.
+    pub normalize: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

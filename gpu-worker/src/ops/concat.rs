@@ -36,12 +36,27 @@ pub fn can_copy(probes: &[&Probe]) -> bool {
     probes.iter().all(|p| signature(p).as_ref() == Some(&first))
 }
 
+/// A track laid under the joined clips instead of their own audio, and its length (the
+/// output's length).
+pub struct Narration<'a> {
+    pub path: &'a Path,
+    pub secs: f64,
+}
+
 /// Stream-copy join through a list file written beforehand.
-pub fn copy_args(list: &Path, out: &Path) -> Vec<String> {
+pub fn copy_args(list: &Path, narration: Option<&Narration<'_>>, out: &Path) -> Vec<String> {
     let mut a = head();
     a.extend(["-f", "concat", "-safe", "0"].map(str::to_owned));
     a.extend(input(list));
-    a.extend(["-map", "0", "-c", "copy"].map(str::to_owned));
+    match narration {
+        None => a.extend(["-map", "0", "-c", "copy"].map(str::to_owned)),
+        Some(n) => {
+            a.extend(input(n.path));
+            a.extend(["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"].map(str::to_owned));
+            a.extend(aac());
+            a.extend(["-t".into(), secs(n.secs)]);
+        }
+    }
     a.extend(mp4_out(out));
     a
 }
@@ -54,11 +69,22 @@ pub struct Clip<'a> {
 }
 
 /// Normalising join: size and fps of the first clip, 48 kHz stereo audio.
-pub fn normalize_args(clips: &[Clip<'_>], (w, h): (u32, u32), fps: u32, out: &Path, encoder: Encoder) -> Vec<String> {
-    let any_audio = clips.iter().any(|c| c.has_audio);
+pub fn normalize_args(
+    clips: &[Clip<'_>],
+    (w, h): (u32, u32),
+    fps: u32,
+    narration: Option<&Narration<'_>>,
+    out: &Path,
+    encoder: Encoder,
+) -> Vec<String> {
+    // With a narration the clips' own audio is not used.
+    let any_audio = narration.is_none() && clips.iter().any(|c| c.has_audio);
     let mut a = head();
     for c in clips {
         a.extend(input(c.path));
+    }
+    if let Some(n) = narration {
+        a.extend(input(n.path));
     }
     let mut graph = String::new();
     let mut pads = String::new();
@@ -87,9 +113,15 @@ pub fn normalize_args(clips: &[Clip<'_>], (w, h): (u32, u32), fps: u32, out: &Pa
     if any_audio {
         a.extend(["-map".into(), "[a]".into()]);
     }
+    if narration.is_some() {
+        a.extend(["-map".into(), format!("{n}:a:0")]);
+    }
     a.extend(encoder.video_args(fps));
-    if any_audio {
+    if any_audio || narration.is_some() {
         a.extend(aac());
+    }
+    if let Some(nar) = narration {
+        a.extend(["-t".into(), secs(nar.secs)]);
     }
     a.extend(mp4_out(out));
     a
@@ -102,7 +134,7 @@ mod tests {
     #[test]
     fn exact_arguments() {
         assert_eq!(
-            copy_args(Path::new("/w/list.txt"), Path::new("/w/o.mp4")).join(" "),
+            copy_args(Path::new("/w/list.txt"), None, Path::new("/w/o.mp4")).join(" "),
             "-hide_banner -nostdin -y -f concat -safe 0 -i /w/list.txt -map 0 -c copy -movflags +faststart -f mp4 /w/o.mp4"
         );
         let clips = [
@@ -110,7 +142,7 @@ mod tests {
             Clip { path: Path::new("/w/2.mp4"), secs: 1.5, has_audio: false },
         ];
         assert_eq!(
-            normalize_args(&clips, (640, 360), 24, Path::new("/w/o.mp4"), Encoder::Libx264).join(" "),
+            normalize_args(&clips, (640, 360), 24, None, Path::new("/w/o.mp4"), Encoder::Libx264).join(" "),
             "-hide_banner -nostdin -y -i /w/1.mp4 -i /w/2.mp4 -filter_complex \
              [0:v:0]scale=640:360:force_original_aspect_ratio=decrease,pad=640:360:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=24,format=yuv420p[v0];\
              [0:a:0]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=0:2.000000[a0];\
@@ -120,7 +152,16 @@ mod tests {
              -c:a aac -b:a 192k -movflags +faststart -f mp4 /w/o.mp4"
         );
         let silent = [Clip { path: Path::new("/w/1.mp4"), secs: 2.0, has_audio: false }, Clip { path: Path::new("/w/2.mp4"), secs: 1.0, has_audio: false }];
-        let a = normalize_args(&silent, (640, 360), 24, Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
+        let a = normalize_args(&silent, (640, 360), 24, None, Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
         assert!(a.contains("[v0][v1]concat=n=2:v=1:a=0[v]") && !a.contains("-c:a"), "{a}");
+        let n = Narration { path: Path::new("/w/n.wav"), secs: 7.5 };
+        assert_eq!(
+            copy_args(Path::new("/w/list.txt"), Some(&n), Path::new("/w/o.mp4")).join(" "),
+            "-hide_banner -nostdin -y -f concat -safe 0 -i /w/list.txt -i /w/n.wav -map 0:v:0 -map 1:a:0 -c:v copy -c:a aac -b:a 192k \
+             -t 7.500000 -movflags +faststart -f mp4 /w/o.mp4"
+        );
+        let a = normalize_args(&clips, (640, 360), 24, Some(&n), Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
+        assert!(a.contains("-i /w/2.mp4 -i /w/n.wav -filter_complex") && a.contains("[v0][v1]concat=n=2:v=1:a=0[v] -map [v] -map 2:a:0"), "{a}");
+        assert!(a.ends_with("-c:a aac -b:a 192k -t 7.500000 -movflags +faststart -f mp4 /w/o.mp4"), "{a}");
     }
 }

@@ -7,3 +7,4 @@ pub mod av;
 pub mod concat;
 pub mod downsample;
 pub mod img2vid;
+pub mod music;
