@@ -48,6 +48,7 @@ impl Executor {
         let mut timings = BTreeMap::new();
         let mut out = match &job.task {
             Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Stage => self.stage(job, dir.path(), &progress, cancel, &mut timings).await?,
             single => self.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);
@@ -68,17 +69,8 @@ impl Executor {
         // for every lifetime (rustc's higher-ranked closure limitation).
         let jobs = names.into_iter().enumerate().map(|(i, name)| async move {
             let name = name.as_str();
-            let input = job.input(name).ok_or_else(|| JobError::InvalidTask(format!("no input named `{name}`")))?;
-            let url = transfer::check_url(&input.url, self.cfg.allow_loopback_http)
-                .map_err(|e| JobError::InputRefused { name: name.into(), reason: format!("{e:?}") })?;
             let dest = dir.join(format!("in_{i}"));
-            let fut = transfer::download(&self.http, &url, &dest, self.cfg.max_input_bytes);
-            let res = tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) };
-            res.map_err(|e| match e {
-                TransferError::TooLarge { limit } => JobError::InputTooLarge { name: name.into(), limit },
-                TransferError::Refused(reason) => JobError::InputRefused { name: name.into(), reason },
-                TransferError::Failed { detail, retryable } => JobError::Download { name: name.into(), detail, retryable },
-            })?;
+            self.fetch_input(job, name, &dest, cancel).await?;
             match process::probe(&self.cfg.ffprobe, &dest, PROBE_TIMEOUT).await {
                 Ok(p) if p.video().is_some() || p.audio().is_some() => Ok((dest, p)),
                 Ok(_) => Err(JobError::InputNotMedia { name: name.into(), stderr_tail: "no audio or video stream".into() }),
@@ -89,17 +81,35 @@ impl Executor {
         futures_util::stream::iter(jobs).buffered(self.cfg.transfer_parallelism).try_collect().await
     }
 
-    /// Probes and uploads outputs; `video_encoder` is reported for outputs with video.
+    /// Downloads one named input to `dest` (URL policy, size limit, retries, cancel).
+    pub(crate) async fn fetch_input(&self, job: &WorkerJob, name: &str, dest: &Path, cancel: &CancellationToken) -> Result<u64, JobError> {
+        let input = job.input(name).ok_or_else(|| JobError::InvalidTask(format!("no input named `{name}`")))?;
+        let url = transfer::check_url(&input.url, self.cfg.allow_loopback_http)
+            .map_err(|e| JobError::InputRefused { name: name.into(), reason: format!("{e:?}") })?;
+        let fut = transfer::download(&self.http, &url, dest, self.cfg.max_input_bytes);
+        let res = tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) };
+        res.map_err(|e| match e {
+            TransferError::TooLarge { limit } => JobError::InputTooLarge { name: name.into(), limit },
+            TransferError::Refused(reason) => JobError::InputRefused { name: name.into(), reason },
+            TransferError::Failed { detail, retryable } => JobError::Download { name: name.into(), detail, retryable },
+        })
+    }
+
+    /// Probes (media outputs) and uploads outputs; `video_encoder` is reported for
+    /// outputs with video. `video_encoder == None` marks non-media outputs (not probed).
     pub(crate) async fn upload_outputs(
         &self,
         job: &WorkerJob,
         files: Vec<(String, PathBuf)>,
-        video_encoder: &str,
+        video_encoder: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Vec<OutputMeta>, JobError> {
         let jobs = files.into_iter().map(|(name, path)| async move {
             let target = job.output(&name).ok_or_else(|| JobError::InvalidTask(format!("no output named `{name}`")))?;
-            let probe = process::probe(&self.cfg.ffprobe, &path, PROBE_TIMEOUT).await.map_err(JobError::Ffmpeg)?;
+            let probe = match video_encoder {
+                Some(_) => process::probe(&self.cfg.ffprobe, &path, PROBE_TIMEOUT).await.map_err(JobError::Ffmpeg)?,
+                None => process::Probe::default(),
+            };
             let url = transfer::check_url(&target.put_url, self.cfg.allow_loopback_http)
                 .map_err(|e| JobError::InvalidTask(format!("output `{name}` URL refused: {e:?}")))?;
             let fut = transfer::upload(&self.http, &url, &path, &target.content_type);
@@ -116,7 +126,7 @@ impl Executor {
                 content_type: target.content_type.clone(),
                 duration: probe.duration(),
                 codec: video.map(|v| v.codec_name.clone()),
-                encoder: video.map(|_| video_encoder.to_owned()),
+                encoder: video.and(video_encoder).map(str::to_owned),
                 width: video.and_then(|v| v.width),
                 height: video.and_then(|v| v.height),
                 frames: video.and_then(|v| v.nb_read_packets.as_deref()?.parse().ok()),
@@ -168,7 +178,7 @@ impl Executor {
 
         let clock = Instant::now();
         progress(Progress::new("upload", 0, files.len() as u64));
-        let outputs = self.upload_outputs(job, files, self.encoder.name(), cancel).await?;
+        let outputs = self.upload_outputs(job, files, Some(self.encoder.name()), cancel).await?;
         progress(Progress::new("upload", outputs.len() as u64, outputs.len() as u64));
         timings.insert("upload".into(), clock.elapsed().as_millis() as u64);
         Ok(WorkerOutput { outputs, ..Default::default() })

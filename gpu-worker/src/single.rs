@@ -41,6 +41,7 @@ fn input_names(task: &Task) -> Vec<String> {
             v.push("audio".into());
             v
         }
+        Task::Stage => vec!["source".into()],
     }
 }
 
@@ -72,6 +73,27 @@ fn fps(p: &Probe) -> u32 {
 }
 
 impl Executor {
+    /// objects/stage: copy any file from its URL into storage, unprobed.
+    pub(crate) async fn stage(
+        &self,
+        job: &WorkerJob,
+        dir: &Path,
+        progress: &ProgressFn,
+        cancel: &CancellationToken,
+        timings: &mut BTreeMap<String, u64>,
+    ) -> Result<WorkerOutput, JobError> {
+        let clock = Instant::now();
+        progress(Progress::new("download", 0, 1));
+        let file = dir.join("staged");
+        self.fetch_input(job, "source", &file, cancel).await?;
+        timings.insert("download".into(), clock.elapsed().as_millis() as u64);
+        let clock = Instant::now();
+        progress(Progress::new("upload", 0, 1));
+        let outputs = self.upload_outputs(job, vec![(OUTPUT.to_owned(), file)], None, cancel).await?;
+        timings.insert("upload".into(), clock.elapsed().as_millis() as u64);
+        Ok(WorkerOutput { outputs, ..Default::default() })
+    }
+
     pub(crate) async fn single_output(
         &self,
         job: &WorkerJob,
@@ -101,7 +123,7 @@ impl Executor {
 
         let clock = Instant::now();
         progress(Progress::new("upload", 0, 1));
-        let outputs = self.upload_outputs(job, vec![(OUTPUT.to_owned(), out)], plan.video_encoder, cancel).await?;
+        let outputs = self.upload_outputs(job, vec![(OUTPUT.to_owned(), out)], Some(plan.video_encoder), cancel).await?;
         timings.insert("upload".into(), clock.elapsed().as_millis() as u64);
         Ok(WorkerOutput { outputs, extras: plan.extras, ..Default::default() })
     }
@@ -176,7 +198,7 @@ impl Executor {
         let enc = self.encoder;
         let mut extras = serde_json::Map::new();
         let plan = match task {
-            Task::Img2vid(_) => return Err(JobError::Internal("img2vid is not a single-output task".into())),
+            Task::Img2vid(_) | Task::Stage => return Err(JobError::Internal("not an ffmpeg single-output task".into())),
             Task::AddAudio(t) => {
                 let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
                 need_video("video", vprobe)?;

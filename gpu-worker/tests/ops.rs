@@ -256,3 +256,17 @@ async fn concat_video_audio_cycles_clips_to_the_audio() {
     assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(320), Some(240)));
     assert!((duration(&p) - 3.5).abs() <= 1.0 / 24.0 + 0.03, "{}", duration(&p));
 }
+
+#[tokio::test]
+async fn stage_copies_any_file_byte_for_byte() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    e.storage.put("blob.bin", body.clone());
+    let out = e.run(&[("source", "blob.bin")], "application/octet-stream", Task::Stage).await.unwrap();
+    assert_eq!(e.storage.get("out").unwrap(), body);
+    assert_eq!(out.outputs[0].bytes, 100_000);
+    assert_eq!(e.storage.put_headers.lock().unwrap()["out"]["content-type"], "application/octet-stream");
+    let err = e.run(&[("source", "missing.bin")], "application/octet-stream", Task::Stage).await.unwrap_err();
+    assert_eq!((err.code.as_str(), err.retryable), ("input-download-failed", false));
+}

@@ -126,8 +126,9 @@ fn single_output_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> 
         "duration": meta.duration,
         "timings_ms": out.timings_ms,
     });
-    let kind = if meta.content_type.starts_with("video/") { "video" } else { "audio" };
-    r[format!("{kind}_url")] = json!(url);
+    if let Some(kind) = ["video", "audio"].into_iter().find(|k| meta.content_type.starts_with(&format!("{k}/"))) {
+        r[format!("{kind}_url")] = json!(url);
+    }
     for (k, v) in [("codec", json!(meta.codec)), ("encoder", json!(meta.encoder)), ("width", json!(meta.width)), ("height", json!(meta.height)), ("frames", json!(meta.frames))] {
         if !v.is_null() {
             r[k] = v;

@@ -227,6 +227,31 @@ pub fn extension(name: &str) -> Option<String> {
     (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
 }
 
+/// The Content-Type stored with an object, from its name's extension.
+pub fn content_type_for(name: &str) -> &'static str {
+    match extension(name).as_deref() {
+        Some("mp4" | "m4v") => "video/mp4",
+        Some("mov") => "video/quicktime",
+        Some("mkv") => "video/x-matroska",
+        Some("webm") => "video/webm",
+        Some("mp3") => "audio/mpeg",
+        Some("m4a") => "audio/mp4",
+        Some("aac") => "audio/aac",
+        Some("wav") => "audio/wav",
+        Some("ogg") => "audio/ogg",
+        Some("opus") => "audio/opus",
+        Some("flac") => "audio/flac",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("webp") => "image/webp",
+        Some("json") => "application/json",
+        Some("srt") => "application/x-subrip",
+        Some("ass") => "text/x-ssa",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +352,8 @@ mod tests {
         assert_eq!(extension("a.B.MP4").as_deref(), Some("mp4"));
         assert_eq!(extension(".hidden"), None);
         assert_eq!(extension("noext"), None);
+        assert_eq!(content_type_for("a/b/clip.MP4"), "video/mp4");
+        assert_eq!(content_type_for("x.srt"), "application/x-subrip");
+        assert_eq!(content_type_for("x"), "application/octet-stream");
     }
 }

@@ -66,6 +66,17 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
         OpRequest::Downsample(r) => plan_downsample(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::VideoTrilhaSonora(r) => plan_video_music(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::AudioTrilhaSonora(r) => plan_audio_music(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::ObjectsStage(r) => {
+            b.input("source", &r.source_uri);
+            // Validated: dest_uri is an object key inside the tenant's prefix.
+            let key = match parse_media_ref(&r.dest_uri, ctx) {
+                Ok(MediaRef::Object { key }) => key,
+                _ => return Err(PlanError::Invalid(vec![])),
+            };
+            let content_type = crate::media::content_type_for(&key);
+            b.outputs.push(PlannedOutput { name: OUTPUT.into(), key, content_type: content_type.into() });
+            Task::Stage
+        }
         OpRequest::ConcatVideoAudio(r) => plan_concat_video_audio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         other => return Err(PlanError::NotImplemented(other.operation())),
     };
@@ -342,6 +353,12 @@ mod tests {
         let down = Operation::Downsample.parse(br#"{"url_video":"r2://t/acme/v.mp4","resolution":"480p"}"#).unwrap();
         let p = plan(&down, "j", &ctx()).unwrap();
         assert_eq!((p.task, p.outputs[0].key.as_str()), (Task::Downsample(DownsampleTask { height: 480 }), "t/acme/jobs/j/video_480p.mp4"));
+        let stage = Operation::ObjectsStage
+            .parse(br#"{"source_uri":"https://cdn.example.com/a.mp3","dest_uri":"r2://t/acme/staged/a.mp3"}"#)
+            .unwrap();
+        let p = plan(&stage, "j", &ctx()).unwrap();
+        assert_eq!(p.task, Task::Stage);
+        assert_eq!(p.outputs, vec![PlannedOutput { name: "output".into(), key: "t/acme/staged/a.mp3".into(), content_type: "audio/mpeg".into() }]);
         let cap = Operation::Caption.parse(br#"{"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"}"#).unwrap();
         assert_eq!(plan(&cap, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Caption)));
     }

@@ -79,6 +79,8 @@ pub enum Task {
     AudioMusic(AudioMusicTask),
     /// Inputs `clip_1` … `clip_n` and `audio`: clips cycled in order to the audio's length.
     ConcatVideoAudio(ConcatVideoAudioTask),
+    /// Input `source` (any file, not probed) copied to the output.
+    Stage,
 }
 
 /// Name of the single output of every operation but img2vid.
@@ -96,6 +98,7 @@ impl Task {
             Task::VideoMusic(_) => crate::Operation::VideoTrilhaSonora,
             Task::AudioMusic(_) => crate::Operation::AudioTrilhaSonora,
             Task::ConcatVideoAudio(_) => crate::Operation::ConcatVideoAudio,
+            Task::Stage => crate::Operation::ObjectsStage,
         }
     }
 }
