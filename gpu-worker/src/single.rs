@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use job_spec::worker::{OUTPUT, SyncMode};
+use job_spec::captions;
+use job_spec::worker::{CaptionMode, CaptionTask, OUTPUT, SyncMode};
 use job_spec::{Progress, Task, WorkerJob, WorkerOutput};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +43,14 @@ fn input_names(task: &Task) -> Vec<String> {
             v
         }
         Task::Stage => vec!["source".into()],
+        Task::Caption(_) => vec!["video".into()],
+        Task::Encode(t) => {
+            let mut v = vec!["video".to_owned()];
+            if t.audio {
+                v.push("audio".into());
+            }
+            v
+        }
     }
 }
 
@@ -110,7 +119,13 @@ impl Executor {
         timings.insert("download".into(), clock.elapsed().as_millis() as u64);
 
         let out = dir.join("output");
-        let plan = self.plan(task, &names, &inputs, dir, &out).await?;
+        // Captions and subtitles are text: fetched unprobed and turned into ASS here.
+        let subs = match task {
+            Task::Caption(t) => Some(self.captions_ass(job, "captions", Some(t), &inputs[0].1, dir, cancel).await?),
+            Task::Encode(t) if t.subtitles => Some(self.captions_ass(job, "subtitles", None, &inputs[0].1, dir, cancel).await?),
+            _ => None,
+        };
+        let plan = self.plan(task, &names, &inputs, subs.as_deref(), dir, &out).await?;
         let clock = Instant::now();
         let total = plan.frames;
         let p = progress.clone();
@@ -194,7 +209,49 @@ impl Executor {
         })
     }
 
-    async fn plan(&self, task: &Task, names: &[String], inputs: &[(PathBuf, Probe)], dir: &Path, out: &Path) -> Result<Plan, JobError> {
+    /// Downloads a caption file and writes the ASS to burn: job-spec's generator for SRT
+    /// and words JSON; an ASS file (encode only) is used as given.
+    async fn captions_ass(
+        &self,
+        job: &WorkerJob,
+        name: &str,
+        caption: Option<&CaptionTask>,
+        video: &Probe,
+        dir: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<PathBuf, JobError> {
+        let raw = dir.join(format!("{name}.txt"));
+        self.fetch_input(job, name, &raw, cancel).await?;
+        let bytes = std::fs::read(&raw).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let v = video.video().ok_or_else(|| JobError::BadInput { name: "video".into(), code: "input-missing-stream", message: "has no video stream".into() })?;
+        let size = (v.width.unwrap_or(1920), v.height.unwrap_or(1080));
+        let bad = |e: captions::CaptionError| JobError::BadInput { name: name.into(), code: e.code, message: e.message };
+        let ass = match caption.map(|c| (&c.mode, c.uppercase)) {
+            Some((CaptionMode::Highlight { style }, upper)) => {
+                let words = captions::parse_words(&text).map_err(bad)?;
+                captions::karaoke_ass(&words, &captions::AssStyle::highlight(style, size.1), &captions::Karaoke::from_options(style), size, upper)
+            }
+            Some((CaptionMode::Segments { style }, upper)) => {
+                captions::segments_ass(&captions::parse_srt(&text).map_err(bad)?, &captions::AssStyle::segments(style, size.1), size, upper)
+            }
+            _ if text.contains("[Script Info]") => text.into_owned(),
+            _ => captions::segments_ass(&captions::parse_srt(&text).map_err(bad)?, &captions::AssStyle::default_for(size.1), size, false),
+        };
+        let path = dir.join(format!("{name}.ass"));
+        std::fs::write(&path, ass).map_err(|e| JobError::Internal(format!("writing ASS: {e}")))?;
+        Ok(path)
+    }
+
+    async fn plan(
+        &self,
+        task: &Task,
+        names: &[String],
+        inputs: &[(PathBuf, Probe)],
+        subs: Option<&Path>,
+        dir: &Path,
+        out: &Path,
+    ) -> Result<Plan, JobError> {
         let enc = self.encoder;
         let mut extras = serde_json::Map::new();
         let plan = match task {
@@ -309,6 +366,27 @@ impl Executor {
                 extras.insert("db_offset".into(), json!(t.reduction_db));
                 extras.insert("audio_analysis".into(), analysis);
                 Plan { args: ops::music::audio_args(apath, mpath, gain, asecs, t.format, out), video_encoder: "none", frames: 0, extras }
+            }
+            Task::Caption(_) => {
+                let (vpath, vprobe) = &inputs[0];
+                let ass = subs.ok_or_else(|| JobError::Internal("captions missing".into()))?;
+                let rate = fps(vprobe);
+                let frames = (duration("video", vprobe)? * f64::from(rate)).round() as u64;
+                Plan { args: ops::burn::caption_args(vpath, ass, rate, out, enc), video_encoder: enc.name(), frames, extras }
+            }
+            Task::Encode(t) => {
+                let (vpath, vprobe) = &inputs[0];
+                need_video("video", vprobe)?;
+                let audio = if t.audio {
+                    need_audio("audio", &inputs[1].1)?;
+                    Some(inputs[1].0.as_path())
+                } else {
+                    None
+                };
+                let (vsecs, rate) = (duration("video", vprobe)?, fps(vprobe));
+                let frames = if subs.is_some() { (vsecs * f64::from(rate)).round() as u64 } else { 0 };
+                let video_encoder = if subs.is_some() { enc.name() } else { "copy" };
+                Plan { args: ops::burn::encode_args(vpath, audio, subs, vsecs, rate, out, enc), video_encoder, frames, extras }
             }
             Task::ConcatVideoAudio(t) => {
                 let (clips, audio) = inputs.split_at(inputs.len() - 1);

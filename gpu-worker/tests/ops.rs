@@ -270,3 +270,89 @@ async fn stage_copies_any_file_byte_for_byte() {
     let err = e.run(&[("source", "missing.bin")], "application/octet-stream", Task::Stage).await.unwrap_err();
     assert_eq!((err.code.as_str(), err.retryable), ("input-download-failed", false));
 }
+
+/// One RGB frame of the output at `t` seconds (640×360).
+fn frame_rgb(e: &Env, t: f64) -> Vec<u8> {
+    let path = e.dir.path().join("frame-src.mp4");
+    std::fs::write(&path, e.storage.get("out").unwrap()).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-ss", &t.to_string(), "-i"])
+        .arg(&path)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout.len(), 640 * 360 * 3, "one 640x360 frame");
+    out.stdout
+}
+
+/// Pixels in rows `y0..y1` matching `pred(r, g, b)`.
+fn count(rgb: &[u8], y0: usize, y1: usize, pred: impl Fn(u8, u8, u8) -> bool) -> usize {
+    rgb[y0 * 640 * 3..y1 * 640 * 3].chunks(3).filter(|p| pred(p[0], p[1], p[2])).count()
+}
+
+fn whiteish(r: u8, g: u8, b: u8) -> bool {
+    r > 200 && g > 200 && b > 200
+}
+
+fn yellowish(r: u8, g: u8, b: u8) -> bool {
+    r > 190 && g > 190 && b < 90
+}
+
+#[tokio::test]
+async fn captions_are_burned_where_and_when_they_belong() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("blue.mp4", &["-f", "lavfi", "-i", "color=c=0x2040a0:s=640x360:r=24:d=3", "-f", "lavfi", "-i", "sine=d=3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"]);
+    e.storage.put("subs.srt", "\u{feff}1\r\n00:00:00,500 --> 00:00:01,500\r\nOlá, coração {\\pos(10,10)} 🎬\r\n\r\n".as_bytes().to_vec());
+    let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Default, uppercase: false });
+    let out = e.run(&[("video", "blue.mp4"), ("captions", "subs.srt")], "video/mp4", task).await.unwrap();
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("libx264"));
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1), "audio kept");
+    let during = frame_rgb(&e, 1.0);
+    let after = frame_rgb(&e, 2.5);
+    // Default position: bottom centre. White text in the bottom third while the cue is up,
+    // none at the top (the `{\pos}` in the text was not obeyed), none after the cue.
+    assert!(count(&during, 240, 360, whiteish) > 300, "caption pixels at the bottom");
+    assert_eq!(count(&during, 0, 120, whiteish), 0, "nothing at the top");
+    assert_eq!(count(&after, 240, 360, whiteish), 0, "gone after the cue ends");
+
+    // Karaoke: the spoken word in the highlight color, the others white, at the top.
+    e.storage.put(
+        "words.json",
+        br#"{"words":[{"word":"um","start":0.2,"end":0.9},{"word":"dois","start":1.0,"end":1.9},{"word":"tr\u00eas","start":2.0,"end":2.8}]}"#.to_vec(),
+    );
+    let style: job_spec::ops::StyleOptions =
+        serde_json::from_value(serde_json::json!({"texto_cor": "#FFFFFF", "highlight_texto_cor": "#FFFF00", "position": "top_center", "words_per_line": 3})).unwrap();
+    let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Highlight { style }, uppercase: true });
+    e.run(&[("video", "blue.mp4"), ("captions", "words.json")], "video/mp4", task).await.unwrap();
+    let f = frame_rgb(&e, 1.5);
+    assert!(count(&f, 0, 120, yellowish) > 100, "the spoken word is highlighted");
+    assert!(count(&f, 0, 120, whiteish) > 100, "the other words stay white");
+    assert_eq!(count(&f, 240, 360, whiteish) + count(&f, 240, 360, yellowish), 0, "nothing at the bottom");
+
+    // Bad captions fail with a code.
+    e.storage.put("bad.srt", b"not subtitles".to_vec());
+    let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Default, uppercase: false });
+    let err = e.run(&[("video", "blue.mp4"), ("captions", "bad.srt")], "video/mp4", task).await.unwrap_err();
+    assert_eq!((err.code.as_str(), err.retryable), ("empty-captions", false));
+}
+
+#[tokio::test]
+async fn encode_muxes_audio_and_burns_subtitles_in_one_pass() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("blue.mp4", &["-f", "lavfi", "-i", "color=c=0x2040a0:s=640x360:r=24:d=2", "-c:v", "libx264", "-preset", "ultrafast"]);
+    e.make("voice.wav", &["-f", "lavfi", "-i", "sine=f=300:d=5", "-ac", "2"]);
+    e.storage.put("s.srt", b"1\n00:00:00,000 --> 00:00:02,000\nHello\n".to_vec());
+    let task = Task::Encode(job_spec::worker::EncodeTask { audio: true, subtitles: true });
+    e.run(&[("video", "blue.mp4"), ("audio", "voice.wav"), ("subtitles", "s.srt")], "video/mp4", task).await.unwrap();
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1));
+    assert_eq!(stream(&p, "audio").unwrap()["channels"], 2);
+    assert!((duration(&p) - 2.0).abs() < 0.05, "the video's length: {}", duration(&p));
+    assert!(count(&frame_rgb(&e, 1.0), 240, 360, whiteish) > 100, "subtitles burned");
+    let task = Task::Encode(job_spec::worker::EncodeTask { audio: true, subtitles: false });
+    let out = e.run(&[("video", "blue.mp4"), ("audio", "voice.wav")], "video/mp4", task).await.unwrap();
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("copy"), "no subtitles: the video is copied");
+}

@@ -3,6 +3,7 @@
 //!
 //! No I/O, no clock, no randomness that is not passed in.
 
+pub mod captions;
 pub mod job;
 pub mod media;
 pub mod ops;

@@ -9,7 +9,7 @@ use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
 use crate::values::ZoomType;
 use crate::worker::{
-    AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, ClipTask, ConcatVideoAudioTask, ConcatenateTask, DownsampleTask,
+    AddAudioTask, AudioFormat, CaptionMode, CaptionTask, EncodeTask, AudioFormatTask, AudioMusicTask, AudioTrimTask, ClipTask, ConcatVideoAudioTask, ConcatenateTask, DownsampleTask,
     Img2VidTask, MusicTask, OUTPUT, SyncMode, Task,
 };
 
@@ -76,6 +76,34 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
             let content_type = crate::media::content_type_for(&key);
             b.outputs.push(PlannedOutput { name: OUTPUT.into(), key, content_type: content_type.into() });
             Task::Stage
+        }
+        OpRequest::Caption(r) => {
+            let dir = output_dir(prefix, r.path.as_deref(), job_id);
+            b.input("video", &r.url_video);
+            b.input("captions", &r.url_srt);
+            b.output(&dir, r.output_filename.as_deref(), "video_with_captions.mp4", MP4);
+            Task::Caption(CaptionTask { mode: CaptionMode::Default, uppercase: false })
+        }
+        OpRequest::CaptionStyle(r) => {
+            let dir = output_dir(prefix, r.path.as_deref(), job_id);
+            b.input("video", &r.url_video);
+            b.input("captions", &r.url_caption);
+            b.output(&dir, r.output_filename.as_deref(), "video_with_captions.mp4", MP4);
+            let style = r.style.clone().unwrap_or_default();
+            let mode = if r.kind == "highlight" { CaptionMode::Highlight { style } } else { CaptionMode::Segments { style } };
+            Task::Caption(CaptionTask { mode, uppercase: r.uppercase.unwrap_or(false) })
+        }
+        OpRequest::Encode(r) => {
+            let dir = output_dir(prefix, r.path.as_deref(), job_id);
+            b.input("video", &r.url_video);
+            if let Some(a) = &r.url_audio {
+                b.input("audio", a);
+            }
+            if let Some(s) = &r.url_subtitles {
+                b.input("subtitles", s);
+            }
+            b.output(&dir, r.output_filename.as_deref(), "encoded.mp4", MP4);
+            Task::Encode(EncodeTask { audio: r.url_audio.is_some(), subtitles: r.url_subtitles.is_some() })
         }
         OpRequest::ConcatVideoAudio(r) => plan_concat_video_audio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         other => return Err(PlanError::NotImplemented(other.operation())),
@@ -359,7 +387,13 @@ mod tests {
         let p = plan(&stage, "j", &ctx()).unwrap();
         assert_eq!(p.task, Task::Stage);
         assert_eq!(p.outputs, vec![PlannedOutput { name: "output".into(), key: "t/acme/staged/a.mp3".into(), content_type: "audio/mpeg".into() }]);
-        let cap = Operation::Caption.parse(br#"{"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"}"#).unwrap();
-        assert_eq!(plan(&cap, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Caption)));
+        let cap = Operation::CaptionStyle
+            .parse(br#"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/w.json","type":"highlight","uppercase":true}"#)
+            .unwrap();
+        let p = plan(&cap, "j", &ctx()).unwrap();
+        assert_eq!(p.task, Task::Caption(CaptionTask { mode: CaptionMode::Highlight { style: Default::default() }, uppercase: true }));
+        assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["video", "captions"]);
+        let tr = Operation::Transcribe.parse(br#"{"audio_url":"https://x.example/a.mp3"}"#).unwrap();
+        assert_eq!(plan(&tr, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Transcribe)));
     }
 }

@@ -81,6 +81,34 @@ pub enum Task {
     ConcatVideoAudio(ConcatVideoAudioTask),
     /// Input `source` (any file, not probed) copied to the output.
     Stage,
+    /// Inputs `video` and `captions` (SRT, or words JSON for `highlight`): burned in.
+    Caption(CaptionTask),
+    /// Input `video`, optional `audio` and `subtitles` (SRT or ASS): one pass.
+    Encode(EncodeTask),
+}
+
+/// How captions look.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CaptionMode {
+    /// `caption`: SRT with the default style.
+    Default,
+    /// `caption_style` `segments`: SRT with the request's style.
+    Segments { style: crate::ops::StyleOptions },
+    /// `caption_style` `highlight`: words JSON, word-by-word karaoke.
+    Highlight { style: crate::ops::StyleOptions },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaptionTask {
+    pub mode: CaptionMode,
+    pub uppercase: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodeTask {
+    pub audio: bool,
+    pub subtitles: bool,
 }
 
 /// Name of the single output of every operation but img2vid.
@@ -99,6 +127,11 @@ impl Task {
             Task::AudioMusic(_) => crate::Operation::AudioTrilhaSonora,
             Task::ConcatVideoAudio(_) => crate::Operation::ConcatVideoAudio,
             Task::Stage => crate::Operation::ObjectsStage,
+            Task::Caption(t) => match t.mode {
+                CaptionMode::Default => crate::Operation::Caption,
+                _ => crate::Operation::CaptionStyle,
+            },
+            Task::Encode(_) => crate::Operation::Encode,
         }
     }
 }

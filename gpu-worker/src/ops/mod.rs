@@ -4,6 +4,7 @@
 pub mod addaudio;
 pub mod audio;
 pub mod av;
+pub mod burn;
 pub mod concat;
 pub mod downsample;
 pub mod img2vid;
