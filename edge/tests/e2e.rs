@@ -169,7 +169,11 @@ async fn img2vid_through_the_real_stack() {
     // clips share encoder parameters), then addaudio with a narration.
     let clip_keys: Vec<String> = videos.iter().map(|v| format!("r2://{}", v["s3_key"].as_str().unwrap())).collect();
     let (status, job) = s
-        .post("/video/concatenate", Some(&s.key), &json!({"video_urls": clip_keys.iter().map(|k| json!({"video_url": k})).collect::<Vec<_>>(), "path": format!("e2e/{run}")}))
+        .post(
+            "/video/concatenate",
+            Some(&s.key),
+            &json!({"video_urls": clip_keys.iter().map(|k| json!({"video_url": k})).collect::<Vec<_>>(), "path": format!("e2e/{run}")}),
+        )
         .await;
     assert_eq!(status, 202, "{job}");
     let job = s.wait_done(job["jobId"].as_str().unwrap()).await;

@@ -159,30 +159,37 @@ impl Executor {
         };
         let music_lufs = self.loudness(music).await?;
         let gain = ops::music::music_gain(voice_lufs, music_lufs, reduction_db);
-        Ok((gain, json!({"voice_lufs": voice_lufs, "music_lufs": music_lufs, "music_gain_db": (gain * 100.0).round() / 100.0, "method": "ebur128"})))
+        Ok((
+            gain,
+            json!({"voice_lufs": voice_lufs, "music_lufs": music_lufs, "music_gain_db": (gain * 100.0).round() / 100.0, "method": "ebur128"}),
+        ))
     }
 
-    /// Joins `clips` (repeated `repeats` times) under a narration: stream copy when the clips
-    /// share parameters, else normalised when allowed.
+    /// Joins `clips`, cycled until the narration ends, under the narration: stream copy
+    /// when the clips share parameters, else normalised when allowed.
     fn join_under(
         &self,
         clips: &[(PathBuf, Probe)],
         names: &[String],
         narration: &ops::concat::Narration<'_>,
-        repeats: usize,
         normalize: bool,
         dir: &Path,
         out: &Path,
-        extras: &mut serde_json::Map<String, serde_json::Value>,
     ) -> Result<Plan, JobError> {
+        let secs: Vec<f64> = clips.iter().zip(names).map(|((_, p), n)| duration(n, p)).collect::<Result<_, _>>()?;
+        let total: f64 = secs.iter().sum();
+        let repeats = ((narration.secs / total).ceil() as usize).max(1);
         let probes: Vec<&Probe> = clips.iter().map(|(_, p)| p).collect();
         let copy = ops::concat::can_copy(&probes);
+        let mut extras = serde_json::Map::new();
         extras.insert("copied".into(), json!(copy));
+        extras.insert("clips_duration".into(), json!(total));
+        extras.insert("loops_applied".into(), json!(repeats));
         if copy {
             let list = dir.join("concat.txt");
             let once: String = clips.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
             std::fs::write(&list, once.repeat(repeats)).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
-            return Ok(Plan { args: ops::concat::copy_args(&list, Some(narration), out), video_encoder: "copy", frames: 0, extras: extras.clone() });
+            return Ok(Plan { args: ops::concat::copy_args(&list, Some(narration), out), video_encoder: "copy", frames: 0, extras });
         }
         if !normalize {
             return Err(JobError::BadInput {
@@ -195,17 +202,14 @@ impl Executor {
         let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
         let size = (v.width.unwrap_or(1920) & !1, v.height.unwrap_or(1080) & !1);
         let rate = fps(first);
-        let one: Vec<ops::concat::Clip<'_>> = clips
-            .iter()
-            .zip(names)
-            .map(|((path, p), n)| Ok(ops::concat::Clip { path, secs: duration(n, p)?, has_audio: false }))
-            .collect::<Result<_, JobError>>()?;
-        let all: Vec<ops::concat::Clip<'_>> = (0..repeats).flat_map(|_| one.iter().map(|c| ops::concat::Clip { ..*c })).collect();
+        let all: Vec<ops::concat::Clip<'_>> = (0..repeats)
+            .flat_map(|_| clips.iter().zip(&secs).map(|((path, _), s)| ops::concat::Clip { path, secs: *s, has_audio: false }))
+            .collect();
         Ok(Plan {
             args: ops::concat::normalize_args(&all, size, rate, Some(narration), out, self.encoder),
             video_encoder: self.encoder.name(),
             frames: (narration.secs * f64::from(rate)).round() as u64,
-            extras: extras.clone(),
+            extras,
         })
     }
 
@@ -224,13 +228,23 @@ impl Executor {
         self.fetch_input(job, name, &raw, cancel).await?;
         let bytes = std::fs::read(&raw).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
         let text = String::from_utf8_lossy(&bytes);
-        let v = video.video().ok_or_else(|| JobError::BadInput { name: "video".into(), code: "input-missing-stream", message: "has no video stream".into() })?;
+        let v = video.video().ok_or_else(|| JobError::BadInput {
+            name: "video".into(),
+            code: "input-missing-stream",
+            message: "has no video stream".into(),
+        })?;
         let size = (v.width.unwrap_or(1920), v.height.unwrap_or(1080));
         let bad = |e: captions::CaptionError| JobError::BadInput { name: name.into(), code: e.code, message: e.message };
         let ass = match caption.map(|c| (&c.mode, c.uppercase)) {
             Some((CaptionMode::Highlight { style }, upper)) => {
                 let words = captions::parse_words(&text).map_err(bad)?;
-                captions::karaoke_ass(&words, &captions::AssStyle::highlight(style, size.1), &captions::Karaoke::from_options(style), size, upper)
+                captions::karaoke_ass(
+                    &words,
+                    &captions::AssStyle::highlight(style, size.1),
+                    &captions::Karaoke::from_options(style),
+                    size,
+                    upper,
+                )
             }
             Some((CaptionMode::Segments { style }, upper)) => {
                 captions::segments_ass(&captions::parse_srt(&text).map_err(bad)?, &captions::AssStyle::segments(style, size.1), size, upper)
@@ -331,7 +345,12 @@ impl Executor {
                     });
                 }
                 extras.insert("source_duration".into(), json!(len));
-                Plan { args: ops::audio::trim_args(path, t.start_sec, t.duration_sec, t.format, out), video_encoder: "none", frames: 0, extras }
+                Plan {
+                    args: ops::audio::trim_args(path, t.start_sec, t.duration_sec, t.format, out),
+                    video_encoder: "none",
+                    frames: 0,
+                    extras,
+                }
             }
             Task::Downsample(t) => {
                 let (path, probe) = &inputs[0];
@@ -396,13 +415,10 @@ impl Executor {
                 }
                 need_audio("audio", aprobe)?;
                 let asecs = duration("audio", aprobe)?;
-                let total: f64 = clips.iter().zip(names).map(|((_, p), n)| duration(n, p)).sum::<Result<f64, _>>()?;
-                let repeats = ((asecs / total).ceil() as usize).max(1);
-                extras.insert("audio_duration".into(), json!(asecs));
-                extras.insert("clips_duration".into(), json!(total));
-                extras.insert("loops_applied".into(), json!(repeats));
                 let narration = ops::concat::Narration { path: apath, secs: asecs };
-                self.join_under(clips, names, &narration, repeats, t.normalize, dir, out, &mut extras)?
+                let mut plan = self.join_under(clips, names, &narration, t.normalize, dir, out)?;
+                plan.extras.insert("audio_duration".into(), json!(asecs));
+                plan
             }
         };
         Ok(plan)

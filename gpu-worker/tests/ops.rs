@@ -43,7 +43,12 @@ impl Env {
             job_id: "ops-test".into(),
             attempt: 1,
             inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),
-            outputs: vec![OutputTarget { name: OUTPUT.into(), key: "out".into(), put_url: self.storage.url("out"), content_type: content_type.into() }],
+            outputs: vec![OutputTarget {
+                name: OUTPUT.into(),
+                key: "out".into(),
+                put_url: self.storage.url("out"),
+                content_type: content_type.into(),
+            }],
             task,
         };
         let r = self.exec.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.map_err(|e| e.to_worker_error());
@@ -64,9 +69,32 @@ async fn addaudio_maps_the_new_track_in_each_sync_mode() {
     let _g = SERIAL.lock().await;
     let e = env().await;
     // 2 s of video carrying its own mono track, and 3 s of stereo narration.
-    e.make("v.mp4", &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "1", "-shortest"]);
+    e.make(
+        "v.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x240:r=24:d=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-ac",
+            "1",
+            "-shortest",
+        ],
+    );
     e.make("a.wav", &["-f", "lavfi", "-i", "sine=f=1000:d=3", "-ac", "2"]);
-    for (sync, want, encoder) in [(SyncMode::Shortest, 2.0, "copy"), (SyncMode::LoopVideo, 3.0, "copy"), (SyncMode::StretchVideo, 3.0, "libx264")] {
+    for (sync, want, encoder) in
+        [(SyncMode::Shortest, 2.0, "copy"), (SyncMode::LoopVideo, 3.0, "copy"), (SyncMode::StretchVideo, 3.0, "libx264")]
+    {
         let out = e.run(&[("video", "v.mp4"), ("audio", "a.wav")], "video/mp4", Task::AddAudio(AddAudioTask { sync })).await.unwrap();
         let p = e.output();
         assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1), "{sync:?}: one video and one audio stream");
@@ -85,7 +113,10 @@ async fn addaudio_maps_the_new_track_in_each_sync_mode() {
         }
     }
     // A video without a video stream is refused with a stable code.
-    let err = e.run(&[("video", "a.wav"), ("audio", "a.wav")], "video/mp4", Task::AddAudio(AddAudioTask { sync: SyncMode::Shortest })).await.unwrap_err();
+    let err = e
+        .run(&[("video", "a.wav"), ("audio", "a.wav")], "video/mp4", Task::AddAudio(AddAudioTask { sync: SyncMode::Shortest }))
+        .await
+        .unwrap_err();
     assert_eq!((err.code.as_str(), err.retryable), ("input-missing-stream", false));
 }
 
@@ -95,7 +126,9 @@ async fn concatenate_copies_identical_clips_and_normalises_the_rest() {
     let e = env().await;
     let same = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-ar", "48000", "-shortest"];
     let clip = |src: &str, d: &str| -> Vec<String> {
-        let mut a: Vec<String> = ["-f", "lavfi", "-i", &format!("{src}=s=320x240:r=24:d={d}"), "-f", "lavfi", "-i", &format!("sine=d={d}")].map(String::from).to_vec();
+        let mut a: Vec<String> = ["-f", "lavfi", "-i", &format!("{src}=s=320x240:r=24:d={d}"), "-f", "lavfi", "-i", &format!("sine=d={d}")]
+            .map(String::from)
+            .to_vec();
         a.extend(same.map(String::from));
         a
     };
@@ -103,7 +136,8 @@ async fn concatenate_copies_identical_clips_and_normalises_the_rest() {
     let a2 = clip("smptebars", "1.5");
     e.make("c1.mp4", &a1.iter().map(String::as_str).collect::<Vec<_>>());
     e.make("c2.mp4", &a2.iter().map(String::as_str).collect::<Vec<_>>());
-    let out = e.run(&[("clip_1", "c1.mp4"), ("clip_2", "c2.mp4")], "video/mp4", Task::Concatenate(ConcatenateTask { clips: 2 })).await.unwrap();
+    let out =
+        e.run(&[("clip_1", "c1.mp4"), ("clip_2", "c2.mp4")], "video/mp4", Task::Concatenate(ConcatenateTask { clips: 2 })).await.unwrap();
     assert_eq!(out.extras["copied"], true, "identical parameters: stream copy");
     assert_eq!(out.outputs[0].encoder.as_deref(), Some("copy"));
     let p = e.output();
@@ -113,7 +147,8 @@ async fn concatenate_copies_identical_clips_and_normalises_the_rest() {
 
     // Different size and fps, and a clip without audio: normalised, silence added.
     e.make("c3.mp4", &["-f", "lavfi", "-i", "testsrc=s=640x360:r=30:d=1", "-c:v", "libx264", "-preset", "ultrafast"]);
-    let out = e.run(&[("clip_1", "c1.mp4"), ("clip_2", "c3.mp4")], "video/mp4", Task::Concatenate(ConcatenateTask { clips: 2 })).await.unwrap();
+    let out =
+        e.run(&[("clip_1", "c1.mp4"), ("clip_2", "c3.mp4")], "video/mp4", Task::Concatenate(ConcatenateTask { clips: 2 })).await.unwrap();
     assert_eq!(out.extras["copied"], false);
     let p = e.output();
     let v = stream(&p, "video").unwrap();
@@ -142,7 +177,11 @@ async fn audio_trim_and_concatenate() {
     assert_eq!((err.code.as_str(), err.retryable), ("start-beyond-end", false));
 
     let out = e
-        .run(&[("clip_1", "one.mp3"), ("clip_2", "long.wav")], "audio/mpeg", Task::AudioConcatenate(AudioFormatTask { clips: 2, format: AudioFormat::Mp3 }))
+        .run(
+            &[("clip_1", "one.mp3"), ("clip_2", "long.wav")],
+            "audio/mpeg",
+            Task::AudioConcatenate(AudioFormatTask { clips: 2, format: AudioFormat::Mp3 }),
+        )
         .await
         .unwrap();
     let p = e.output();
@@ -156,7 +195,26 @@ async fn audio_trim_and_concatenate() {
 async fn downsample_keeps_aspect_audio_and_square_pixels() {
     let _g = SERIAL.lock().await;
     let e = env().await;
-    e.make("hd.mp4", &["-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=1", "-f", "lavfi", "-i", "sine=d=1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"]);
+    e.make(
+        "hd.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=1280x720:r=25:d=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=1",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    );
     let out = e.run(&[("video", "hd.mp4")], "video/mp4", Task::Downsample(DownsampleTask { height: 240 })).await.unwrap();
     let p = e.output();
     let v = stream(&p, "video").unwrap();
@@ -184,7 +242,28 @@ fn lufs(e: &Env, key: &str) -> f64 {
 async fn music_sits_below_the_voice_and_loops() {
     let _g = SERIAL.lock().await;
     let e = env().await;
-    e.make("talk.mp4", &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=3", "-f", "lavfi", "-i", "sine=f=440:d=3,volume=-6dB", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-ac", "2", "-shortest"]);
+    e.make(
+        "talk.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x240:r=24:d=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=3,volume=-6dB",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-ac",
+            "2",
+            "-shortest",
+        ],
+    );
     e.make("mute.mp4", &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=2", "-c:v", "libx264", "-preset", "ultrafast"]);
     e.make("music.mp3", &["-f", "lavfi", "-i", "sine=f=1500:d=1", "-ac", "2", "-c:a", "libmp3lame"]);
     e.storage.put("talk-audio", e.storage.get("talk.mp4").unwrap());
@@ -302,7 +381,26 @@ fn yellowish(r: u8, g: u8, b: u8) -> bool {
 async fn captions_are_burned_where_and_when_they_belong() {
     let _g = SERIAL.lock().await;
     let e = env().await;
-    e.make("blue.mp4", &["-f", "lavfi", "-i", "color=c=0x2040a0:s=640x360:r=24:d=3", "-f", "lavfi", "-i", "sine=d=3", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"]);
+    e.make(
+        "blue.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x2040a0:s=640x360:r=24:d=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    );
     e.storage.put("subs.srt", "\u{feff}1\r\n00:00:00,500 --> 00:00:01,500\r\nOlá, coração {\\pos(10,10)} 🎬\r\n\r\n".as_bytes().to_vec());
     let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Default, uppercase: false });
     let out = e.run(&[("video", "blue.mp4"), ("captions", "subs.srt")], "video/mp4", task).await.unwrap();
@@ -322,8 +420,10 @@ async fn captions_are_burned_where_and_when_they_belong() {
         "words.json",
         br#"{"words":[{"word":"um","start":0.2,"end":0.9},{"word":"dois","start":1.0,"end":1.9},{"word":"tr\u00eas","start":2.0,"end":2.8}]}"#.to_vec(),
     );
-    let style: job_spec::ops::StyleOptions =
-        serde_json::from_value(serde_json::json!({"texto_cor": "#FFFFFF", "highlight_texto_cor": "#FFFF00", "position": "top_center", "words_per_line": 3})).unwrap();
+    let style: job_spec::ops::StyleOptions = serde_json::from_value(
+        serde_json::json!({"texto_cor": "#FFFFFF", "highlight_texto_cor": "#FFFF00", "position": "top_center", "words_per_line": 3}),
+    )
+    .unwrap();
     let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Highlight { style }, uppercase: true });
     e.run(&[("video", "blue.mp4"), ("captions", "words.json")], "video/mp4", task).await.unwrap();
     let f = frame_rgb(&e, 1.5);

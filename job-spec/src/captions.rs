@@ -375,7 +375,8 @@ pub fn karaoke_ass(words: &[Word], style: &AssStyle, k: &Karaoke, size: (u32, u3
     let per_page = k.words_per_line * k.max_lines;
     let pages: Vec<&[Word]> = words.chunks(per_page).collect();
     for (p, page) in pages.iter().enumerate() {
-        let page_end = pages.get(p + 1).map_or(page[page.len() - 1].end, |next| next[0].start.max(page[page.len() - 1].end).min(next[0].start));
+        let page_end =
+            pages.get(p + 1).map_or(page[page.len() - 1].end, |next| next[0].start.max(page[page.len() - 1].end).min(next[0].start));
         for (i, w) in page.iter().enumerate() {
             let start = w.start;
             let end = page.get(i + 1).map_or(page_end, |n| n.start).max(w.end.min(page_end));
@@ -444,7 +445,10 @@ mod tests {
                 Cue { start: 3.0, end: 5.0, text: "second".into() },
             ]
         );
-        assert_eq!(parse_srt("1\n00:00:01,000 --> 00:00:02,000\nno blank line before\n2\n00:00:02,000 --> 00:00:03,000\nnext\n").unwrap().len(), 2);
+        assert_eq!(
+            parse_srt("1\n00:00:01,000 --> 00:00:02,000\nno blank line before\n2\n00:00:02,000 --> 00:00:03,000\nnext\n").unwrap().len(),
+            2
+        );
         assert_eq!(parse_srt("hello").unwrap_err().code, "empty-captions");
         assert_eq!(parse_srt("1\n00:00:xx,000 --> 00:00:02,000\nhi\n").unwrap_err().code, "invalid-srt");
         assert_eq!(parse_timestamp("01:02:03,4"), Some(3723.4));
@@ -498,7 +502,8 @@ mod tests {
             .enumerate()
             .map(|(i, w)| Word { word: (*w).into(), start: i as f64, end: i as f64 + 0.8 })
             .collect();
-        let o: StyleOptions = serde_json::from_value(serde_json::json!({"words_per_line": 2, "max_lines": 2, "highlight_texto_cor": "#00FF00"})).unwrap();
+        let o: StyleOptions =
+            serde_json::from_value(serde_json::json!({"words_per_line": 2, "max_lines": 2, "highlight_texto_cor": "#00FF00"})).unwrap();
         let ass = karaoke_ass(&words, &AssStyle::highlight(&o, 1080), &Karaoke::from_options(&o), (1920, 1080), false);
         let events: Vec<&str> = ass.lines().filter(|l| l.starts_with("Dialogue:")).collect();
         assert_eq!(events.len(), 5, "{ass}");

@@ -129,7 +129,13 @@ fn single_output_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> 
     if let Some(kind) = ["video", "audio"].into_iter().find(|k| meta.content_type.starts_with(&format!("{k}/"))) {
         r[format!("{kind}_url")] = json!(url);
     }
-    for (k, v) in [("codec", json!(meta.codec)), ("encoder", json!(meta.encoder)), ("width", json!(meta.width)), ("height", json!(meta.height)), ("frames", json!(meta.frames))] {
+    for (k, v) in [
+        ("codec", json!(meta.codec)),
+        ("encoder", json!(meta.encoder)),
+        ("width", json!(meta.width)),
+        ("height", json!(meta.height)),
+        ("frames", json!(meta.frames)),
+    ] {
         if !v.is_null() {
             r[k] = v;
         }

@@ -3,14 +3,15 @@
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
 use crate::ops::{
-    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, UrlItem, VideoTrilhaSonora,
+    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, UrlItem,
+    VideoTrilhaSonora,
 };
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
 use crate::values::ZoomType;
 use crate::worker::{
-    AddAudioTask, AudioFormat, CaptionMode, CaptionTask, EncodeTask, AudioFormatTask, AudioMusicTask, AudioTrimTask, ClipTask, ConcatVideoAudioTask, ConcatenateTask, DownsampleTask,
-    Img2VidTask, MusicTask, OUTPUT, SyncMode, Task,
+    AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask,
+    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, SyncMode, Task,
 };
 
 /// Music under video: 20 dB below the voice unless `volume_reduction_db` says otherwise.
@@ -366,17 +367,17 @@ mod tests {
             .parse(br#"{"source_uri":"r2://t/acme/a.wav","start_sec":1,"duration_sec":2,"output_filename":"cut.wav","path":"x"}"#)
             .unwrap();
         let p = plan(&trim, "j", &ctx()).unwrap();
-        assert_eq!(p.outputs, vec![PlannedOutput { name: "output".into(), key: "t/acme/x/cut.wav".into(), content_type: "audio/wav".into() }]);
+        assert_eq!(
+            p.outputs,
+            vec![PlannedOutput { name: "output".into(), key: "t/acme/x/cut.wav".into(), content_type: "audio/wav".into() }]
+        );
         assert_eq!(p.task, Task::AudioTrim(AudioTrimTask { start_sec: 1.0, duration_sec: 2.0, format: AudioFormat::Wav }));
-        let cat = Operation::Concatenate
-            .parse(br#"{"video_urls":[{"video_url":"r2://t/acme/1.mp4"},"r2://t/acme/2.mp4"]}"#)
-            .unwrap();
+        let cat = Operation::Concatenate.parse(br#"{"video_urls":[{"video_url":"r2://t/acme/1.mp4"},"r2://t/acme/2.mp4"]}"#).unwrap();
         let p = plan(&cat, "j7", &ctx()).unwrap();
         assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["clip_1", "clip_2"]);
         assert_eq!(p.outputs[0].key, "t/acme/jobs/j7/concatenated.mp4");
-        let add = Operation::AddAudio
-            .parse(br#"{"url_video":"r2://t/acme/v.mp4","url_audio":"r2://t/acme/a.mp3","sync":"loop_video"}"#)
-            .unwrap();
+        let add =
+            Operation::AddAudio.parse(br#"{"url_video":"r2://t/acme/v.mp4","url_audio":"r2://t/acme/a.mp3","sync":"loop_video"}"#).unwrap();
         assert_eq!(plan(&add, "j", &ctx()).unwrap().task, Task::AddAudio(AddAudioTask { sync: SyncMode::LoopVideo }));
         let down = Operation::Downsample.parse(br#"{"url_video":"r2://t/acme/v.mp4","resolution":"480p"}"#).unwrap();
         let p = plan(&down, "j", &ctx()).unwrap();
@@ -386,9 +387,14 @@ mod tests {
             .unwrap();
         let p = plan(&stage, "j", &ctx()).unwrap();
         assert_eq!(p.task, Task::Stage);
-        assert_eq!(p.outputs, vec![PlannedOutput { name: "output".into(), key: "t/acme/staged/a.mp3".into(), content_type: "audio/mpeg".into() }]);
+        assert_eq!(
+            p.outputs,
+            vec![PlannedOutput { name: "output".into(), key: "t/acme/staged/a.mp3".into(), content_type: "audio/mpeg".into() }]
+        );
         let cap = Operation::CaptionStyle
-            .parse(br#"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/w.json","type":"highlight","uppercase":true}"#)
+            .parse(
+                br#"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/w.json","type":"highlight","uppercase":true}"#,
+            )
             .unwrap();
         let p = plan(&cap, "j", &ctx()).unwrap();
         assert_eq!(p.task, Task::Caption(CaptionTask { mode: CaptionMode::Highlight { style: Default::default() }, uppercase: true }));

@@ -66,7 +66,15 @@ mod tests {
     use super::*;
 
     fn job(sync: SyncMode) -> AddAudio<'static> {
-        AddAudio { video: Path::new("/w/v.mp4"), audio: Path::new("/w/a.mp3"), out: Path::new("/w/o.mp4"), sync, video_secs: 4.0, audio_secs: 6.0, fps: 24 }
+        AddAudio {
+            video: Path::new("/w/v.mp4"),
+            audio: Path::new("/w/a.mp3"),
+            out: Path::new("/w/o.mp4"),
+            sync,
+            video_secs: 4.0,
+            audio_secs: 6.0,
+            fps: 24,
+        }
     }
 
     #[test]

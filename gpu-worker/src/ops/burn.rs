@@ -27,7 +27,15 @@ pub fn caption_args(video: &Path, ass: &Path, fps: u32, out: &Path, encoder: Enc
 
 /// `encode`: the video, an optional replacement audio (cut to the video's length) and
 /// optional burned subtitles, in one pass. Without subtitles the video is copied.
-pub fn encode_args(video: &Path, audio: Option<&Path>, ass: Option<&Path>, video_secs: f64, fps: u32, out: &Path, encoder: Encoder) -> Vec<String> {
+pub fn encode_args(
+    video: &Path,
+    audio: Option<&Path>,
+    ass: Option<&Path>,
+    video_secs: f64,
+    fps: u32,
+    out: &Path,
+    encoder: Encoder,
+) -> Vec<String> {
     let mut a = head();
     a.extend(input(video));
     if let Some(au) = audio {
@@ -64,11 +72,13 @@ mod tests {
              -movflags +faststart -f mp4 /w/o.mp4"
         );
         assert_eq!(
-            encode_args(Path::new("/w/v.mp4"), Some(Path::new("/w/a.wav")), None, 3.0, 24, Path::new("/w/o.mp4"), Encoder::Libx264).join(" "),
+            encode_args(Path::new("/w/v.mp4"), Some(Path::new("/w/a.wav")), None, 3.0, 24, Path::new("/w/o.mp4"), Encoder::Libx264)
+                .join(" "),
             "-hide_banner -nostdin -y -i /w/v.mp4 -i /w/a.wav -map 0:v:0 -map 1:a:0 -c:v copy -c:a aac -b:a 192k -t 3.000000 \
              -movflags +faststart -f mp4 /w/o.mp4"
         );
-        let a = encode_args(Path::new("/w/v.mp4"), None, Some(Path::new("/w/s.ass")), 3.0, 30, Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
+        let a = encode_args(Path::new("/w/v.mp4"), None, Some(Path::new("/w/s.ass")), 3.0, 30, Path::new("/w/o.mp4"), Encoder::Libx264)
+            .join(" ");
         assert!(a.contains("-map 0:v:0 -map 0:a? -vf subtitles=filename=/w/s.ass -c:v libx264") && a.contains("-g 60 -c:a copy"), "{a}");
     }
 }

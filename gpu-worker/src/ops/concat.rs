@@ -15,19 +15,29 @@ use crate::encoder::Encoder;
 use crate::process::Probe;
 
 /// What must match for a stream-copy join.
-fn signature(p: &Probe) -> Option<(String, u32, u32, String, String, bool, String, Option<(String, String, u32)>)> {
+#[derive(PartialEq)]
+struct Signature {
+    codec: String,
+    size: (u32, u32),
+    pix_fmt: Option<String>,
+    rate: Option<String>,
+    square: bool,
+    profile: Option<String>,
+    /// codec, sample rate, channels
+    audio: Option<(String, Option<String>, Option<u32>)>,
+}
+
+fn signature(p: &Probe) -> Option<Signature> {
     let v = p.video()?;
-    let audio = p.audio().map(|a| (a.codec_name.clone(), a.sample_rate.clone().unwrap_or_default(), a.channels.unwrap_or(0)));
-    Some((
-        v.codec_name.clone(),
-        v.width?,
-        v.height?,
-        v.pix_fmt.clone().unwrap_or_default(),
-        v.r_frame_rate.clone().unwrap_or_default(),
-        v.square_pixels(),
-        v.profile.clone().unwrap_or_default(),
-        audio,
-    ))
+    Some(Signature {
+        codec: v.codec_name.clone(),
+        size: (v.width?, v.height?),
+        pix_fmt: v.pix_fmt.clone(),
+        rate: v.r_frame_rate.clone(),
+        square: v.square_pixels(),
+        profile: v.profile.clone(),
+        audio: p.audio().map(|a| (a.codec_name.clone(), a.sample_rate.clone(), a.channels)),
+    })
 }
 
 /// True when the concat demuxer can join these clips by stream copy.
@@ -96,7 +106,8 @@ pub fn normalize_args(
         if any_audio {
             let d = secs(c.secs);
             if c.has_audio {
-                graph.push_str(&format!("[{i}:a:0]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=0:{d}[a{i}];"));
+                graph
+                    .push_str(&format!("[{i}:a:0]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,apad,atrim=0:{d}[a{i}];"));
             } else {
                 graph.push_str(&format!("anullsrc=r=48000:cl=stereo,atrim=0:{d}[a{i}];"));
             }
@@ -151,7 +162,10 @@ mod tests {
              -map [v] -map [a] -c:v libx264 -preset veryfast -crf 20 -sc_threshold 0 -profile:v high -pix_fmt yuv420p -g 48 \
              -c:a aac -b:a 192k -movflags +faststart -f mp4 /w/o.mp4"
         );
-        let silent = [Clip { path: Path::new("/w/1.mp4"), secs: 2.0, has_audio: false }, Clip { path: Path::new("/w/2.mp4"), secs: 1.0, has_audio: false }];
+        let silent = [
+            Clip { path: Path::new("/w/1.mp4"), secs: 2.0, has_audio: false },
+            Clip { path: Path::new("/w/2.mp4"), secs: 1.0, has_audio: false },
+        ];
         let a = normalize_args(&silent, (640, 360), 24, None, Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
         assert!(a.contains("[v0][v1]concat=n=2:v=1:a=0[v]") && !a.contains("-c:a"), "{a}");
         let n = Narration { path: Path::new("/w/n.wav"), secs: 7.5 };
@@ -161,7 +175,10 @@ mod tests {
              -t 7.500000 -movflags +faststart -f mp4 /w/o.mp4"
         );
         let a = normalize_args(&clips, (640, 360), 24, Some(&n), Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
-        assert!(a.contains("-i /w/2.mp4 -i /w/n.wav -filter_complex") && a.contains("[v0][v1]concat=n=2:v=1:a=0[v] -map [v] -map 2:a:0"), "{a}");
+        assert!(
+            a.contains("-i /w/2.mp4 -i /w/n.wav -filter_complex") && a.contains("[v0][v1]concat=n=2:v=1:a=0[v] -map [v] -map 2:a:0"),
+            "{a}"
+        );
         assert!(a.ends_with("-c:a aac -b:a 192k -t 7.500000 -movflags +faststart -f mp4 /w/o.mp4"), "{a}");
     }
 }

@@ -105,7 +105,12 @@ mod tests {
              -map 0:v:0 -map [a] -c:v copy -c:a aac -b:a 192k -t 10.000000 -movflags +faststart -f mp4 /w/o.mp4"
         );
         let silent = video_args(Path::new("/w/v.mp4"), Path::new("/w/m.mp3"), false, -3.0, 2.0, Path::new("/w/o.mp4")).join(" ");
-        assert!(silent.contains("-filter_complex [1:a:0]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,volume=-3.00dB,atrim=0:2.000000[a] "), "{silent}");
+        assert!(
+            silent.contains(
+                "-filter_complex [1:a:0]aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo,volume=-3.00dB,atrim=0:2.000000[a] "
+            ),
+            "{silent}"
+        );
         assert_eq!(
             audio_args(Path::new("/w/v.wav"), Path::new("/w/m.mp3"), -30.0, 5.0, AudioFormat::Mp3, Path::new("/w/o.mp3")).join(" "),
             "-hide_banner -nostdin -y -i /w/v.wav -stream_loop -1 -i /w/m.mp3 -filter_complex \
