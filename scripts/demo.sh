@@ -25,36 +25,76 @@ upload() { # file key — S3 PUT signed with SigV4 (curl does the signing)
   curl -fsS -o /dev/null --aws-sigv4 "aws:amz:auto:s3" -u "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$1" "$S3_ENDPOINT/$S3_BUCKET/$2"
 }
-for f in 1.jpg 2.jpg 3.png 4.png narracao.wav; do upload "$MEDIA/$f" "${TENANT_PREFIX}inputs/$RUN/$f"; done
-say "uploaded 4 photos and the narration under ${TENANT_PREFIX}inputs/$RUN/"
+# A little music: two detuned tones with a slow tremolo, 6 s (it loops under the video).
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i "aevalsrc=0.3*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.5*t))+0.2*sin(2*PI*330.5*t):s=44100:d=6"   -ac 2 -c:a libmp3lame "$MEDIA/musica.mp3"
+TEXT="Olá! Este é um vídeo de demonstração da api-gpu. Quatro imagens viram clipes com efeito Ken Burns, prontos para receber a narração."
+python3 - "$TEXT" "$NARRATION" >"$MEDIA/words.json" <<'PY'
+import json, sys
+words, total = sys.argv[1].split(), float(sys.argv[2])
+step = total / len(words)
+print(json.dumps({"words": [{"word": w, "start": round(i * step, 3), "end": round((i + 0.9) * step, 3)} for i, w in enumerate(words)]}))
+PY
+for f in 1.jpg 2.jpg 3.png 4.png narracao.wav musica.mp3; do upload "$MEDIA/$f" "${TENANT_PREFIX}inputs/$RUN/$f"; done
+say "uploaded 4 photos, the narration and music under ${TENANT_PREFIX}inputs/$RUN/"
 
-# The clips together last as long as the narration.
+# run_job PATH BODY → waits for the job, prints progress, leaves its object in $JOB.
+run_job() {
+  local path=$1 body=$2 t0 id st
+  t0=$(now)
+  JOB=$(curl -fsS -X POST "$EDGE_URL$path" -H "X-API-Key: $API_KEY" -H 'content-type: application/json' -d "$body")
+  id=$(jq -r .jobId <<<"$JOB")
+  say "POST $path → 202, job $id"
+  while :; do
+    JOB=$(curl -fsS "$EDGE_URL/jobs/$id" -H "X-API-Key: $API_KEY")
+    st=$(jq -r .status <<<"$JOB")
+    printf '\r[demo]   %-10s %-9s %5s%%' "$st" "$(jq -r .progress.stage <<<"$JOB")" "$(jq -r .progress.percentage <<<"$JOB")"
+    case $st in COMPLETED|FAILED|CANCELLED|TIMED_OUT) echo; break;; esac
+    sleep 0.5
+  done
+  if [ "$st" != COMPLETED ]; then jq . <<<"$JOB" >&2; exit 1; fi
+  jq . <<<"$JOB" >"$OUT/$(basename "$path").json"
+  say "  done in $(python3 -c "print(f'{$(now)-$t0:.2f}')") s (client clock); worker timings (ms): $(jq -c .result.timings_ms <<<"$JOB")"
+}
+fetch() { # url file → downloads and prints a one-line ffprobe summary
+  curl -fsS -o "$2" "$1"
+  say "  $2: $(ffprobe -v error -show_entries stream=codec_type,codec_name,width,height -show_entries format=duration -of compact=p=0:nk=1 "$2" | tr '\n' ' ')"
+}
+
+# 1. img2vid: four Ken Burns clips that together last as long as the narration.
 PER=$(python3 -c "print(round($NARRATION/4, 3))")
 BODY=$(jq -n --arg p "${TENANT_PREFIX}inputs/$RUN" --arg d "$PER" --arg path "demo/$RUN" '{
   images: [1,2,3,4] | map({id: ., image_url: ("r2://" + $p + "/" + (if . < 3 then "\(.).jpg" else "\(.).png" end)), duracao: ($d|tonumber)}),
   path: $path, frame_rate: 24, zoom_types: ["zoomin","zoomout","zoompanright"], idRoteiro: 1,
   metadata: {source: "make demo"}}')
-T0=$(now)
-JOB=$(curl -fsS -X POST "$EDGE_URL/video/img2vid" -H "X-API-Key: $API_KEY" -H 'content-type: application/json' -d "$BODY")
-ID=$(jq -r .jobId <<<"$JOB")
-say "POST /video/img2vid → 202, job $ID ($(jq -r .status <<<"$JOB"))"
-while :; do
-  JOB=$(curl -fsS "$EDGE_URL/jobs/$ID" -H "X-API-Key: $API_KEY")
-  ST=$(jq -r .status <<<"$JOB")
-  printf '\r[demo] %-10s %-9s %5s%%' "$ST" "$(jq -r .progress.stage <<<"$JOB")" "$(jq -r .progress.percentage <<<"$JOB")"
-  case $ST in COMPLETED|FAILED|CANCELLED|TIMED_OUT) echo; break;; esac
-  sleep 0.5
-done
-T1=$(now)
-if [ "$ST" != COMPLETED ]; then jq . <<<"$JOB" >&2; exit 1; fi
-jq . <<<"$JOB" >"$OUT/job.json"
-say "job $ID COMPLETED in $(python3 -c "print(f'{$T1-$T0:.2f}')") s (client clock); worker timings (ms): $(jq -c .result.timings_ms <<<"$JOB")"
+run_job /video/img2vid "$BODY"
 for i in $(seq 0 3); do
   V=$(jq -c ".result.videos[$i]" <<<"$JOB")
-  F="$OUT/$(jq -r .filename <<<"$V")"
-  curl -fsS -o "$F" "$(jq -r .video_url <<<"$V")"
-  P=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=width,height,nb_read_packets,sample_aspect_ratio -of csv=p=0 "$F")
-  say "$F  zoom=$(jq -r .zoom_type <<<"$V")  ${P}  ($(stat -c %s "$F") bytes, encoder $(jq -r .encoder <<<"$V"))"
+  fetch "$(jq -r .video_url <<<"$V")" "$OUT/$(jq -r .filename <<<"$V")"
 done
+CLIPS=$(jq -c '[.result.videos[] | {video_url: ("r2://" + .s3_key)}]' <<<"$JOB")
+
+# 2. concatenate: the clips share encoder parameters, so they are joined by stream copy.
+run_job /video/concatenate "$(jq -n --argjson c "$CLIPS" --arg path "demo/$RUN" '{video_urls: $c, path: $path}')"
+say "  stream copy: $(jq -r .result.copied <<<"$JOB")"
+JOINED=$(jq -r .result.s3_key <<<"$JOB")
+
+# 3. addaudio: the narration under the video.
+run_job /video/addaudio "$(jq -n --arg v "r2://$JOINED" --arg a "r2://${TENANT_PREFIX}inputs/$RUN/narracao.wav" --arg path "demo/$RUN" \
+  '{url_video: $v, url_audio: $a, path: $path, output_filename: "narrated.mp4"}')"
+NARRATED=$(jq -r .result.s3_key <<<"$JOB")
+
+# 4. trilhasonora: music 20 dB below the voice (EBU R128), looped.
+run_job /video/trilhasonora "$(jq -n --arg v "r2://$NARRATED" --arg m "r2://${TENANT_PREFIX}inputs/$RUN/musica.mp3" --arg path "demo/$RUN" \
+  '{url_video: $v, trilha_sonora: $m, path: $path, output_filename: "with_music.mp4"}')"
+say "  loops: $(jq -r .result.loops_applied <<<"$JOB"), analysis: $(jq -c .result.audio_analysis <<<"$JOB")"
+WITH_MUSIC=$(jq -r .result.s3_key <<<"$JOB")
+
+# 5. caption_style highlight: word-by-word karaoke. Without transcription yet, the word
+#    timings are spread evenly over the narration (words.json made here).
+upload "$MEDIA/words.json" "${TENANT_PREFIX}inputs/$RUN/words.json"
+run_job /video/caption_style "$(jq -n --arg v "r2://$WITH_MUSIC" --arg c "r2://${TENANT_PREFIX}inputs/$RUN/words.json" --arg path "demo/$RUN" \
+  '{url_video: $v, url_caption: $c, type: "highlight", uppercase: true, path: $path, output_filename: "final.mp4",
+    style: {fonte: "DejaVu Sans", tamanho_fonte: 72, texto_cor: "#FFFFFF", highlight_texto_cor: "#FFD400", position: "bottom_center", words_per_line: 4, max_lines: 2}}')"
+fetch "$(jq -r .result.video_url <<<"$JOB")" "$OUT/final.mp4"
 cp "$MEDIA/narracao.wav" "$OUT/"
-say "done: $OUT (job.json, 4 clips, narracao.wav)"
+say "done: $OUT/final.mp4 (and the four clips, each step's job object, narracao.wav)"

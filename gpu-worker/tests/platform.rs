@@ -3,19 +3,18 @@
 //! (libx264) and an in-process storage server (GET inputs, PUT outputs).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use gpu_worker::config::Config;
-use gpu_worker::encoder::EncoderChoice;
+use common::{Storage, eventually, ffmpeg_children, ffprobe_bytes, frames, spawn_server};
 use gpu_worker::executor::Executor;
 use gpu_worker::platform::{self, PlatformConfig};
 use job_spec::worker::{ClipTask, Img2VidTask, InputUrl, OutputTarget};
@@ -139,34 +138,9 @@ async fn runpod(State(f): State<FakeRunPod>, method: Method, uri: Uri, headers: 
     resp
 }
 
-/// Objects by key.
-#[derive(Clone, Default)]
-struct Storage {
-    objects: Arc<Mutex<HashMap<String, Vec<u8>>>>,
-    puts: Arc<Mutex<Vec<String>>>,
-}
-
-async fn storage_get(State(s): State<Storage>, UrlPath(key): UrlPath<String>) -> Result<Vec<u8>, StatusCode> {
-    s.objects.lock().unwrap().get(&key).cloned().ok_or(StatusCode::NOT_FOUND)
-}
-
-async fn storage_put(State(s): State<Storage>, UrlPath(key): UrlPath<String>, body: Bytes) -> StatusCode {
-    s.puts.lock().unwrap().push(key.clone());
-    s.objects.lock().unwrap().insert(key, body.to_vec());
-    StatusCode::OK
-}
-
-async fn spawn_server(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
-
 struct Harness {
     runpod: FakeRunPod,
     storage: Storage,
-    storage_url: String,
     media: tempfile::TempDir,
     work_root: tempfile::TempDir,
     shutdown: CancellationToken,
@@ -178,28 +152,14 @@ struct Harness {
 /// Starts the platform loop against a fake RunPod whose first job-takes answer `takes`.
 async fn start(takes: Vec<TakeReply>) -> Harness {
     let serial = SERIAL.lock().await;
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let storage = Storage::default();
-    let storage_url = spawn_server(Router::new().route("/{*key}", get(storage_get).put(storage_put)).with_state(storage.clone())).await;
+    common::init_tracing();
+    let storage = Storage::start().await;
     let runpod = FakeRunPod::default();
     runpod.takes.lock().unwrap().extend(takes);
     let api = spawn_server(Router::new().fallback(self::runpod).with_state(runpod.clone())).await;
 
     let work_root = tempfile::tempdir().unwrap();
-    let exec = Executor::new(Config {
-        ffmpeg: "ffmpeg".into(),
-        ffprobe: "ffprobe".into(),
-        work_root: work_root.path().to_owned(),
-        encoder: EncoderChoice::Libx264,
-        allow_loopback_http: true,
-        max_input_bytes: 50_000_000,
-        transfer_parallelism: 2,
-        render_parallelism: 2,
-        ffmpeg_timeout: Duration::from_secs(120),
-        http_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
+    let exec = Executor::new(common::config(work_root.path())).await.unwrap();
     // The URL shapes RunPod sets, placeholders included.
     let vars = HashMap::from([
         ("RUNPOD_POD_ID", POD.to_owned()),
@@ -220,7 +180,6 @@ async fn start(takes: Vec<TakeReply>) -> Harness {
     Harness {
         runpod,
         storage,
-        storage_url,
         media: tempfile::tempdir().unwrap(),
         work_root,
         _stop_on_panic: shutdown.clone().drop_guard(),
@@ -232,17 +191,8 @@ async fn start(takes: Vec<TakeReply>) -> Harness {
 
 impl Harness {
     /// Stores a still made by lavfi's testsrc2 under `key`.
-    async fn put_image(&self, key: &str, size: &str) {
-        let path = self.media.path().join("still.jpg");
-        let st = tokio::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &format!("testsrc2=s={size}")])
-            .args(["-frames:v", "1"])
-            .arg(&path)
-            .status()
-            .await
-            .unwrap();
-        assert!(st.success(), "ffmpeg could not make {key}");
-        self.storage.objects.lock().unwrap().insert(key.to_owned(), std::fs::read(&path).unwrap());
+    fn put_image(&self, key: &str, size: &str) {
+        self.storage.put(key, common::still(self.media.path(), "still.jpg", size));
     }
 
     /// An img2vid job of one clip from `input_key` to `out/{job_id}/video.mp4`.
@@ -251,13 +201,8 @@ impl Harness {
         WorkerJob {
             job_id: job_id.into(),
             attempt: 1,
-            inputs: vec![InputUrl { name: "image".into(), url: format!("{}/{input_key}", self.storage_url) }],
-            outputs: vec![OutputTarget {
-                name: "video".into(),
-                put_url: format!("{}/{key}", self.storage_url),
-                key,
-                content_type: "video/mp4".into(),
-            }],
+            inputs: vec![InputUrl { name: "image".into(), url: self.storage.url(input_key) }],
+            outputs: vec![OutputTarget { name: "video".into(), put_url: self.storage.url(&key), key, content_type: "video/mp4".into() }],
             task: Task::Img2vid(Img2VidTask {
                 width,
                 height,
@@ -308,7 +253,7 @@ impl Harness {
     }
 
     fn work_dirs_left(&self) -> usize {
-        std::fs::read_dir(self.work_root.path()).unwrap().count()
+        common::entries(self.work_root.path())
     }
 
     /// Fires shutdown; the loop must return (jobs cancelled, ffmpeg reaped) promptly.
@@ -327,51 +272,17 @@ impl Harness {
     }
 }
 
-async fn ffprobe_frames(path: &Path) -> Option<u64> {
-    let out = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams"])
-        .arg(path)
-        .output()
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["streams"][0]["nb_read_packets"].as_str()?.parse().ok()
-}
-
-/// Polls `cond` every 100 ms for up to 5 s; returns its last value.
-async fn eventually(cond: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while !cond() && start.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    cond()
-}
-
-/// Pids of this process's `ffmpeg` children, zombies included (from `/proc/*/stat`).
-fn ffmpeg_children() -> Vec<u32> {
-    let me = std::process::id();
-    let child = |stat: &str| -> Option<u32> {
-        let (head, rest) = stat.rsplit_once(')')?;
-        let (pid, comm) = head.split_once(" (")?;
-        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-        if ppid == me && comm == "ffmpeg" { pid.trim().parse().ok() } else { None }
-    };
-    std::fs::read_dir("/proc").unwrap().filter_map(|e| child(&std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn takes_renders_and_posts_progress_heartbeats_and_the_result() {
     let h = start(vec![TakeReply::Status(204)]).await;
-    h.put_image("in/a.jpg", "640x360").await;
+    h.put_image("in/a.jpg", "640x360");
     h.queue("rp-1", serde_json::to_value(h.job("e2e", "in/a.jpg", 24, (640, 360))).unwrap());
 
     let result = h.result("rp-1", Duration::from_secs(30)).await;
     // A few heartbeats after the job, to see the idle shape again.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let video = h.storage.objects.lock().unwrap().get("out/e2e/video.mp4").cloned().expect("the video was uploaded");
-    let file = h.media.path().join("video.mp4");
-    std::fs::write(&file, &video).unwrap();
-    assert_eq!(ffprobe_frames(&file).await, Some(24));
+    let video = h.storage.get("out/e2e/video.mp4").expect("the video was uploaded");
+    assert_eq!(frames(&ffprobe_bytes(h.media.path(), "video.mp4", &video)), Some(24));
     assert!(eventually(|| h.work_dirs_left() == 0).await, "the job's work dir is removed");
     let log = h.finish().await;
 
@@ -444,7 +355,7 @@ async fn no_job_answers_poll_again_and_429_pauses_the_take_loop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_are_posted_as_worker_error_strings() {
     let h = start(vec![]).await;
-    h.storage.objects.lock().unwrap().insert("in/notes.txt".into(), b"these are my notes, not an image\n".to_vec());
+    h.storage.put("in/notes.txt", b"these are my notes, not an image\n".to_vec());
     h.queue("rp-text", serde_json::to_value(h.job("text", "in/notes.txt", 24, (640, 360))).unwrap());
     h.queue("rp-junk", json!({ "hello": "world" }));
 
@@ -454,7 +365,7 @@ async fn failures_are_posted_as_worker_error_strings() {
         let err = WorkerError::from_runpod_string(body["error"].as_str().expect("the error is a string"));
         assert_eq!((err.code.as_str(), err.retryable), (code, false), "{id}: {err:?}");
     }
-    assert!(h.storage.puts.lock().unwrap().is_empty(), "nothing uploaded");
+    assert!(h.storage.put_headers.lock().unwrap().is_empty(), "nothing uploaded");
     h.finish().await;
 }
 
@@ -476,7 +387,7 @@ async fn a_result_post_answered_500_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_stop_kills_ffmpeg_and_the_job_reports_nothing_more() {
     let h = start(vec![]).await;
-    h.put_image("in/a.jpg", "640x360").await;
+    h.put_image("in/a.jpg", "640x360");
     h.queue("rp-long", serde_json::to_value(h.job("long", "in/a.jpg", 600, (1280, 720))).unwrap());
     h.rendering("rp-long").await;
     assert!(!ffmpeg_children().is_empty(), "ffmpeg should be running");
@@ -510,7 +421,7 @@ async fn job_stop_kills_ffmpeg_and_the_job_reports_nothing_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_cancels_the_running_job_and_returns() {
     let h = start(vec![]).await;
-    h.put_image("in/a.jpg", "640x360").await;
+    h.put_image("in/a.jpg", "640x360");
     h.queue("rp-long", serde_json::to_value(h.job("long", "in/a.jpg", 600, (1280, 720))).unwrap());
     h.rendering("rp-long").await;
     assert!(!ffmpeg_children().is_empty(), "ffmpeg should be running");
@@ -520,5 +431,5 @@ async fn shutdown_cancels_the_running_job_and_returns() {
     let log = h.finish().await;
     assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
     assert!(!log.iter().any(|r| r.is_result_for("rp-long")), "a cancelled job posts no result");
-    assert!(storage.puts.lock().unwrap().is_empty(), "nothing uploaded");
+    assert!(storage.put_headers.lock().unwrap().is_empty(), "nothing uploaded");
 }

@@ -3,18 +3,15 @@
 //! outputs) and an in-process webhook receiver.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::path::Path;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::http::StatusCode;
+use axum::routing::post;
 use axum::{Json, Router};
-use gpu_worker::config::Config;
-use gpu_worker::encoder::EncoderChoice;
+use common::{Storage, eventually, ffmpeg_children, ffprobe_bytes, spawn_server};
 use gpu_worker::executor::Executor;
 use gpu_worker::serve::{ServeConfig, router};
 use job_spec::worker::{ClipTask, Img2VidTask, InputUrl, OutputTarget};
@@ -28,34 +25,9 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const FPS: u32 = 24;
 
-/// Objects by key, and the headers each PUT carried.
-#[derive(Clone, Default)]
-struct Storage {
-    objects: Arc<Mutex<HashMap<String, Vec<u8>>>>,
-    put_headers: Arc<Mutex<HashMap<String, HeaderMap>>>,
-}
-
-async fn storage_get(State(s): State<Storage>, UrlPath(key): UrlPath<String>) -> Result<Vec<u8>, StatusCode> {
-    s.objects.lock().unwrap().get(&key).cloned().ok_or(StatusCode::NOT_FOUND)
-}
-
-async fn storage_put(State(s): State<Storage>, UrlPath(key): UrlPath<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    s.put_headers.lock().unwrap().insert(key.clone(), headers);
-    s.objects.lock().unwrap().insert(key, body.to_vec());
-    StatusCode::OK
-}
-
-async fn spawn_server(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
-
 struct Harness {
     /// `http://127.0.0.1:port/v2`
     api: String,
-    storage_url: String,
     storage: Storage,
     hooks: Arc<Mutex<Vec<Value>>>,
     hook_url: String,
@@ -68,9 +40,8 @@ struct Harness {
 
 async fn start() -> Harness {
     let serial = SERIAL.lock().await;
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let storage = Storage::default();
-    let storage_url = spawn_server(Router::new().route("/{*key}", get(storage_get).put(storage_put)).with_state(storage.clone())).await;
+    common::init_tracing();
+    let storage = Storage::start().await;
     let hooks = Arc::new(Mutex::new(Vec::new()));
     let h = hooks.clone();
     let hook_app = Router::new().route(
@@ -83,20 +54,7 @@ async fn start() -> Harness {
     let hook_url = format!("{}/hook", spawn_server(hook_app).await);
 
     let work_root = tempfile::tempdir().unwrap();
-    let exec = Executor::new(Config {
-        ffmpeg: "ffmpeg".into(),
-        ffprobe: "ffprobe".into(),
-        work_root: work_root.path().to_owned(),
-        encoder: EncoderChoice::Libx264,
-        allow_loopback_http: true,
-        max_input_bytes: 50_000_000,
-        transfer_parallelism: 2,
-        render_parallelism: 2,
-        ffmpeg_timeout: Duration::from_secs(120),
-        http_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
+    let exec = Executor::new(common::config(work_root.path())).await.unwrap();
     let cfg = ServeConfig {
         endpoint_id: "test".into(),
         api_key: Some("k".into()),
@@ -109,7 +67,6 @@ async fn start() -> Harness {
     let api = format!("{}/v2", spawn_server(router(cfg, exec, shutdown.clone())).await);
     Harness {
         api,
-        storage_url,
         storage,
         hooks,
         hook_url,
@@ -123,21 +80,8 @@ async fn start() -> Harness {
 
 impl Harness {
     /// Stores a still made by lavfi's testsrc2 (`file` picks the format) under `key`.
-    async fn put_image(&self, key: &str, file: &str, size: &str) {
-        let path = self.media.path().join(file);
-        let st = tokio::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", &format!("testsrc2=s={size}")])
-            .args(["-frames:v", "1"])
-            .arg(&path)
-            .status()
-            .await
-            .unwrap();
-        assert!(st.success(), "ffmpeg could not make {file}");
-        self.put_object(key, std::fs::read(&path).unwrap());
-    }
-
-    fn put_object(&self, key: &str, bytes: Vec<u8>) {
-        self.storage.objects.lock().unwrap().insert(key.to_owned(), bytes);
+    fn put_image(&self, key: &str, file: &str, size: &str) {
+        self.storage.put(key, common::still(self.media.path(), file, size));
     }
 
     /// A job with one clip per `(input key, frames, zoom)`; output `video_{i}` goes to `out/{job_id}/video_{i}.mp4`.
@@ -146,18 +90,11 @@ impl Harness {
         WorkerJob {
             job_id: job_id.into(),
             attempt: 1,
-            inputs: (0..clips.len())
-                .map(|i| InputUrl { name: format!("image_{}", n(i)), url: format!("{}/{}", self.storage_url, clips[i].0) })
-                .collect(),
+            inputs: (0..clips.len()).map(|i| InputUrl { name: format!("image_{}", n(i)), url: self.storage.url(clips[i].0) }).collect(),
             outputs: (0..clips.len())
                 .map(|i| {
                     let key = format!("out/{job_id}/video_{}.mp4", n(i));
-                    OutputTarget {
-                        name: format!("video_{}", n(i)),
-                        put_url: format!("{}/{key}", self.storage_url),
-                        key,
-                        content_type: "video/mp4".into(),
-                    }
+                    OutputTarget { name: format!("video_{}", n(i)), put_url: self.storage.url(&key), key, content_type: "video/mp4".into() }
                 })
                 .collect(),
             task: Task::Img2vid(Img2VidTask {
@@ -207,7 +144,7 @@ impl Harness {
     /// Submits a job too long to finish during a test (cancel it at the end) and waits
     /// until ffmpeg renders it, so that with concurrency 1 later jobs stay queued.
     async fn occupy_the_slot(&self) -> String {
-        self.put_image("in/a.jpg", "a.jpg", "640x360").await;
+        self.put_image("in/a.jpg", "a.jpg", "640x360");
         let id = self.submit(&self.job("long", &[("in/a.jpg", 600, ZoomType::Zoomin)], (1280, 720))).await;
         self.wait_for(&id, Duration::from_secs(60), |v| {
             v["status"] == "IN_PROGRESS" && v["output"]["stage"] == "render" && v["output"]["completed"].as_u64() > Some(0)
@@ -269,47 +206,15 @@ impl Harness {
     }
 
     fn work_dirs_left(&self) -> usize {
-        std::fs::read_dir(self.work_root.path()).unwrap().count()
+        common::entries(self.work_root.path())
     }
-}
-
-async fn ffprobe(path: &Path) -> Value {
-    let out = tokio::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
-        .arg(path)
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "ffprobe {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Polls `cond` every 100 ms for up to 5 s; returns its last value.
-async fn eventually(cond: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while !cond() && start.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    cond()
-}
-
-/// Pids of this process's `ffmpeg` children, zombies included (from `/proc/*/stat`).
-fn ffmpeg_children() -> Vec<u32> {
-    let me = std::process::id();
-    let child = |stat: &str| -> Option<u32> {
-        let (head, rest) = stat.rsplit_once(')')?;
-        let (pid, comm) = head.split_once(" (")?;
-        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-        if ppid == me && comm == "ffmpeg" { pid.trim().parse().ok() } else { None }
-    };
-    std::fs::read_dir("/proc").unwrap().filter_map(|e| child(&std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn img2vid_renders_uploads_reports_and_calls_the_webhook() {
     let h = start().await;
-    h.put_image("in/a.jpg", "a.jpg", "640x360").await;
-    h.put_image("in/b.png", "b.png", "300x500").await;
+    h.put_image("in/a.jpg", "a.jpg", "640x360");
+    h.put_image("in/b.png", "b.png", "300x500");
     let clips = [("in/a.jpg", 24, ZoomType::Zoomin), ("in/b.png", 31, ZoomType::Zoompanright)];
     let id = h.submit(&h.job("e2e", &clips, (640, 360))).await;
 
@@ -322,7 +227,7 @@ async fn img2vid_renders_uploads_reports_and_calls_the_webhook() {
     for (i, &(_, frames, _)) in clips.iter().enumerate() {
         let key = format!("out/e2e/video_{}.mp4", i + 1);
         let meta = outputs.iter().find(|o| o["name"] == format!("video_{}", i + 1)).unwrap();
-        let bytes = h.storage.objects.lock().unwrap().get(&key).cloned().unwrap_or_else(|| panic!("no PUT of {key}"));
+        let bytes = h.storage.get(&key).unwrap_or_else(|| panic!("no PUT of {key}"));
         let headers = h.storage.put_headers.lock().unwrap()[&key].clone();
         assert_eq!(headers.get("content-length").unwrap().to_str().unwrap(), bytes.len().to_string(), "PUT {key} needs Content-Length");
         assert!(headers.get("transfer-encoding").is_none(), "PUT {key} must not be chunked");
@@ -332,9 +237,7 @@ async fn img2vid_renders_uploads_reports_and_calls_the_webhook() {
         assert_eq!(meta["frames"], u64::from(frames));
         assert_eq!((meta["width"].as_u64(), meta["height"].as_u64(), meta["codec"].as_str()), (Some(640), Some(360), Some("h264")));
 
-        let file = h.media.path().join(format!("video_{}.mp4", i + 1));
-        std::fs::write(&file, &bytes).unwrap();
-        let probe = ffprobe(&file).await;
+        let probe = ffprobe_bytes(h.media.path(), &format!("video_{}.mp4", i + 1), &bytes);
         let streams = probe["streams"].as_array().unwrap();
         assert_eq!(streams.len(), 1, "{probe}");
         let s = &streams[0];
@@ -390,7 +293,7 @@ async fn requests_need_the_key_a_known_endpoint_and_a_known_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_input_that_is_not_media_fails_for_good() {
     let h = start().await;
-    h.put_object("in/notes.txt", b"these are my notes, not an image\n".to_vec());
+    h.storage.put("in/notes.txt", b"these are my notes, not an image\n".to_vec());
     let id = h.submit(&h.job("text", &[("in/notes.txt", 24, ZoomType::Zoomin)], (640, 360))).await;
     let err = h.failure(&id).await;
     assert_eq!((err.code.as_str(), err.retryable), ("input-not-media", false), "{err:?}");
@@ -412,7 +315,7 @@ async fn a_missing_input_fails_for_good() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_kills_ffmpeg_and_the_job_stays_cancelled() {
     let h = start().await;
-    h.put_image("in/a.jpg", "a.jpg", "640x360").await;
+    h.put_image("in/a.jpg", "a.jpg", "640x360");
     let id = h.submit(&h.job("long", &[("in/a.jpg", 600, ZoomType::Zoomin)], (1280, 720))).await;
     // Rendering: ffmpeg has reported frames.
     h.wait_for(&id, Duration::from_secs(60), |v| {
@@ -451,7 +354,7 @@ async fn cancel_kills_ffmpeg_and_the_job_stays_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn execution_timeout_kills_ffmpeg_and_reports_timed_out() {
     let h = start().await;
-    h.put_image("in/a.jpg", "a.jpg", "640x360").await;
+    h.put_image("in/a.jpg", "a.jpg", "640x360");
     let job = h.job("slow", &[("in/a.jpg", 600, ZoomType::Zoomin)], (1280, 720));
     let id = h.submit_body(json!({ "input": job, "webhook": h.hook_url, "policy": { "executionTimeout": 1500 } })).await;
     let v = h.wait_finished(&id).await;
@@ -473,7 +376,7 @@ async fn retry_runs_a_failed_job_again_with_its_input_and_webhook() {
     assert!(err.message.contains("404"), "{err:?}");
 
     // Only FAILED and TIMED_OUT can be retried: a completed job cannot, see below.
-    h.put_image("in/later.jpg", "later.jpg", "320x180").await;
+    h.put_image("in/later.jpg", "later.jpg", "320x180");
     let (code, v) = h.post(&format!("test/retry/{id}")).await;
     assert_eq!((code, v), (StatusCode::OK, json!({ "id": id, "status": "IN_QUEUE" })));
     let v = h.wait_finished(&id).await;

@@ -1,10 +1,12 @@
 //! Helpers shared by gpu-worker's integration tests: an in-process storage server
-//! (GET inputs, PUT outputs, recording headers), media made with lavfi, ffprobe.
+//! (GET inputs, PUT outputs, recording headers), media made with lavfi, ffprobe,
+//! polling, and this process's ffmpeg children.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -79,6 +81,16 @@ pub fn config(work_root: &Path) -> Config {
     }
 }
 
+/// Sends `tracing` output to the test's captured output (once per test binary).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+}
+
+/// Entries in `dir`: work dirs that jobs left behind under a work root.
+pub fn entries(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
 /// Runs ffmpeg (quiet, overwrite) and returns the output file's bytes.
 pub fn ffmpeg_make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
     let out = dir.join(name);
@@ -90,6 +102,12 @@ pub fn ffmpeg_make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
         .unwrap();
     assert!(st.success(), "ffmpeg {args:?}");
     std::fs::read(out).unwrap()
+}
+
+/// A still made by lavfi's testsrc2 of `size` (`WxH`), written to `dir/name` (the
+/// name's extension picks the format); returns its bytes.
+pub fn still(dir: &Path, name: &str, size: &str) -> Vec<u8> {
+    ffmpeg_make(dir, name, &["-f", "lavfi", "-i", &format!("testsrc2=s={size}"), "-frames:v", "1"])
 }
 
 /// ffprobe of bytes (streams with packet counts, and format).
@@ -115,4 +133,30 @@ pub fn stream<'a>(probe: &'a Value, kind: &str) -> Option<&'a Value> {
 
 pub fn streams(probe: &Value, kind: &str) -> usize {
     probe["streams"].as_array().unwrap().iter().filter(|s| s["codec_type"] == kind).count()
+}
+
+/// Packets (frames) counted in the first video stream.
+pub fn frames(probe: &Value) -> Option<u64> {
+    stream(probe, "video")?["nb_read_packets"].as_str()?.parse().ok()
+}
+
+/// Polls `cond` every 100 ms for up to 5 s; returns its last value.
+pub async fn eventually(cond: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while !cond() && start.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cond()
+}
+
+/// Pids of this process's `ffmpeg` children, zombies included (from `/proc/*/stat`).
+pub fn ffmpeg_children() -> Vec<u32> {
+    let me = std::process::id();
+    let child = |stat: &str| -> Option<u32> {
+        let (head, rest) = stat.rsplit_once(')')?;
+        let (pid, comm) = head.split_once(" (")?;
+        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        if ppid == me && comm == "ffmpeg" { pid.trim().parse().ok() } else { None }
+    };
+    std::fs::read_dir("/proc").unwrap().filter_map(|e| child(&std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?)).collect()
 }
