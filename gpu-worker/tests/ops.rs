@@ -456,3 +456,37 @@ async fn encode_muxes_audio_and_burns_subtitles_in_one_pass() {
     let out = e.run(&[("video", "blue.mp4"), ("audio", "voice.wav")], "video/mp4", task).await.unwrap();
     assert_eq!(out.outputs[0].encoder.as_deref(), Some("copy"), "no subtitles: the video is copied");
 }
+
+#[tokio::test]
+async fn bad_inputs_fail_with_their_codes() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    let jpeg = ffmpeg_make(e.dir.path(), "ok.jpg", &["-f", "lavfi", "-i", "testsrc2=s=640x360", "-frames:v", "1"]);
+    e.storage.put("corrupt.jpg", jpeg[..jpeg.len() / 3].iter().rev().copied().collect());
+    e.storage.put("page.jpg", b"<!doctype html><html><body>Not Found</body></html>".to_vec());
+    e.make("big.wav", &["-f", "lavfi", "-i", "sine=d=2"]);
+    let trim = || Task::AudioTrim(AudioTrimTask { start_sec: 0.0, duration_sec: 1.0, format: AudioFormat::Mp3 });
+    for (key, code) in [("corrupt.jpg", "input-not-media"), ("page.jpg", "input-not-media")] {
+        let err = e.run(&[("audio", key)], "audio/mpeg", trim()).await.unwrap_err();
+        assert_eq!((err.code.as_str(), err.retryable), (code, false), "{key}: {err:?}");
+        assert!(err.stderr_tail.is_some(), "{key}: ffprobe's words are kept");
+    }
+    // A private address is refused before any connection, loopback allowed or not.
+    let job = WorkerJob {
+        job_id: "private".into(),
+        attempt: 1,
+        inputs: vec![InputUrl { name: "audio".into(), url: "https://10.0.0.1/a.wav".into() }],
+        outputs: vec![OutputTarget { name: OUTPUT.into(), key: "out".into(), put_url: e.storage.url("out"), content_type: "audio/mpeg".into() }],
+        task: trim(),
+    };
+    let err = e.exec.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.unwrap_err().to_worker_error();
+    assert_eq!((err.code.as_str(), err.retryable), ("input-refused", false), "{err:?}");
+    assert!(err.message.contains("private-address"), "{}", err.message);
+    // An input over the byte limit.
+    let mut cfg = common::config(&e.dir.path().join("work"));
+    cfg.max_input_bytes = 10_000;
+    let small = Executor::new(cfg).await.unwrap();
+    let job = WorkerJob { inputs: vec![InputUrl { name: "audio".into(), url: e.storage.url("big.wav") }], ..job };
+    let err = small.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.unwrap_err().to_worker_error();
+    assert_eq!((err.code.as_str(), err.retryable), ("input-too-large", false), "{err:?}");
+}
