@@ -476,7 +476,12 @@ async fn bad_inputs_fail_with_their_codes() {
         job_id: "private".into(),
         attempt: 1,
         inputs: vec![InputUrl { name: "audio".into(), url: "https://10.0.0.1/a.wav".into() }],
-        outputs: vec![OutputTarget { name: OUTPUT.into(), key: "out".into(), put_url: e.storage.url("out"), content_type: "audio/mpeg".into() }],
+        outputs: vec![OutputTarget {
+            name: OUTPUT.into(),
+            key: "out".into(),
+            put_url: e.storage.url("out"),
+            content_type: "audio/mpeg".into(),
+        }],
         task: trim(),
     };
     let err = e.exec.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.unwrap_err().to_worker_error();
@@ -489,4 +494,119 @@ async fn bad_inputs_fail_with_their_codes() {
     let job = WorkerJob { inputs: vec![InputUrl { name: "audio".into(), url: e.storage.url("big.wav") }], ..job };
     let err = small.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.unwrap_err().to_worker_error();
     assert_eq!((err.code.as_str(), err.retryable), ("input-too-large", false), "{err:?}");
+}
+
+/// Renders one img2vid clip of `frames` frames at `size` from a stored image; returns
+/// the probe and the output's frames `at` (indices) as gray images.
+async fn img2vid_clip(
+    e: &Env,
+    image: &str,
+    zoom: job_spec::ZoomType,
+    size: (u32, u32),
+    frames: u32,
+    at: &[u32],
+) -> (serde_json::Value, Vec<Vec<u8>>) {
+    let task = Task::Img2vid(job_spec::worker::Img2VidTask {
+        width: size.0,
+        height: size.1,
+        frame_rate: 24,
+        clips: vec![job_spec::worker::ClipTask { id: "1".into(), input: "image_1".into(), output: "video_1".into(), frames, zoom }],
+    });
+    let job = WorkerJob {
+        job_id: "img2vid".into(),
+        attempt: 1,
+        inputs: vec![InputUrl { name: "image_1".into(), url: e.storage.url(image) }],
+        outputs: vec![OutputTarget {
+            name: "video_1".into(),
+            key: "out".into(),
+            put_url: e.storage.url("out"),
+            content_type: "video/mp4".into(),
+        }],
+        task,
+    };
+    e.exec.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.unwrap();
+    let path = e.dir.path().join("clip.mp4");
+    std::fs::write(&path, e.storage.get("out").unwrap()).unwrap();
+    let grays = at
+        .iter()
+        .map(|n| {
+            let out = std::process::Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+                .arg(&path)
+                .args(["-vf", &format!("select=eq(n\\,{n})"), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout.len(), (size.0 * size.1) as usize);
+            out.stdout
+        })
+        .collect();
+    (e.output(), grays)
+}
+
+fn check_clip(p: &serde_json::Value, size: (u32, u32), frames: u32) {
+    let v = stream(p, "video").unwrap();
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(u64::from(size.0)), Some(u64::from(size.1))));
+    assert!(matches!(v["sample_aspect_ratio"].as_str(), None | Some("1:1")), "SAR {}", v["sample_aspect_ratio"]);
+    assert_eq!(v["nb_read_packets"].as_str().unwrap(), frames.to_string());
+}
+
+/// Centroid (x, y) of pixels brighter than 128.
+fn centroid(gray: &[u8], width: usize) -> (f64, f64) {
+    let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+    for (i, v) in gray.iter().enumerate() {
+        if *v > 128 {
+            sx += (i % width) as f64;
+            sy += (i / width) as f64;
+            n += 1.0;
+        }
+    }
+    assert!(n > 0.0, "no bright pixels");
+    (sx / n, sy / n)
+}
+
+#[tokio::test]
+async fn img2vid_any_input_square_pixels_centred_zoom() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    // Tiny PNG with alpha → 9:16 output; a huge JPEG → 16:9.
+    e.make("tiny.png", &["-f", "lavfi", "-i", "testsrc2=s=16x16", "-frames:v", "1", "-pix_fmt", "rgba"]);
+    let (p, _) = img2vid_clip(&e, "tiny.png", job_spec::ZoomType::Zoomout, (360, 640), 12, &[]).await;
+    check_clip(&p, (360, 640), 12);
+    e.make("huge.jpg", &["-f", "lavfi", "-i", "testsrc2=s=6000x4000", "-frames:v", "1"]);
+    let (p, _) = img2vid_clip(&e, "huge.jpg", job_spec::ZoomType::Zoompanright, (640, 360), 12, &[]).await;
+    check_clip(&p, (640, 360), 12);
+
+    // The zoom is centred: a white square in the middle of a black 4:3 photo stays in
+    // the middle of the 16:9 frame from the first to the last frame of a zoom-in.
+    e.make("dot.png", &["-f", "lavfi", "-i", "color=black:s=800x600,drawbox=x=380:y=280:w=40:h=40:color=white:t=fill", "-frames:v", "1"]);
+    let (p, frames) = img2vid_clip(&e, "dot.png", job_spec::ZoomType::Zoomin, (640, 360), 24, &[0, 23]).await;
+    check_clip(&p, (640, 360), 24);
+    for f in &frames {
+        let (x, y) = centroid(f, 640);
+        assert!((x - 319.5).abs() < 2.0 && (y - 179.5).abs() < 2.0, "centroid ({x:.1}, {y:.1}) not centred");
+    }
+    let area = |f: &[u8]| f.iter().filter(|v| **v > 128).count() as f64;
+    let growth = area(&frames[1]) / area(&frames[0]);
+    assert!((growth - 1.3f64.powi(2)).abs() < 0.15, "zoom-in ends at 1.3×: area grew {growth:.2}×");
+
+    // An EXIF-rotated JPEG is shown upright: stored 320x180 with the left half white and
+    // Orientation 6 (rotate 90° clockwise), it displays 180x320 with the top half white.
+    let base = ffmpeg_make(
+        e.dir.path(),
+        "lr.jpg",
+        &["-f", "lavfi", "-i", "color=black:s=320x180,drawbox=x=0:y=0:w=160:h=180:color=white:t=fill", "-frames:v", "1"],
+    );
+    let mut tiff = b"II*\0\x08\0\0\0\x01\0".to_vec();
+    tiff.extend([0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let mut rotated = base[..2].to_vec();
+    rotated.extend([0xff, 0xe1]);
+    rotated.extend(u16::try_from(app1.len() + 2).unwrap().to_be_bytes());
+    rotated.extend(app1);
+    rotated.extend(&base[2..]);
+    e.storage.put("rotated.jpg", rotated);
+    let (_, frames) = img2vid_clip(&e, "rotated.jpg", job_spec::ZoomType::Zoomin, (640, 360), 2, &[0]).await;
+    let px = |x: usize, y: usize| frames[0][y * 640 + x];
+    assert!(px(320, 60) > 200 && px(320, 300) < 50, "top white, bottom black: EXIF orientation applied");
 }
