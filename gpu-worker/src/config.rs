@@ -17,6 +17,9 @@ pub struct Config {
     pub work_root: PathBuf,
     /// `ENCODER`: `auto` (NVENC when it works, else libx264), `libx264`, `h264_nvenc`.
     pub encoder: EncoderChoice,
+    /// `HWACCEL`: `auto` (default) uses `-hwaccel cuda` for video inputs when a probe at
+    /// start decodes with it; `off` never does.
+    pub cuda_decode: bool,
     /// Local development only (`ALLOW_LOOPBACK_HTTP=1`): inputs and uploads may use
     /// http:// on loopback (the local S3 server).
     pub allow_loopback_http: bool,
@@ -59,6 +62,11 @@ impl Config {
             ffprobe: env("FFPROBE_BIN").unwrap_or_else(|| "ffprobe".into()).into(),
             work_root,
             encoder,
+            cuda_decode: match env("HWACCEL").as_deref() {
+                None | Some("auto") => true,
+                Some("off") => false,
+                Some(other) => return Err(format!("HWACCEL={other:?}: use auto or off")),
+            },
             allow_loopback_http: matches!(env("ALLOW_LOOPBACK_HTTP").as_deref(), Some("1" | "true")),
             max_input_bytes: num("MAX_INPUT_BYTES", 2 << 30)?,
             transfer_parallelism: num("TRANSFER_PARALLELISM", 4)?.max(1) as usize,

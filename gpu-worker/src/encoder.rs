@@ -60,9 +60,88 @@ pub async fn detect(ffmpeg: &Path, choice: EncoderChoice) -> Encoder {
     }
 }
 
+/// True when `-hwaccel cuda` decodes H.264 here. A one-frame H.264 file is made with
+/// libx264 in `scratch` and decoded through CUDA; ffmpeg exits non-zero when no CUDA
+/// device can be created, so a CPU-only machine answers false.
+pub async fn detect_cuda_decode(ffmpeg: &Path, scratch: &Path) -> bool {
+    let sample = scratch.join("cuda-probe.mp4");
+    let run = |args: Vec<String>| async move {
+        tokio::process::Command::new(ffmpeg)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status()
+            .await
+            .is_ok_and(|s| s.success())
+    };
+    let s = sample.display().to_string();
+    let made = run([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=256x256:d=0.1",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "libx264",
+        &s,
+    ]
+    .map(str::to_owned)
+    .to_vec())
+    .await;
+    let ok = made
+        && run(["-hide_banner", "-loglevel", "error", "-nostdin", "-hwaccel", "cuda", "-i", &s, "-f", "null", "-"]
+            .map(str::to_owned)
+            .to_vec())
+        .await;
+    let _ = std::fs::remove_file(&sample);
+    ok
+}
+
+/// Adds `-hwaccel cuda` before each `-i` that reads one of `video_inputs`. Decoded frames
+/// come back to system memory, so the rest of the command is unchanged.
+pub fn with_cuda_decode(args: Vec<String>, video_inputs: &[&Path]) -> Vec<String> {
+    let targets: Vec<String> = video_inputs.iter().map(|p| p.display().to_string()).collect();
+    let mut out = Vec::with_capacity(args.len() + 2 * targets.len());
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "-i" && args.get(i + 1).is_some_and(|p| targets.contains(p)) {
+            out.extend(["-hwaccel".to_owned(), "cuda".to_owned()]);
+        }
+        out.push(args[i].clone());
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuda_decode_goes_before_video_inputs_only() {
+        let args: Vec<String> = "-y -stream_loop -1 -i /w/v.mp4 -i /w/a.wav -map 0:v:0 /w/o.mp4".split(' ').map(str::to_owned).collect();
+        assert_eq!(
+            with_cuda_decode(args, &[Path::new("/w/v.mp4")]).join(" "),
+            "-y -stream_loop -1 -hwaccel cuda -i /w/v.mp4 -i /w/a.wav -map 0:v:0 /w/o.mp4"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_cuda_here_means_software_decode() {
+        // The development and CI machines have no GPU: there the probe must answer false,
+        // not hang or claim success. It is checked only where no NVIDIA device node exists.
+        if !std::path::Path::new("/dev/nvidiactl").exists() {
+            let dir = tempfile::tempdir().unwrap();
+            assert!(!detect_cuda_decode(Path::new("ffmpeg"), dir.path()).await);
+        }
+    }
 
     #[test]
     fn shared_encoder_arguments() {

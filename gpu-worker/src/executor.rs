@@ -27,6 +27,8 @@ pub struct Executor {
     pub cfg: Arc<Config>,
     pub http: reqwest::Client,
     pub encoder: Encoder,
+    /// `-hwaccel cuda` for video inputs (probed at start).
+    pub cuda_decode: bool,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,7 +37,8 @@ impl Executor {
     pub async fn new(cfg: Config) -> Result<Executor, String> {
         let http = transfer::client(&cfg)?;
         let encoder = crate::encoder::detect(&cfg.ffmpeg, cfg.encoder).await;
-        Ok(Executor { cfg: Arc::new(cfg), http, encoder })
+        let cuda_decode = cfg.cuda_decode && crate::encoder::detect_cuda_decode(&cfg.ffmpeg, &cfg.work_root).await;
+        Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode })
     }
 
     /// Runs the job to completion, failure or cancellation.

@@ -125,7 +125,11 @@ impl Executor {
             Task::Encode(t) if t.subtitles => Some(self.captions_ass(job, "subtitles", None, &inputs[0].1, dir, cancel).await?),
             _ => None,
         };
-        let plan = self.plan(task, &names, &inputs, subs.as_deref(), dir, &out).await?;
+        let mut plan = self.plan(task, &names, &inputs, subs.as_deref(), dir, &out).await?;
+        if self.cuda_decode {
+            let videos: Vec<&Path> = inputs.iter().filter(|(_, p)| p.video().is_some()).map(|(path, _)| path.as_path()).collect();
+            plan.args = crate::encoder::with_cuda_decode(plan.args, &videos);
+        }
         let clock = Instant::now();
         let total = plan.frames;
         let p = progress.clone();

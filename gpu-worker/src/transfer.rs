@@ -305,6 +305,7 @@ mod tests {
             ffprobe: "ffprobe".into(),
             work_root: std::env::temp_dir(),
             encoder: crate::encoder::EncoderChoice::Libx264,
+            cuda_decode: false,
             allow_loopback_http,
             max_input_bytes: 1 << 20,
             transfer_parallelism: 1,

@@ -72,6 +72,7 @@ pub fn config(work_root: &Path) -> Config {
         ffprobe: "ffprobe".into(),
         work_root: work_root.to_path_buf(),
         encoder: EncoderChoice::Libx264,
+        cuda_decode: false,
         allow_loopback_http: true,
         max_input_bytes: 50 << 20,
         transfer_parallelism: 2,
