@@ -269,8 +269,7 @@ async fn auth_validation_and_errors() {
     assert_eq!(status, 404);
     let (status, _) = s.get_job("not-a-job", &s.key).await;
     assert_eq!(status, 404);
-    let (status, err) =
-        s.post("/video/caption", Some(&s.key), &json!({"url_video":"https://x.example/v.mp4","url_srt":"https://x.example/s.srt"})).await;
+    let (status, err) = s.post("/audio/transcribe", Some(&s.key), &json!({"audio_url":"https://x.example/a.mp3"})).await;
     assert_eq!((status, err["code"].as_str()), (501, Some("operation-not-implemented")));
     let resp = s.http.get(format!("{}/nope", s.edge)).send().await.unwrap();
     assert_eq!(resp.status(), 404);

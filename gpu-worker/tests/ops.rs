@@ -572,6 +572,11 @@ async fn img2vid_any_input_square_pixels_centred_zoom() {
     e.make("tiny.png", &["-f", "lavfi", "-i", "testsrc2=s=16x16", "-frames:v", "1", "-pix_fmt", "rgba"]);
     let (p, _) = img2vid_clip(&e, "tiny.png", job_spec::ZoomType::Zoomout, (360, 640), 12, &[]).await;
     check_clip(&p, (360, 640), 12);
+    // Fully transparent white pixels come out black (composited), not white.
+    e.make("clear.png", &["-f", "lavfi", "-i", "color=white@0.0:s=64x64,format=rgba", "-frames:v", "1"]);
+    let (_, frames) = img2vid_clip(&e, "clear.png", job_spec::ZoomType::Zoomin, (640, 360), 2, &[0]).await;
+    let max = frames[0].iter().max().copied();
+    assert!(max < Some(30), "transparent areas are black, got max {max:?}");
     e.make("huge.jpg", &["-f", "lavfi", "-i", "testsrc2=s=6000x4000", "-frames:v", "1"]);
     let (p, _) = img2vid_clip(&e, "huge.jpg", job_spec::ZoomType::Zoompanright, (640, 360), 12, &[]).await;
     check_clip(&p, (640, 360), 12);

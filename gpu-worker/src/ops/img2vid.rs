@@ -4,7 +4,10 @@
 //! zoom centred on the image. The image is first scaled to cover the output at
 //! [`SUPERSAMPLE`]× and centre-cropped to the output's aspect, so any input size or
 //! aspect works; zoompan then moves a crop box over it. zoompan positions are whole
-//! pixels of the supersampled image, i.e. 1/SUPERSAMPLE px of output.
+//! pixels of the supersampled image, i.e. 1/SUPERSAMPLE px of output. Transparent
+//! pixels (PNG with alpha) are premultiplied, i.e. composited over black, instead of
+//! showing whatever color they happen to store. EXIF orientation is applied by ffmpeg's
+//! JPEG decoder (tested in tests/ops.rs).
 //! (The sub-pixel Rust renderer replaces this graph in the performance issue.)
 
 use std::path::Path;
@@ -40,7 +43,7 @@ pub fn filtergraph(zoom: ZoomType, frames: u32, width: u32, height: u32, fps: u3
     let (sw, sh) = (width * SUPERSAMPLE, height * SUPERSAMPLE);
     let (z, x, y) = zoom_exprs(zoom, frames);
     format!(
-        "scale={sw}:{sh}:force_original_aspect_ratio=increase:flags=lanczos,crop={sw}:{sh},setsar=1,\
+        "format=rgba,premultiply=inplace=1,scale={sw}:{sh}:force_original_aspect_ratio=increase:flags=lanczos,crop={sw}:{sh},setsar=1,\
          zoompan=z='{z}':x='{x}':y='{y}':d={frames}:s={width}x{height}:fps={fps},setsar=1,format=yuv420p"
     )
 }
@@ -82,7 +85,7 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "-hide_banner -nostdin -y -i /w/in.jpg -vf \
-             scale=3840:2160:force_original_aspect_ratio=increase:flags=lanczos,crop=3840:2160,setsar=1,\
+             format=rgba,premultiply=inplace=1,scale=3840:2160:force_original_aspect_ratio=increase:flags=lanczos,crop=3840:2160,setsar=1,\
              zoompan=z='1+0.300*on/47':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=48:s=1920x1080:fps=24,setsar=1,format=yuv420p \
              -frames:v 48 -r 24 -c:v libx264 -preset veryfast -crf 20 -sc_threshold 0 -profile:v high -pix_fmt yuv420p -g 48 \
              -an -movflags +faststart -f mp4 /w/out.mp4"
