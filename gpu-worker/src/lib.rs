@@ -5,6 +5,7 @@ pub mod config;
 pub mod encoder;
 pub mod error;
 pub mod executor;
+pub mod fonts;
 pub mod ops;
 pub mod platform;
 pub mod process;

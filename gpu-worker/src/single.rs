@@ -242,13 +242,14 @@ impl Executor {
         let ass = match caption.map(|c| (&c.mode, c.uppercase)) {
             Some((CaptionMode::Highlight { style }, upper)) => {
                 let words = captions::parse_words(&text).map_err(bad)?;
-                captions::karaoke_ass(
-                    &words,
-                    &captions::AssStyle::highlight(style, size.1),
-                    &captions::Karaoke::from_options(style),
-                    size,
-                    upper,
-                )
+                let (ass_style, karaoke) = (captions::AssStyle::highlight(style, size.1), captions::Karaoke::from_options(style));
+                // A rounded background is drawn from measured text widths.
+                let measurer = match karaoke.rounded {
+                    Some(_) => crate::fonts::Measurer::load(&ass_style.font, ass_style.bold, ass_style.size).await,
+                    None => None,
+                };
+                let measure = measurer.as_ref().map(|m| move |t: &str| m.width(t));
+                captions::karaoke_ass(&words, &ass_style, &karaoke, size, upper, measure.as_ref().map(|f| f as &dyn Fn(&str) -> f64))
             }
             Some((CaptionMode::Segments { style }, upper)) => {
                 captions::segments_ass(&captions::parse_srt(&text).map_err(bad)?, &captions::AssStyle::segments(style, size.1), size, upper)

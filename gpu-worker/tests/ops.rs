@@ -431,6 +431,28 @@ async fn captions_are_burned_where_and_when_they_belong() {
     assert!(count(&f, 0, 120, whiteish) > 100, "the other words stay white");
     assert_eq!(count(&f, 240, 360, whiteish) + count(&f, 240, 360, yellowish), 0, "nothing at the bottom");
 
+    // A rounded background: one box behind the page, its corners cut.
+    let style: job_spec::ops::StyleOptions = serde_json::from_value(serde_json::json!({
+        "fundo_cor": "#FF0000", "fundo_opacidade": 1.0, "fundo_arredondado": true, "tamanho_fonte": 36,
+        "padding_horizontal": 16, "padding_vertical": 8, "words_per_line": 3, "position": "bottom_center"
+    }))
+    .unwrap();
+    let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Highlight { style }, uppercase: false });
+    e.run(&[("video", "blue.mp4"), ("captions", "words.json")], "video/mp4", task).await.unwrap();
+    let f = frame_rgb(&e, 1.5);
+    let red = |x: usize, y: usize| {
+        let p = &f[(y * 640 + x) * 3..(y * 640 + x) * 3 + 3];
+        p[0] > 180 && p[1] < 70 && p[2] < 70
+    };
+    let pts: Vec<(usize, usize)> = (0..360).flat_map(|y| (0..640).map(move |x| (x, y))).filter(|&(x, y)| red(x, y)).collect();
+    assert!(pts.len() > 3000, "a box behind the words: {} red pixels", pts.len());
+    let (x0, x1) = (pts.iter().map(|p| p.0).min().unwrap(), pts.iter().map(|p| p.0).max().unwrap());
+    let (y0, y1) = (pts.iter().map(|p| p.1).min().unwrap(), pts.iter().map(|p| p.1).max().unwrap());
+    assert!(y0 > 240, "at the bottom: rows {y0}..{y1}");
+    let (cx, cy) = ((x0 + x1) / 2, (y0 + y1) / 2);
+    assert!(red(x0 + 1, cy) && red(cx, y0 + 1), "edges filled");
+    assert!(!red(x0 + 1, y0 + 1) && !red(x1 - 1, y1 - 1), "corners rounded off");
+
     // Bad captions fail with a code.
     e.storage.put("bad.srt", b"not subtitles".to_vec());
     let task = Task::Caption(job_spec::worker::CaptionTask { mode: job_spec::worker::CaptionMode::Default, uppercase: false });

@@ -253,14 +253,15 @@ impl AssStyle {
         }
         s.size = o.tamanho_fonte.unwrap_or(s.size);
         set_color(&mut s.primary, o.texto_cor.as_deref(), 1.0);
-        if let Some(bg) = o.fundo_cor.as_deref() {
-            // A background color means a box behind the text.
+        if let Some(bg) = o.fundo_cor.as_deref().filter(|_| o.fundo_arredondado != Some(true)) {
+            // A background color means a box behind each line (a rounded one is drawn
+            // separately, see `RoundedBox`).
             set_color(&mut s.back, Some(bg), o.fundo_opacidade.unwrap_or(0.6));
             set_color(&mut s.outline_color, Some(bg), o.fundo_opacidade.unwrap_or(0.6));
             s.border_style = 3;
             s.outline = o.padding_vertical.unwrap_or(s.outline.max(8.0));
         }
-        if let Some(h) = o.padding_horizontal {
+        if let Some(h) = o.padding_horizontal.filter(|_| o.fundo_arredondado != Some(true)) {
             s.margin_h = h.max(0.0).round() as u32;
         }
         s
@@ -353,6 +354,17 @@ pub struct Karaoke {
     pub highlight_outline: Option<String>,
     /// Outline width around the spoken word (`highlight_borda`).
     pub highlight_border: Option<f64>,
+    /// `fundo_arredondado` with a `fundo_cor`: one rounded box behind each page.
+    pub rounded: Option<RoundedBox>,
+}
+
+/// A rounded background box (ASS has no rounded `BorderStyle`: it is drawn with `\p1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundedBox {
+    /// `&HAABBGGRR`
+    pub color: String,
+    pub pad_h: f64,
+    pub pad_v: f64,
 }
 
 impl Karaoke {
@@ -363,6 +375,14 @@ impl Karaoke {
             highlight_text: o.highlight_texto_cor.as_deref().and_then(|c| ass_color(c, 1.0)).unwrap_or_else(|| "&H0000FFFF".into()),
             highlight_outline: o.highlight_cor.as_deref().and_then(|c| ass_color(c, 1.0)),
             highlight_border: o.highlight_borda,
+            rounded: match (o.fundo_arredondado, o.fundo_cor.as_deref()) {
+                (Some(true), Some(bg)) => ass_color(bg, o.fundo_opacidade.unwrap_or(0.6)).map(|color| RoundedBox {
+                    color,
+                    pad_h: o.padding_horizontal.unwrap_or(24.0),
+                    pad_v: o.padding_vertical.unwrap_or(12.0),
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -370,13 +390,34 @@ impl Karaoke {
 /// Word-by-word karaoke: words grouped into lines of `words_per_line`, pages of
 /// `max_lines` lines; while a word is spoken its page shows with that word highlighted.
 /// A page stays up until its last word ends (or the next page starts).
-pub fn karaoke_ass(words: &[Word], style: &AssStyle, k: &Karaoke, size: (u32, u32), uppercase: bool) -> String {
+///
+/// With a [`RoundedBox`], `measure(text)` must give the text's advance width in pixels at
+/// the style's font size (the worker measures with the real font); the box then sits
+/// behind the page's text block, placed by the same alignment and margins libass uses.
+pub fn karaoke_ass(
+    words: &[Word],
+    style: &AssStyle,
+    k: &Karaoke,
+    size: (u32, u32),
+    uppercase: bool,
+    measure: Option<&dyn Fn(&str) -> f64>,
+) -> String {
     let mut out = header(style, size);
     let per_page = k.words_per_line * k.max_lines;
     let pages: Vec<&[Word]> = words.chunks(per_page).collect();
+    let layer = if k.rounded.is_some() && measure.is_some() { 1 } else { 0 };
     for (p, page) in pages.iter().enumerate() {
         let page_end =
             pages.get(p + 1).map_or(page[page.len() - 1].end, |next| next[0].start.max(page[page.len() - 1].end).min(next[0].start));
+        if let (Some(rb), Some(measure)) = (&k.rounded, measure) {
+            let lines: Vec<String> = page
+                .chunks(k.words_per_line)
+                .map(|l| l.iter().map(|w| if uppercase { w.word.to_uppercase() } else { w.word.clone() }).collect::<Vec<_>>().join(" "))
+                .collect();
+            let width = lines.iter().map(|l| measure(l)).fold(0.0, f64::max);
+            let drawing = rounded_box(style, rb, size, width, lines.len());
+            out.push_str(&format!("Dialogue: 0,{},{},Default,,0,0,0,,{drawing}\n", ass_time(page[0].start), ass_time(page_end)));
+        }
         for (i, w) in page.iter().enumerate() {
             let start = w.start;
             let end = page.get(i + 1).map_or(page_end, |n| n.start).max(w.end.min(page_end));
@@ -404,10 +445,40 @@ pub fn karaoke_ass(words: &[Word], style: &AssStyle, k: &Karaoke, size: (u32, u3
                     text.push_str(&t);
                 }
             }
-            out.push_str(&dialogue(start, end, &text));
+            out.push_str(&dialogue(start, end, &text).replacen("Dialogue: 0,", &format!("Dialogue: {layer},"), 1));
         }
     }
     out
+}
+
+/// The drawing event text of a rounded box around a text block `text_w` wide and
+/// `lines` lines high (a line is one font size: libass sizes fonts by ascent + descent).
+fn rounded_box(style: &AssStyle, rb: &RoundedBox, (w, h): (u32, u32), text_w: f64, lines: usize) -> String {
+    let (w, h) = (f64::from(w), f64::from(h));
+    let text_h = style.size * lines as f64;
+    let (mh, mv) = (f64::from(style.margin_h), f64::from(style.margin_v));
+    let col = (style.alignment - 1) % 3;
+    let x = match col {
+        0 => mh,
+        1 => (w - text_w) / 2.0,
+        _ => w - mh - text_w,
+    };
+    let y = match style.alignment {
+        1..=3 => h - mv - text_h,
+        4..=6 => (h - text_h) / 2.0,
+        _ => mv,
+    };
+    let (x0, y0, x1, y1) = (x - rb.pad_h, y - rb.pad_v, x + text_w + rb.pad_h, y + text_h + rb.pad_v);
+    let r = (style.size * 0.35 + rb.pad_v).min((y1 - y0) / 2.0).min((x1 - x0) / 2.0);
+    let n = |v: f64| format!("{}", v.round() as i64);
+    let (a0, a1, b0, b1) = (n(x0), n(x1), n(y0), n(y1));
+    let (xr0, xr1, yr0, yr1) = (n(x0 + r), n(x1 - r), n(y0 + r), n(y1 - r));
+    // &HAABBGGRR → \1c&HBBGGRR& and \1a&HAA&
+    let (alpha, bgr) = rb.color.trim_start_matches("&H").split_at(2);
+    format!(
+        "{{\\an7\\pos(0,0)\\p1\\bord0\\shad0\\1c&H{bgr}&\\1a&H{alpha}&}}m {xr0} {b0} l {xr1} {b0} b {a1} {b0} {a1} {b0} {a1} {yr0} \
+         l {a1} {yr1} b {a1} {b1} {a1} {b1} {xr1} {b1} l {xr0} {b1} b {a0} {b1} {a0} {b1} {a0} {yr1} l {a0} {yr0} b {a0} {b0} {a0} {b0} {xr0} {b0}{{\\p0}}"
+    )
 }
 
 /// Escapes a path for an ffmpeg filter option value inside a filtergraph (two levels:
@@ -504,12 +575,39 @@ mod tests {
             .collect();
         let o: StyleOptions =
             serde_json::from_value(serde_json::json!({"words_per_line": 2, "max_lines": 2, "highlight_texto_cor": "#00FF00"})).unwrap();
-        let ass = karaoke_ass(&words, &AssStyle::highlight(&o, 1080), &Karaoke::from_options(&o), (1920, 1080), false);
+        let ass = karaoke_ass(&words, &AssStyle::highlight(&o, 1080), &Karaoke::from_options(&o), (1920, 1080), false, None);
         let events: Vec<&str> = ass.lines().filter(|l| l.starts_with("Dialogue:")).collect();
         assert_eq!(events.len(), 5, "{ass}");
         assert_eq!(events[0], "Dialogue: 0,0:00:00.00,0:00:01.00,Default,,0,0,0,,{\\c&H0000FF00}um{\\r} dois\\Ntrês quatro");
         assert_eq!(events[3], "Dialogue: 0,0:00:03.00,0:00:04.00,Default,,0,0,0,,um dois\\Ntrês {\\c&H0000FF00}quatro{\\r}");
         assert_eq!(events[4], "Dialogue: 0,0:00:04.00,0:00:04.80,Default,,0,0,0,,{\\c&H0000FF00}cinco{\\r}");
+    }
+
+    #[test]
+    fn rounded_background_is_drawn_behind_each_page() {
+        let words: Vec<Word> =
+            ["a", "b", "c"].iter().enumerate().map(|(i, w)| Word { word: (*w).into(), start: i as f64, end: i as f64 + 0.5 }).collect();
+        let o: StyleOptions = serde_json::from_value(serde_json::json!({
+            "fundo_cor": "#102030", "fundo_opacidade": 1.0, "fundo_arredondado": true, "tamanho_fonte": 100,
+            "padding_horizontal": 20, "padding_vertical": 10, "words_per_line": 3, "max_lines": 1, "position": "bottom_center"
+        }))
+        .unwrap();
+        let style = AssStyle::highlight(&o, 1080);
+        assert_eq!(style.border_style, 1, "no per-line box when the box is rounded");
+        // Every character 50 px wide: "a b c" is 250 px.
+        let measure = |t: &str| 50.0 * t.chars().count() as f64;
+        let ass = karaoke_ass(&words, &style, &Karaoke::from_options(&o), (1920, 1080), false, Some(&measure));
+        let events: Vec<&str> = ass.lines().filter(|l| l.starts_with("Dialogue:")).collect();
+        assert_eq!(events.len(), 4, "{ass}");
+        // Text block: 250×100 px, bottom centre, margin_v 65 → x 835..1085, y 915..1015;
+        // the box adds the padding: 815..1105 × 905..1025, radius min(35+10, 60) = 45.
+        assert_eq!(
+            events[0],
+            "Dialogue: 0,0:00:00.00,0:00:02.50,Default,,0,0,0,,{\\an7\\pos(0,0)\\p1\\bord0\\shad0\\1c&H302010&\\1a&H00&}\
+             m 860 905 l 1060 905 b 1105 905 1105 905 1105 950 l 1105 980 b 1105 1025 1105 1025 1060 1025 \
+             l 860 1025 b 815 1025 815 1025 815 980 l 815 950 b 815 905 815 905 860 905{\\p0}"
+        );
+        assert!(events[1].starts_with("Dialogue: 1,0:00:00.00,0:00:01.00,"), "text above the box: {}", events[1]);
     }
 
     #[test]
