@@ -94,7 +94,9 @@ WITH_MUSIC=$(jq -r .result.s3_key <<<"$JOB")
 upload "$MEDIA/words.json" "${TENANT_PREFIX}inputs/$RUN/words.json"
 run_job /video/caption_style "$(jq -n --arg v "r2://$WITH_MUSIC" --arg c "r2://${TENANT_PREFIX}inputs/$RUN/words.json" --arg path "demo/$RUN" \
   '{url_video: $v, url_caption: $c, type: "highlight", uppercase: true, path: $path, output_filename: "final.mp4",
-    style: {fonte: "DejaVu Sans", tamanho_fonte: 72, texto_cor: "#FFFFFF", highlight_texto_cor: "#FFD400", position: "bottom_center", words_per_line: 4, max_lines: 2}}')"
+    style: {fonte: "DejaVu Sans", tamanho_fonte: 72, texto_cor: "#FFFFFF", highlight_texto_cor: "#FFD400", position: "bottom_center",
+      fundo_cor: "#000000", fundo_opacidade: 0.55, fundo_arredondado: true, padding_horizontal: 28, padding_vertical: 14,
+      words_per_line: 4, max_lines: 2}}')"
 fetch "$(jq -r .result.video_url <<<"$JOB")" "$OUT/final.mp4"
 cp "$MEDIA/narracao.wav" "$OUT/"
 say "done: $OUT/final.mp4 (and the four clips, each step's job object, narracao.wav)"
