@@ -40,6 +40,19 @@ pub fn audio_out(format: AudioFormat, out: &Path) -> Vec<String> {
     v
 }
 
+/// Re-encodes the video through `filter` and copies the audio (if any): the shape of
+/// `downsample` and of burning captions.
+pub fn filter_video_copy_audio(src: &Path, filter: String, fps: u32, out: &Path, encoder: crate::encoder::Encoder) -> Vec<String> {
+    let mut a = head();
+    a.extend(input(src));
+    a.extend(["-map", "0:v:0", "-map", "0:a?", "-vf"].map(str::to_owned));
+    a.push(filter);
+    a.extend(encoder.video_args(fps));
+    a.extend(["-c:a".into(), "copy".into()]);
+    a.extend(mp4_out(out));
+    a
+}
+
 /// One line of a concat-demuxer list: `file '<path>'`, single quotes escaped the way the
 /// demuxer's parser expects (`'` → `'\''`).
 pub fn concat_list_line(path: &Path) -> String {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use job_spec::captions::filter_path;
 
-use super::av::{aac, head, input, mp4_out, secs};
+use super::av::{aac, filter_video_copy_audio, head, input, mp4_out, secs};
 use crate::encoder::Encoder;
 
 fn subtitles_filter(ass: &Path) -> String {
@@ -15,14 +15,7 @@ fn subtitles_filter(ass: &Path) -> String {
 
 /// Captions burned into the video; the audio is copied.
 pub fn caption_args(video: &Path, ass: &Path, fps: u32, out: &Path, encoder: Encoder) -> Vec<String> {
-    let mut a = head();
-    a.extend(input(video));
-    a.extend(["-map", "0:v:0", "-map", "0:a?", "-vf"].map(str::to_owned));
-    a.push(subtitles_filter(ass));
-    a.extend(encoder.video_args(fps));
-    a.extend(["-c:a".into(), "copy".into()]);
-    a.extend(mp4_out(out));
-    a
+    filter_video_copy_audio(video, subtitles_filter(ass), fps, out, encoder)
 }
 
 /// `encode`: the video, an optional replacement audio (cut to the video's length) and

@@ -3,18 +3,11 @@
 
 use std::path::Path;
 
-use super::av::{head, input, mp4_out};
+use super::av::filter_video_copy_audio;
 use crate::encoder::Encoder;
 
 pub fn args(src: &Path, height: u32, fps: u32, out: &Path, encoder: Encoder) -> Vec<String> {
-    let mut a = head();
-    a.extend(input(src));
-    a.extend(["-map", "0:v:0", "-map", "0:a?", "-vf"].map(str::to_owned));
-    a.push(format!("scale=-2:{height}:flags=lanczos,setsar=1"));
-    a.extend(encoder.video_args(fps));
-    a.extend(["-c:a".into(), "copy".into()]);
-    a.extend(mp4_out(out));
-    a
+    filter_video_copy_audio(src, format!("scale=-2:{height}:flags=lanczos,setsar=1"), fps, out, encoder)
 }
 
 #[cfg(test)]
