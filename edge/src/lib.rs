@@ -11,6 +11,7 @@ pub mod presign;
 pub mod record;
 pub mod routes;
 pub mod token;
+pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
