@@ -9,7 +9,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # --- apt ----------------------------------------------------------------------------
-APT_PKGS=(ffmpeg espeak-ng fonts-dejavu-core fonts-noto-color-emoji curl jq python3)
+APT_PKGS=(ffmpeg espeak-ng fontconfig fonts-dejavu-core fonts-noto-color-emoji curl jq python3)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -242,12 +242,18 @@ impl Executor {
         let ass = match caption.map(|c| (&c.mode, c.uppercase)) {
             Some((CaptionMode::Highlight { style }, upper)) => {
                 let words = captions::parse_words(&text).map_err(bad)?;
-                let (ass_style, karaoke) = (captions::AssStyle::highlight(style, size.1), captions::Karaoke::from_options(style));
-                // A rounded background is drawn from measured text widths.
+                let (mut ass_style, mut karaoke) = (captions::AssStyle::highlight(style, size.1), captions::Karaoke::from_options(style));
+                // A rounded background is drawn from measured text widths; without the font
+                // file to measure with, fall back to the square per-line box.
                 let measurer = match karaoke.rounded {
                     Some(_) => crate::fonts::Measurer::load(&ass_style.font, ass_style.bold, ass_style.size).await,
                     None => None,
                 };
+                if karaoke.rounded.is_some() && measurer.is_none() {
+                    tracing::warn!(font = %ass_style.font, "caption font not found by fc-match; square background instead of rounded");
+                    let square = job_spec::ops::StyleOptions { fundo_arredondado: Some(false), ..style.clone() };
+                    (ass_style, karaoke) = (captions::AssStyle::highlight(&square, size.1), captions::Karaoke::from_options(&square));
+                }
                 let measure = measurer.as_ref().map(|m| move |t: &str| m.width(t));
                 captions::karaoke_ass(&words, &ass_style, &karaoke, size, upper, measure.as_ref().map(|f| f as &dyn Fn(&str) -> f64))
             }
