@@ -40,7 +40,8 @@ test-unit:
 
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
-	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e -- --ignored --test-threads 2'
+	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e --test e2e_ops -- --ignored --test-threads 3 \
+	  && cargo test --quiet -p edge --test e2e_chaos -- --ignored'
 
 fmt:
 	@$(ENV) cargo fmt --all

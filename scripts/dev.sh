@@ -31,13 +31,20 @@ S3_SECRET_KEY=$(rand 20)
 S3_BUCKET=media
 API_KEY=agk_$(rand 16)
 API_KEY_2=agk_$(rand 16)
+API_KEY_3=agk_$(rand 16)
 WEBHOOK_SECRET=whsec_$(b64rand)
 WEBHOOK_SECRET_2=whsec_$(b64rand)
+WEBHOOK_SECRET_3=whsec_$(b64rand)
 RUNPOD_API_KEY=rp_$(rand 16)
 WEBHOOK_TOKEN_SECRET=$(rand 32)
 EOT
 fi
 source "$LOCAL_DIR/secrets.env"
+# State folders made before the third tenant existed.
+if [ -z "${API_KEY_3:-}" ]; then
+  printf 'API_KEY_3=agk_%s\nWEBHOOK_SECRET_3=whsec_%s\n' "$(rand 16)" "$(b64rand)" >>"$LOCAL_DIR/secrets.env"
+  source "$LOCAL_DIR/secrets.env"
+fi
 mkdir -p "$LOCAL_DIR/s3/$S3_BUCKET"
 
 PIDS=()
@@ -61,15 +68,20 @@ start() { local name=$1; shift; setsid "$@" >"$LOCAL_DIR/logs/$name.log" 2>&1 & 
 
 start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$LOCAL_DIR/s3"
 
+# gpu-worker serve stands in for RunPod. Like RunPod replacing a dead worker, it is
+# restarted if it dies (tests kill it mid-job); its pid is kept in gpu-worker.pid.
 start gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
-  "$CARGO_TARGET_DIR/debug/gpu-worker" serve --host 127.0.0.1 --port "$WORKER_PORT" \
-  --endpoint-id local --api-key "$RUNPOD_API_KEY" --webhook-retry-delay-secs 2
+  bash -c 'while :; do "$0" serve --host 127.0.0.1 --port "$1" --endpoint-id local --api-key "$2" --webhook-retry-delay-secs 2 &
+    echo $! >"$3"; wait $! || true; echo "[dev] gpu-worker exited; restarting" >&2; sleep 0.3; done' \
+  "$CARGO_TARGET_DIR/debug/gpu-worker" "$WORKER_PORT" "$RUNPOD_API_KEY" "$LOCAL_DIR/gpu-worker.pid"
 
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-TENANTS=$(jq -cn --arg k1 "$(sha "$API_KEY")" --arg k2 "$(sha "$API_KEY_2")" \
-  --arg w1 "$WEBHOOK_SECRET" --arg w2 "$WEBHOOK_SECRET_2" \
-  '[{name:"dev", key_sha256:$k1, prefix:"tenants/dev/", webhook_secret:$w1},
-    {name:"dev2", key_sha256:$k2, prefix:"tenants/dev2/", webhook_secret:$w2}]')
+# Two tenants, plus a third with a tiny rate limit that the tests use to see 429s.
+TENANTS=$(jq -cn --arg k1 "$(sha "$API_KEY")" --arg k2 "$(sha "$API_KEY_2")" --arg k3 "$(sha "$API_KEY_3")" \
+  --arg w1 "$WEBHOOK_SECRET" --arg w2 "$WEBHOOK_SECRET_2" --arg w3 "$WEBHOOK_SECRET_3" \
+  '[{name:"dev", key_sha256:$k1, prefix:"tenants/dev/", webhook_secret:$w1, rate_limit_per_minute:600, max_concurrent_jobs:4},
+    {name:"dev2", key_sha256:$k2, prefix:"tenants/dev2/", webhook_secret:$w2, rate_limit_per_minute:600, max_concurrent_jobs:2},
+    {name:"dev-limited", key_sha256:$k3, prefix:"tenants/dev3/", webhook_secret:$w3, rate_limit_per_minute:2, max_concurrent_jobs:1}]')
 umask 077
 cat >"$LOCAL_DIR/edge.env" <<EOT
 S3_ENDPOINT=http://127.0.0.1:$S3_PORT
@@ -84,11 +96,22 @@ WEBHOOK_TOKEN_SECRET=$WEBHOOK_TOKEN_SECRET
 TENANTS=$TENANTS
 ALLOW_LOOPBACK_HTTP=true
 STATUS_POLL_SECS=3
+# Production schedules are minutes; here seconds, so a full cycle fits in a test.
+MAX_ATTEMPTS=3
+RETRY_BASE_SECS=1
+RETRY_MAX_SECS=4
+WEBHOOK_RETRY_BASE_SECS=1
+WEBHOOK_RETRY_MAX_SECS=8
+WEBHOOK_RETRY_WINDOW_SECS=120
+WEBHOOK_TIMEOUT_SECS=5
+LEASE_TTL_SECS=15
+FANOUT_CLIPS=2
+CORS_ORIGINS=http://localhost:3000
 EOT
 
 start edge npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --inspector-port "$INSPECTOR_PORT" --persist-to "$LOCAL_DIR/wrangler" \
-  --env-file "$LOCAL_DIR/edge.env" --show-interactive-dev-session=false --log-level warn
+  --env-file "$LOCAL_DIR/edge.env" --show-interactive-dev-session=false --log-level log
 
 wait_for() { # name url [curl args…]: ready when curl succeeds
   local name=$1 url=$2; shift 2
@@ -109,13 +132,17 @@ API_KEY=$API_KEY
 API_KEY_2=$API_KEY_2
 WEBHOOK_SECRET=$WEBHOOK_SECRET
 WEBHOOK_SECRET_2=$WEBHOOK_SECRET_2
+API_KEY_3=$API_KEY_3
 TENANT_PREFIX=tenants/dev/
 TENANT_PREFIX_2=tenants/dev2/
+TENANT_PREFIX_3=tenants/dev3/
+GPU_WORKER_PIDFILE=$LOCAL_DIR/gpu-worker.pid
 S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 S3_BUCKET=$S3_BUCKET
 S3_ACCESS_KEY=$S3_ACCESS_KEY
 S3_SECRET_KEY=$S3_SECRET_KEY
 RUNPOD_URL=http://127.0.0.1:$WORKER_PORT/v2/local
+RUNPOD_API_KEY=$RUNPOD_API_KEY
 EOT
 echo "[dev] stack ready; $LOCAL_DIR/dev.env:"
 sed 's/^/  /' "$LOCAL_DIR/dev.env"

@@ -6,7 +6,7 @@ source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
 export LOCAL_DIR="${STACK_DIR:-$REPO_ROOT/.local/stack-$$}"
 rm -rf "$LOCAL_DIR"; mkdir -p "$LOCAL_DIR"
-EPHEMERAL=1 scripts/dev.sh >"$LOCAL_DIR/dev.out" 2>&1 &
+EDGE_PREBUILT=1 EPHEMERAL=1 scripts/dev.sh >"$LOCAL_DIR/dev.out" 2>&1 &
 STACK=$!
 stop() { kill -TERM "$STACK" 2>/dev/null || true; wait "$STACK" 2>/dev/null || true; }
 trap stop EXIT

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::auth::Tenant;
+use crate::record::{RetryPolicy, WebhookPolicy};
 
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
@@ -34,6 +35,21 @@ pub struct EdgeConfig {
     pub download_url_ttl: Duration,
     /// `MAX_BODY_BYTES`: larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// `MAX_ATTEMPTS`, `RETRY_BASE_SECS`, `RETRY_MAX_SECS`: resubmission of retryable
+    /// failures (production: minutes; local development: seconds).
+    pub retry: RetryPolicy,
+    /// `WEBHOOK_RETRY_BASE_SECS`, `WEBHOOK_RETRY_MAX_SECS`, `WEBHOOK_RETRY_WINDOW_SECS`:
+    /// client webhook backoff (production: from a minute, hourly, for 25 h).
+    pub webhooks: WebhookPolicy,
+    /// `WEBHOOK_TIMEOUT_SECS`: a receiver slower than this counts as a failed attempt.
+    pub webhook_timeout: Duration,
+    /// `LEASE_TTL_SECS`: a concurrency lease not renewed for this long is freed.
+    pub lease_ttl: Duration,
+    /// `FANOUT_CLIPS`: img2vid batches with more clips are split into parts of about
+    /// this many clips (0 = never split).
+    pub fanout_clips: usize,
+    /// `CORS_ORIGINS`: comma-separated allowed origins, or `*`; empty = no CORS.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +71,22 @@ impl EdgeConfig {
     /// and no longer.
     pub fn job_url_ttl(&self) -> Duration {
         self.queue_ttl + self.execution_timeout
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if allowed.
+    pub fn cors_allow(&self, origin: &str) -> Option<String> {
+        if self.cors_origins.iter().any(|o| o == "*") {
+            return Some("*".into());
+        }
+        self.cors_origins.iter().any(|o| o.eq_ignore_ascii_case(origin)).then(|| origin.to_owned())
+    }
+
+    pub fn tenant_rate(&self, t: &Tenant) -> u32 {
+        t.rate_limit_per_minute.unwrap_or(crate::tenant::DEFAULT_RATE_PER_MINUTE).max(1)
+    }
+
+    pub fn tenant_slots(&self, t: &Tenant) -> u32 {
+        t.max_concurrent_jobs.unwrap_or(crate::tenant::DEFAULT_MAX_CONCURRENT).max(1)
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<EdgeConfig, String> {
@@ -107,6 +139,25 @@ impl EdgeConfig {
             status_poll: secs("STATUS_POLL_SECS", 30)?,
             download_url_ttl: secs("DOWNLOAD_URL_TTL_SECS", 3600)?,
             max_body_bytes: num("MAX_BODY_BYTES", 1 << 20)? as usize,
+            retry: RetryPolicy {
+                max_attempts: num("MAX_ATTEMPTS", 3)?.clamp(1, 20) as u32,
+                base: secs("RETRY_BASE_SECS", 30)?,
+                max: secs("RETRY_MAX_SECS", 300)?,
+            },
+            webhooks: WebhookPolicy {
+                base: secs("WEBHOOK_RETRY_BASE_SECS", 60)?,
+                max: secs("WEBHOOK_RETRY_MAX_SECS", 3600)?,
+                window: secs("WEBHOOK_RETRY_WINDOW_SECS", 25 * 3600)?,
+            },
+            webhook_timeout: secs("WEBHOOK_TIMEOUT_SECS", 10)?,
+            lease_ttl: secs("LEASE_TTL_SECS", 120)?,
+            fanout_clips: num("FANOUT_CLIPS", 12)? as usize,
+            cors_origins: get("CORS_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
         })
     }
 }
@@ -149,6 +200,20 @@ pub(crate) mod tests {
         assert_eq!(c.job_url_ttl(), Duration::from_secs(2400));
         assert!(!c.allow_loopback_http);
         assert_eq!(c.max_body_bytes, 1 << 20);
+        assert_eq!(c.retry.max_attempts, 3);
+        // The production webhook schedule retries for at least 24 h.
+        assert!(crate::webhook::attempts_within(Duration::from_secs(24 * 3600), c.webhooks.base, c.webhooks.max) > 20);
+        assert!(c.webhooks.window >= Duration::from_secs(24 * 3600));
+        assert!(c.cors_origins.is_empty());
+        assert_eq!(c.cors_allow("https://app.test"), None);
+        let mut v = vars();
+        v.insert("CORS_ORIGINS", "https://app.test/, https://b.test".into());
+        let c = EdgeConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+        assert_eq!(c.cors_allow("https://app.test").as_deref(), Some("https://app.test"));
+        assert_eq!(c.cors_allow("https://evil.test"), None);
+        v.insert("CORS_ORIGINS", "*".into());
+        let c = EdgeConfig::from_lookup(|k| v.get(k).cloned()).unwrap();
+        assert_eq!(c.cors_allow("https://any.test").as_deref(), Some("*"));
     }
 
     #[test]

@@ -7,9 +7,11 @@
 pub mod api_error;
 pub mod auth;
 pub mod config;
+pub mod fanout;
 pub mod presign;
 pub mod record;
 pub mod routes;
+pub mod tenant;
 pub mod token;
 pub mod webhook;
 

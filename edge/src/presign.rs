@@ -72,9 +72,65 @@ pub fn presign(s3: &S3Config, method: Method, key: &str, expires_in: Duration, n
     Ok(req.uri().to_string())
 }
 
+/// The worker's payload for one attempt of a planned job: object inputs become
+/// presigned GETs, outputs presigned PUTs, all living `ttl` from `now` — the queue
+/// time plus the execution timeout, and no longer. Retries call this again: fresh
+/// URLs, the same keys.
+pub fn worker_job(
+    s3: &S3Config,
+    plan: &job_spec::Plan,
+    job_id: &str,
+    attempt: u32,
+    ttl: Duration,
+    now: SystemTime,
+) -> Result<job_spec::WorkerJob, String> {
+    use job_spec::MediaRef;
+    use job_spec::worker::{InputUrl, OutputTarget};
+    let mut inputs = Vec::with_capacity(plan.inputs.len());
+    for i in &plan.inputs {
+        let url = match &i.source {
+            MediaRef::Url(u) => u.clone(),
+            MediaRef::Object { key } => presign(s3, Method::Get, key, ttl, now)?,
+        };
+        inputs.push(InputUrl { name: i.name.clone(), url });
+    }
+    let mut outputs = Vec::with_capacity(plan.outputs.len());
+    for o in &plan.outputs {
+        outputs.push(OutputTarget {
+            name: o.name.clone(),
+            key: o.key.clone(),
+            put_url: presign(s3, Method::Put, &o.key, ttl, now)?,
+            content_type: o.content_type.clone(),
+        });
+    }
+    Ok(job_spec::WorkerJob { job_id: job_id.to_owned(), attempt, inputs, outputs, task: plan.task.clone() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_job_presigns_objects_for_the_ttl_and_keeps_keys() {
+        use job_spec::plan::{PlannedInput, PlannedOutput};
+        let plan = job_spec::Plan {
+            inputs: vec![
+                PlannedInput { name: "a".into(), source: job_spec::MediaRef::Url("https://cdn.test/a.jpg".into()) },
+                PlannedInput { name: "b".into(), source: job_spec::MediaRef::Object { key: "tenants/t/b.jpg".into() } },
+            ],
+            outputs: vec![PlannedOutput { name: "output".into(), key: "tenants/t/jobs/j/o.mp4".into(), content_type: "video/mp4".into() }],
+            task: job_spec::Task::Stage,
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        let j = worker_job(&s3(), &plan, "j", 2, Duration::from_secs(2400), now).unwrap();
+        assert_eq!((j.job_id.as_str(), j.attempt), ("j", 2));
+        assert_eq!(j.inputs[0].url, "https://cdn.test/a.jpg");
+        assert!(j.inputs[1].url.starts_with("http://127.0.0.1:9000/media/tenants/t/b.jpg?"));
+        assert!(j.inputs[1].url.contains("X-Amz-Expires=2400"));
+        assert_eq!(j.outputs[0].key, "tenants/t/jobs/j/o.mp4");
+        assert!(j.outputs[0].put_url.starts_with("http://127.0.0.1:9000/media/tenants/t/jobs/j/o.mp4?"));
+        assert!(j.outputs[0].put_url.contains("X-Amz-Expires=2400"));
+    }
 
     fn s3() -> S3Config {
         S3Config {

@@ -1,14 +1,103 @@
-//! The job record a Job Durable Object keeps in SQLite, its state transitions, and the
-//! public job object built from it. Pure: times are passed in as epoch milliseconds.
+//! The job record a Job Durable Object keeps in SQLite, its state machine, and the
+//! public job object built from it. Pure: times are epoch milliseconds passed in.
 //!
-//! Transitions are monotonic: a terminal job never changes again, so duplicate and late
-//! RunPod webhooks (or a poll racing a webhook) are harmless.
+//! A job runs as one or more parts (one RunPod job each; more than one only when an
+//! img2vid batch fans out). A part that fails retryably goes back to waiting and is
+//! resubmitted with the same output keys after a backoff, up to `max_attempts`.
+//! Transitions are monotonic: a terminal job never changes again, and RunPod bodies
+//! for a RunPod id that is not a part's current one are ignored, so duplicate and late
+//! webhooks (or a poll racing a webhook) are harmless.
 
-use job_spec::job::{Execution, build_result, rfc3339_from_ms};
+use std::time::Duration;
+
+use job_spec::job::{Execution, WebhookAttempt, WebhookView, build_result, rfc3339_from_ms};
 use job_spec::ops::Common;
 use job_spec::{JobError, JobStatus, JobView, Operation, Progress, Task, WorkerError, WorkerOutput};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::fanout;
+use crate::webhook::retry_delay;
+
+/// A part that has been "submitting" this long without an answer is submitted again
+/// (the object was evicted mid-request).
+pub const SUBMIT_STALE_MS: i64 = 60_000;
+
+/// Retries of failed parts: exponential backoff from `base` capped at `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+}
+
+/// Client webhook deliveries: exponential backoff, attempts for `window` after the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookPolicy {
+    pub base: Duration,
+    pub max: Duration,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartStatus {
+    /// Not on RunPod: waiting for a lease, or for its retry time.
+    Waiting,
+    /// A `/run` request is in flight.
+    Submitting,
+    Submitted,
+    Processing,
+    Completed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub status: PartStatus,
+    pub runpod_id: Option<String>,
+    pub attempts: u32,
+    pub progress: Progress,
+    pub output: Option<WorkerOutput>,
+    /// Waiting parts are not submitted before this instant (retry backoff).
+    pub not_before_ms: i64,
+    pub submitting_since_ms: Option<i64>,
+    /// The failure of the last attempt, kept when the part is retried.
+    pub last_error: Option<JobError>,
+    pub started_ms: Option<i64>,
+}
+
+impl Part {
+    fn new() -> Part {
+        Part {
+            status: PartStatus::Waiting,
+            runpod_id: None,
+            attempts: 0,
+            progress: Progress::new("queued", 0, 0),
+            output: None,
+            not_before_ms: 0,
+            submitting_since_ms: None,
+            last_error: None,
+            started_ms: None,
+        }
+    }
+
+    fn on_runpod(&self) -> bool {
+        matches!(self.status, PartStatus::Submitted | PartStatus::Processing)
+    }
+}
+
+/// Delivery state of the client webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub url: String,
+    /// `webhook-id`: the same for every attempt, so receivers can deduplicate.
+    pub msg_id: String,
+    pub attempts: Vec<WebhookAttempt>,
+    pub delivered: bool,
+    pub next_at_ms: Option<i64>,
+    pub first_at_ms: Option<i64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -18,7 +107,8 @@ pub struct JobRecord {
     pub status: JobStatus,
     pub common: Common,
     pub task: Task,
-    pub runpod_id: Option<String>,
+    pub parts: Vec<Part>,
+    pub max_attempts: u32,
     pub progress: Progress,
     pub output: Option<WorkerOutput>,
     pub error: Option<JobError>,
@@ -27,19 +117,54 @@ pub struct JobRecord {
     pub completed_ms: Option<i64>,
     /// After this instant the job is ended as TIMED_OUT by its alarm.
     pub deadline_ms: i64,
-    pub attempts: u32,
+    /// The tenant granted this job its slots (and they have not been given back).
+    pub lease_held: bool,
+    /// The status the tenant's index last heard of.
+    pub indexed_status: Option<JobStatus>,
+    /// A terminal job's clean-up ran: RunPod parts cancelled, lease given back.
+    #[serde(default)]
+    pub finalized: bool,
+    pub webhook: Option<WebhookDelivery>,
+}
+
+fn rank(s: JobStatus) -> u8 {
+    match s {
+        JobStatus::Queued => 0,
+        JobStatus::Submitted => 1,
+        JobStatus::Processing => 2,
+        _ => 3,
+    }
 }
 
 impl JobRecord {
-    pub fn new(job_id: String, tenant: String, common: Common, task: Task, now_ms: i64, deadline_ms: i64) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        job_id: String,
+        tenant: String,
+        common: Common,
+        task: Task,
+        parts: usize,
+        max_attempts: u32,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Self {
+        let webhook = common.webhook_url.clone().map(|url| WebhookDelivery {
+            url,
+            msg_id: format!("msg_{job_id}"),
+            attempts: vec![],
+            delivered: false,
+            next_at_ms: None,
+            first_at_ms: None,
+        });
         JobRecord {
+            operation: task.operation(),
             job_id,
             tenant,
-            operation: task.operation(),
             status: JobStatus::Queued,
             common,
             task,
-            runpod_id: None,
+            parts: (0..parts.max(1)).map(|_| Part::new()).collect(),
+            max_attempts: max_attempts.max(1),
             progress: Progress::new("queued", 0, 0),
             output: None,
             error: None,
@@ -47,91 +172,309 @@ impl JobRecord {
             started_ms: None,
             completed_ms: None,
             deadline_ms,
-            attempts: 0,
+            lease_held: false,
+            indexed_status: None,
+            finalized: false,
+            webhook,
         }
     }
 
-    /// RunPod accepted the job.
-    pub fn submitted(&mut self, runpod_id: String) {
-        if self.status == JobStatus::Queued {
-            self.status = JobStatus::Submitted;
-            self.runpod_id = Some(runpod_id);
-            self.attempts += 1;
-            self.progress = Progress::new("submitted", 0, 0);
+    pub fn is_terminal(&self) -> bool {
+        self.status.is_terminal()
+    }
+
+    /// The number of attempts shown to the client: the most any part needed.
+    pub fn attempts(&self) -> u32 {
+        self.parts.iter().map(|p| p.attempts).max().unwrap_or(0)
+    }
+
+    fn bump(&mut self, s: JobStatus) {
+        if !self.is_terminal() && rank(s) > rank(self.status) {
+            self.status = s;
         }
+    }
+
+    /// Parts to submit now (the caller holds the lease).
+    pub fn due_parts(&self, now_ms: i64) -> Vec<usize> {
+        if self.is_terminal() {
+            return vec![];
+        }
+        (0..self.parts.len())
+            .filter(|&i| {
+                let p = &self.parts[i];
+                match p.status {
+                    PartStatus::Waiting => p.not_before_ms <= now_ms,
+                    PartStatus::Submitting => p.submitting_since_ms.is_none_or(|s| s + SUBMIT_STALE_MS <= now_ms),
+                    _ => false,
+                }
+            })
+            .collect()
+    }
+
+    /// Whether any part still needs RunPod (so the job needs its lease).
+    pub fn needs_lease(&self) -> bool {
+        !self.is_terminal()
+    }
+
+    pub fn begin_submit(&mut self, i: usize, now_ms: i64) {
+        let p = &mut self.parts[i];
+        p.status = PartStatus::Submitting;
+        p.submitting_since_ms = Some(now_ms);
+    }
+
+    /// RunPod accepted part `i` as `runpod_id`. False when the job ended meanwhile
+    /// (the caller then cancels that RunPod job).
+    pub fn submitted(&mut self, i: usize, runpod_id: String) -> bool {
+        if self.is_terminal() {
+            return false;
+        }
+        let p = &mut self.parts[i];
+        p.status = PartStatus::Submitted;
+        p.runpod_id = Some(runpod_id);
+        p.attempts += 1;
+        p.submitting_since_ms = None;
+        p.progress = Progress::new("submitted", 0, 0);
+        self.bump(JobStatus::Submitted);
+        self.recompute_progress();
+        true
+    }
+
+    /// `/run` failed for part `i`: the backend was unreachable (`retryable`) or refused.
+    pub fn submit_failed(&mut self, i: usize, retryable: bool, message: &str, now_ms: i64, policy: &RetryPolicy) {
+        if self.is_terminal() {
+            return;
+        }
+        self.parts[i].attempts += 1;
+        let code = if retryable { "gpu-backend-unavailable" } else { "gpu-backend-refused" };
+        let e = JobError { code: code.into(), message: format!("the GPU backend could not take the job: {message}"), details: None };
+        self.part_failed(i, e, retryable, now_ms, policy);
     }
 
     /// Ends the job (if it has not ended) with an error.
     pub fn fail(&mut self, status: JobStatus, code: &str, message: &str, details: Option<Value>, now_ms: i64) -> bool {
-        if self.status.is_terminal() {
+        if self.is_terminal() {
             return false;
         }
         self.status = status;
         self.error = Some(JobError { code: code.into(), message: message.into(), details });
-        self.completed_ms = Some(now_ms);
+        self.finish(now_ms);
         true
     }
 
-    /// Applies a RunPod status object (`/status` answer or webhook body). Returns whether
-    /// anything changed. Bodies for another RunPod job id are ignored.
-    pub fn apply_runpod(&mut self, body: &Value, now_ms: i64) -> bool {
-        if self.status.is_terminal() {
+    fn finish(&mut self, now_ms: i64) {
+        self.completed_ms = Some(now_ms);
+        if let Some(w) = &mut self.webhook {
+            w.next_at_ms = Some(now_ms);
+        }
+    }
+
+    /// Part `i`'s attempt failed. Retried after a backoff when the failure is
+    /// retryable, attempts remain and the retry can still finish before the deadline;
+    /// otherwise the whole job fails with this error.
+    pub fn part_failed(&mut self, i: usize, error: JobError, retryable: bool, now_ms: i64, policy: &RetryPolicy) {
+        if self.is_terminal() {
+            return;
+        }
+        let attempts = self.parts[i].attempts;
+        let delay = retry_delay(attempts.max(1), policy.base, policy.max).as_millis() as i64;
+        if retryable && attempts < self.max_attempts && now_ms + delay < self.deadline_ms {
+            let p = &mut self.parts[i];
+            p.status = PartStatus::Waiting;
+            p.runpod_id = None;
+            p.not_before_ms = now_ms + delay;
+            p.submitting_since_ms = None;
+            p.progress = Progress::new("retrying", 0, 0);
+            p.last_error = Some(error);
+            self.recompute_progress();
+            return;
+        }
+        let p = &mut self.parts[i];
+        p.status = PartStatus::Failed;
+        p.last_error = Some(error.clone());
+        let mut details = error.details.clone().unwrap_or_else(|| json!({}));
+        if let Value::Object(m) = &mut details {
+            m.insert("attempts".into(), attempts.into());
+            if self.parts.len() > 1 {
+                m.insert("part".into(), i.into());
+            }
+        }
+        self.status = JobStatus::Failed;
+        self.error = Some(JobError { details: Some(details), ..error });
+        self.finish(now_ms);
+    }
+
+    /// The backend no longer knows part `i`'s RunPod job (the worker or its queue was
+    /// lost): a retryable failure.
+    pub fn part_lost(&mut self, i: usize, now_ms: i64, policy: &RetryPolicy) {
+        if self.is_terminal() || !self.parts[i].on_runpod() {
+            return;
+        }
+        let e = JobError { code: "worker-lost".into(), message: "the GPU backend lost the job".into(), details: None };
+        self.part_failed(i, e, true, now_ms, policy);
+    }
+
+    /// RunPod ids of parts still on RunPod (to cancel when the job ends early).
+    pub fn active_runpod_ids(&self) -> Vec<String> {
+        self.parts.iter().filter(|p| p.on_runpod()).filter_map(|p| p.runpod_id.clone()).collect()
+    }
+
+    /// Parts on RunPod, with their ids (to poll).
+    pub fn polled_parts(&self) -> Vec<(usize, String)> {
+        if self.is_terminal() {
+            return vec![];
+        }
+        self.parts.iter().enumerate().filter(|(_, p)| p.on_runpod()).filter_map(|(i, p)| Some((i, p.runpod_id.clone()?))).collect()
+    }
+
+    fn recompute_progress(&mut self) {
+        if let [p] = self.parts.as_slice() {
+            self.progress = p.progress.clone();
+            return;
+        }
+        let n = self.parts.len();
+        let done = self.parts.iter().filter(|p| p.status == PartStatus::Completed).count();
+        let pct: f64 =
+            self.parts.iter().map(|p| if p.status == PartStatus::Completed { 100.0 } else { p.progress.percentage }).sum::<f64>() / n as f64;
+        self.progress = Progress { stage: "parts".into(), completed: done as u64, total: n as u64, percentage: (pct * 10.0).round() / 10.0 };
+    }
+
+    /// Applies a RunPod status object (`/status` answer or webhook body). Returns
+    /// whether anything changed.
+    pub fn apply_runpod(&mut self, body: &Value, now_ms: i64, policy: &RetryPolicy) -> bool {
+        if self.is_terminal() {
             return false;
         }
-        if let (Some(ours), Some(theirs)) = (&self.runpod_id, body.get("id").and_then(Value::as_str))
-            && ours != theirs
-        {
-            return false;
-        }
+        let Some(id) = body.get("id").and_then(Value::as_str) else { return false };
+        let Some(i) = self.parts.iter().position(|p| p.on_runpod() && p.runpod_id.as_deref() == Some(id)) else { return false };
         let Some(status) = body.get("status").and_then(Value::as_str).and_then(JobStatus::from_runpod) else {
             return false;
         };
-        // A job seen first as finished (webhook only): RunPod's `executionTime` tells
-        // when it started.
+        // A part seen first as finished (webhook only): `executionTime` tells when it started.
         if status.is_terminal()
-            && self.started_ms.is_none()
+            && self.parts[i].started_ms.is_none()
             && let Some(exec) = body.get("executionTime").and_then(Value::as_i64)
         {
-            self.started_ms = Some(now_ms - exec);
+            self.parts[i].started_ms = Some(now_ms - exec);
+            self.started_ms = Some(self.started_ms.map_or(now_ms - exec, |s| s.min(now_ms - exec)));
         }
         match status {
             JobStatus::Submitted | JobStatus::Queued => false,
             JobStatus::Processing => {
                 let mut changed = false;
-                if self.status != JobStatus::Processing {
-                    self.status = JobStatus::Processing;
+                let p = &mut self.parts[i];
+                if p.status != PartStatus::Processing {
+                    p.status = PartStatus::Processing;
+                    p.started_ms.get_or_insert(now_ms);
                     self.started_ms.get_or_insert(now_ms);
+                    self.bump(JobStatus::Processing);
                     changed = true;
                 }
-                if let Some(p) = body.get("output").and_then(|o| serde_json::from_value::<Progress>(o.clone()).ok())
-                    && p != self.progress
+                if let Some(pr) = body.get("output").and_then(|o| serde_json::from_value::<Progress>(o.clone()).ok())
+                    && pr != self.parts[i].progress
                 {
-                    self.progress = p;
+                    self.parts[i].progress = pr;
                     changed = true;
+                }
+                if changed {
+                    self.recompute_progress();
                 }
                 changed
             }
-            JobStatus::Completed => match body.get("output").map(|o| serde_json::from_value::<WorkerOutput>(o.clone())) {
-                Some(Ok(out)) => {
-                    self.status = JobStatus::Completed;
-                    self.started_ms.get_or_insert(now_ms);
-                    self.completed_ms = Some(now_ms);
-                    self.progress = Progress::new("done", 1, 1);
-                    self.output = Some(out);
-                    true
+            JobStatus::Completed => {
+                match body.get("output").map(|o| serde_json::from_value::<WorkerOutput>(o.clone())) {
+                    Some(Ok(out)) => {
+                        let p = &mut self.parts[i];
+                        p.status = PartStatus::Completed;
+                        p.output = Some(out);
+                        p.progress = Progress::new("done", 1, 1);
+                        self.started_ms.get_or_insert(now_ms);
+                        if self.parts.iter().all(|p| p.status == PartStatus::Completed) {
+                            let outs: Vec<WorkerOutput> = self.parts.iter().filter_map(|p| p.output.clone()).collect();
+                            self.output = Some(fanout::merge(&outs));
+                            self.status = JobStatus::Completed;
+                            self.progress = Progress::new("done", 1, 1);
+                            self.finish(now_ms);
+                        } else {
+                            self.bump(JobStatus::Processing);
+                            self.recompute_progress();
+                        }
+                    }
+                    _ => {
+                        let e = JobError {
+                            code: "invalid-worker-output".into(),
+                            message: "the worker's output could not be read".into(),
+                            details: None,
+                        };
+                        self.part_failed(i, e, false, now_ms, policy);
+                    }
                 }
-                _ => self.fail(JobStatus::Failed, "invalid-worker-output", "the worker's output could not be read", None, now_ms),
-            },
+                true
+            }
             JobStatus::Failed => {
                 let e = WorkerError::from_runpod_string(body.get("error").and_then(Value::as_str).unwrap_or("the worker failed"));
                 let details = json!({ "retryable": e.retryable, "stderr_tail": e.stderr_tail });
-                self.fail(JobStatus::Failed, &e.code, &e.message, Some(details), now_ms)
+                let err = JobError { code: e.code.clone(), message: e.message.clone(), details: Some(details) };
+                self.part_failed(i, err, e.retryable, now_ms, policy);
+                true
             }
-            JobStatus::Cancelled => self.fail(JobStatus::Cancelled, "cancelled", "the job was cancelled", None, now_ms),
+            JobStatus::Cancelled => self.fail(JobStatus::Cancelled, "cancelled", "the job was cancelled on the GPU backend", None, now_ms),
             JobStatus::TimedOut => {
                 self.fail(JobStatus::TimedOut, "execution-timeout", "the job ran longer than its execution timeout", None, now_ms)
             }
         }
+    }
+
+    /// When the job's alarm should run next: the deadline, the next retry, the next
+    /// status poll of parts on RunPod (or a lease request while queued), the next
+    /// webhook attempt.
+    pub fn next_wake(&self, now_ms: i64, poll: Duration) -> Option<i64> {
+        let poll_at = now_ms + poll.as_millis() as i64;
+        let mut wake: Option<i64> = None;
+        let mut at = |t: i64| wake = Some(wake.map_or(t, |w| w.min(t)));
+        if self.is_terminal() {
+            if let Some(w) = &self.webhook
+                && !w.delivered
+                && let Some(t) = w.next_at_ms
+            {
+                at(t);
+            }
+            return wake;
+        }
+        at(self.deadline_ms);
+        for p in &self.parts {
+            match p.status {
+                PartStatus::Waiting if self.lease_held => at(p.not_before_ms.max(now_ms)),
+                PartStatus::Waiting => at(poll_at),
+                PartStatus::Submitting => at(p.submitting_since_ms.unwrap_or(now_ms) + SUBMIT_STALE_MS),
+                PartStatus::Submitted | PartStatus::Processing => at(poll_at),
+                PartStatus::Completed | PartStatus::Failed => {}
+            }
+        }
+        wake
+    }
+
+    /// Whether a webhook attempt is due.
+    pub fn webhook_due(&self, now_ms: i64) -> bool {
+        self.is_terminal()
+            && self.webhook.as_ref().is_some_and(|w| !w.delivered && w.next_at_ms.is_some_and(|t| t <= now_ms))
+    }
+
+    /// Records a webhook attempt: `status` is the receiver's HTTP status, `error` what
+    /// went wrong when there was none (or it was not 2xx). Schedules the next attempt
+    /// with backoff while the window lasts.
+    pub fn webhook_attempted(&mut self, now_ms: i64, status: Option<u16>, error: Option<String>, duration_ms: u64, policy: &WebhookPolicy) {
+        let Some(w) = &mut self.webhook else { return };
+        let first = *w.first_at_ms.get_or_insert(now_ms);
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        let n = w.attempts.len() as u32 + 1;
+        w.attempts.push(WebhookAttempt { attempt: n, at: rfc3339_from_ms(now_ms), status_code: status, error, duration_ms });
+        if ok {
+            w.delivered = true;
+            w.next_at_ms = None;
+            return;
+        }
+        let next = now_ms + retry_delay(n, policy.base, policy.max).as_millis() as i64;
+        w.next_at_ms = (next - first <= policy.window.as_millis() as i64).then_some(next);
     }
 
     /// The public job object; `url_of(key)` gives each output's download URL.
@@ -158,7 +501,13 @@ impl JobRecord {
                 duration_ms,
                 duration_seconds: duration_ms.map(|d| d as f64 / 1000.0),
             },
-            attempts: self.attempts,
+            attempts: self.attempts(),
+            webhook: self.webhook.as_ref().map(|w| WebhookView {
+                url: w.url.clone(),
+                delivered: w.delivered,
+                attempts: w.attempts.clone(),
+                next_attempt_at: w.next_at_ms.filter(|_| !w.delivered).map(rfc3339_from_ms),
+            }),
         }
     }
 }
@@ -168,44 +517,71 @@ mod tests {
     use super::*;
     use job_spec::worker::{ClipTask, Img2VidTask, OutputMeta};
 
-    fn record() -> JobRecord {
-        let task = Task::Img2vid(Img2VidTask {
+    const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, base: Duration::from_secs(1), max: Duration::from_secs(4) };
+    const HOOKS: WebhookPolicy =
+        WebhookPolicy { base: Duration::from_secs(1), max: Duration::from_secs(4), window: Duration::from_secs(10) };
+
+    fn task(n: usize) -> Task {
+        Task::Img2vid(Img2VidTask {
             width: 1920,
             height: 1080,
             frame_rate: 24,
-            clips: vec![ClipTask {
-                id: "1".into(),
-                input: "image_1".into(),
-                output: "video_1".into(),
-                frames: 24,
-                zoom: job_spec::ZoomType::Zoomin,
-            }],
-        });
-        let common = Common { id_roteiro: Some(42), ..Default::default() };
-        let mut r = JobRecord::new("j".into(), "acme".into(), common, task, 1_000, 100_000);
-        r.submitted("rp-1".into());
+            clips: (1..=n)
+                .map(|i| ClipTask {
+                    id: i.to_string(),
+                    input: format!("image_{i}"),
+                    output: format!("video_{i}"),
+                    frames: 24,
+                    zoom: job_spec::ZoomType::Zoomin,
+                })
+                .collect(),
+        })
+    }
+
+    fn record_with(parts: usize, webhook: Option<&str>) -> JobRecord {
+        let common = Common { id_roteiro: Some(42), webhook_url: webhook.map(str::to_owned), ..Default::default() };
+        let mut r = JobRecord::new("j".into(), "acme".into(), common, task(parts.max(1) * 2), parts, 3, 1_000, 100_000);
+        r.lease_held = true;
+        for i in 0..parts {
+            assert!(r.due_parts(1_000).contains(&i));
+            r.begin_submit(i, 1_000);
+            assert!(r.submitted(i, format!("rp-{i}")));
+        }
         r
     }
 
-    fn completed_body() -> Value {
+    fn record() -> JobRecord {
+        record_with(1, None)
+    }
+
+    fn completed_body(id: &str, names: &[&str]) -> Value {
         let out = WorkerOutput {
-            outputs: vec![OutputMeta { name: "video_1".into(), key: "t/video_1.mp4".into(), duration: Some(1.0), ..Default::default() }],
+            outputs: names
+                .iter()
+                .map(|n| OutputMeta { name: (*n).into(), key: format!("t/{n}.mp4"), duration: Some(1.0), ..Default::default() })
+                .collect(),
             ..Default::default()
         };
-        json!({"id": "rp-1", "status": "COMPLETED", "output": out})
+        json!({"id": id, "status": "COMPLETED", "output": out})
+    }
+
+    fn failed_body(id: &str, code: &str, retryable: bool) -> Value {
+        let err = WorkerError { code: code.into(), message: "boom".into(), retryable, stderr_tail: Some("tail".into()) };
+        json!({"id": id, "status": "FAILED", "error": err.to_runpod_string()})
     }
 
     #[test]
     fn lifecycle_to_completed() {
         let mut r = record();
-        assert_eq!((r.status, r.attempts), (JobStatus::Submitted, 1));
-        assert!(r.apply_runpod(&json!({"id":"rp-1","status":"IN_PROGRESS"}), 2_000));
+        assert_eq!((r.status, r.attempts()), (JobStatus::Submitted, 1));
+        assert!(r.apply_runpod(&json!({"id":"rp-0","status":"IN_PROGRESS"}), 2_000, &POLICY));
         assert!(r.apply_runpod(
-            &json!({"id":"rp-1","status":"IN_PROGRESS","output":{"stage":"render","completed":12,"total":24,"percentage":50.0}}),
-            2_500
+            &json!({"id":"rp-0","status":"IN_PROGRESS","output":{"stage":"render","completed":12,"total":24,"percentage":50.0}}),
+            2_500,
+            &POLICY
         ));
         assert_eq!(r.progress.percentage, 50.0);
-        assert!(r.apply_runpod(&completed_body(), 3_000));
+        assert!(r.apply_runpod(&completed_body("rp-0", &["video_1", "video_2"]), 3_000, &POLICY));
         assert_eq!(r.started_ms, Some(2_000), "IN_PROGRESS was seen first");
         let v = r.view(&|k| format!("https://dl/{k}"));
         assert_eq!(v.status, JobStatus::Completed);
@@ -216,14 +592,17 @@ mod tests {
         assert_eq!(json["jobId"], "j");
         assert_eq!(json["idRoteiro"], 42);
         assert_eq!(json["operation"], "video/img2vid");
+        assert!(json.get("webhook").is_none());
+        // Nothing left to do: no alarm.
+        assert_eq!(r.next_wake(3_000, Duration::from_secs(3)), None);
     }
 
     #[test]
     fn webhook_only_jobs_take_their_start_from_execution_time() {
         let mut r = record();
-        let mut body = completed_body();
+        let mut body = completed_body("rp-0", &["video_1"]);
         body["executionTime"] = json!(1_500);
-        assert!(r.apply_runpod(&body, 10_000));
+        assert!(r.apply_runpod(&body, 10_000, &POLICY));
         let v = r.view(&|k| k.to_owned());
         assert_eq!(v.execution.duration_ms, Some(1_500));
         assert_eq!(v.started_at.as_deref(), Some("1970-01-01T00:00:08.500Z"));
@@ -232,36 +611,178 @@ mod tests {
     #[test]
     fn duplicate_late_and_foreign_webhooks_change_nothing() {
         let mut r = record();
-        assert!(r.apply_runpod(&completed_body(), 3_000));
+        assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 3_000, &POLICY));
         let snapshot = r.clone();
-        assert!(!r.apply_runpod(&completed_body(), 4_000));
-        assert!(!r.apply_runpod(&json!({"id":"rp-1","status":"IN_PROGRESS"}), 5_000));
-        assert!(!r.apply_runpod(&json!({"id":"rp-1","status":"FAILED","error":"late"}), 5_000));
+        assert!(!r.apply_runpod(&completed_body("rp-0", &["video_1"]), 4_000, &POLICY));
+        assert!(!r.apply_runpod(&json!({"id":"rp-0","status":"IN_PROGRESS"}), 5_000, &POLICY));
+        assert!(!r.apply_runpod(&json!({"id":"rp-0","status":"FAILED","error":"late"}), 5_000, &POLICY));
         assert_eq!(r, snapshot);
         let mut r = record();
-        assert!(!r.apply_runpod(&json!({"id":"rp-other","status":"FAILED","error":"x"}), 1));
-        assert!(!r.apply_runpod(&json!({"id":"rp-1","status":"WEIRD"}), 1));
-        assert_eq!(r.status, JobStatus::Submitted);
+        let snapshot = r.clone();
+        assert!(!r.apply_runpod(&json!({"id":"rp-other","status":"FAILED","error":"x"}), 1, &POLICY));
+        assert!(!r.apply_runpod(&json!({"id":"rp-0","status":"WEIRD"}), 1, &POLICY));
+        assert!(!r.apply_runpod(&json!({"status":"FAILED"}), 1, &POLICY));
+        assert_eq!(r, snapshot);
     }
 
     #[test]
-    fn failures_keep_code_and_stderr() {
+    fn permanent_failures_end_the_job_with_code_and_stderr() {
         let mut r = record();
-        let err = WorkerError {
-            code: "input-not-media".into(),
-            message: "input `image_1` is not media".into(),
-            retryable: false,
-            stderr_tail: Some("Invalid data".into()),
-        };
-        assert!(r.apply_runpod(&json!({"id":"rp-1","status":"FAILED","error": err.to_runpod_string()}), 9));
+        assert!(r.apply_runpod(&failed_body("rp-0", "input-not-media", false), 9, &POLICY));
         let e = r.error.as_ref().unwrap();
         assert_eq!((r.status, e.code.as_str()), (JobStatus::Failed, "input-not-media"));
-        assert_eq!(e.details.as_ref().unwrap()["stderr_tail"], "Invalid data");
+        assert_eq!(e.details.as_ref().unwrap()["stderr_tail"], "tail");
+        assert_eq!(e.details.as_ref().unwrap()["attempts"], 1);
         let mut r = record();
-        assert!(r.apply_runpod(&json!({"id":"rp-1","status":"COMPLETED","output":"garbage"}), 9));
+        assert!(r.apply_runpod(&json!({"id":"rp-0","status":"COMPLETED","output":"garbage"}), 9, &POLICY));
         assert_eq!(r.error.unwrap().code, "invalid-worker-output");
         let mut r = record();
-        assert!(r.apply_runpod(&json!({"id":"rp-1","status":"TIMED_OUT"}), 9));
+        assert!(r.apply_runpod(&json!({"id":"rp-0","status":"TIMED_OUT"}), 9, &POLICY));
         assert_eq!(r.status, JobStatus::TimedOut);
+    }
+
+    #[test]
+    fn retryable_failures_are_resubmitted_with_backoff_then_give_up() {
+        let mut r = record();
+        assert!(r.apply_runpod(&failed_body("rp-0", "upload-failed", true), 2_000, &POLICY));
+        assert_eq!(r.status, JobStatus::Submitted, "the job goes on");
+        assert_eq!(r.parts[0].status, PartStatus::Waiting);
+        assert_eq!(r.parts[0].last_error.as_ref().unwrap().code, "upload-failed");
+        // Backoff: 1 s after the first failure.
+        assert!(r.due_parts(2_999).is_empty());
+        assert_eq!(r.next_wake(2_000, Duration::from_secs(3)), Some(3_000));
+        assert_eq!(r.due_parts(3_000), vec![0]);
+        r.begin_submit(0, 3_000);
+        assert!(r.submitted(0, "rp-0b".into()));
+        assert_eq!(r.attempts(), 2);
+        // The first attempt's late webhook is ignored.
+        assert!(!r.apply_runpod(&completed_body("rp-0", &["video_1"]), 3_100, &POLICY));
+        // A lost worker is retryable too (2 s backoff after the second failure).
+        r.part_lost(0, 4_000, &POLICY);
+        assert_eq!(r.due_parts(6_000), vec![0]);
+        r.begin_submit(0, 6_000);
+        assert!(r.submitted(0, "rp-0c".into()));
+        // The third attempt fails: no attempts left.
+        assert!(r.apply_runpod(&failed_body("rp-0c", "upload-failed", true), 7_000, &POLICY));
+        assert_eq!(r.status, JobStatus::Failed);
+        assert_eq!(r.error.as_ref().unwrap().details.as_ref().unwrap()["attempts"], 3);
+    }
+
+    #[test]
+    fn no_retry_that_cannot_finish_before_the_deadline() {
+        let mut r = record();
+        r.deadline_ms = 2_500;
+        assert!(r.apply_runpod(&failed_body("rp-0", "upload-failed", true), 2_000, &POLICY));
+        assert_eq!(r.status, JobStatus::Failed);
+    }
+
+    #[test]
+    fn submission_failures() {
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 2, 0, 100_000);
+        r.lease_held = true;
+        r.begin_submit(0, 0);
+        r.submit_failed(0, true, "connection refused", 0, &POLICY);
+        assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting));
+        assert_eq!(r.due_parts(1_000), vec![0]);
+        r.begin_submit(0, 1_000);
+        r.submit_failed(0, true, "connection refused", 1_000, &POLICY);
+        assert_eq!((r.status, r.error.as_ref().unwrap().code.as_str()), (JobStatus::Failed, "gpu-backend-unavailable"));
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+        r.submit_failed(0, false, "HTTP 401", 0, &POLICY);
+        assert_eq!(r.error.unwrap().code, "gpu-backend-refused");
+        // A submission that never answered is retried once it is stale.
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+        r.begin_submit(0, 0);
+        assert!(r.due_parts(SUBMIT_STALE_MS - 1).is_empty());
+        assert_eq!(r.due_parts(SUBMIT_STALE_MS), vec![0]);
+        // The job ended while a submission was in flight: the caller cancels it.
+        r.fail(JobStatus::Cancelled, "cancelled", "x", None, 5);
+        assert!(!r.submitted(0, "rp".into()));
+    }
+
+    #[test]
+    fn fan_out_parts_merge_in_order_and_retry_alone() {
+        let mut r = record_with(2, None);
+        assert_eq!(r.polled_parts(), vec![(0, "rp-0".to_owned()), (1, "rp-1".to_owned())]);
+        // The second part finishes first.
+        assert!(r.apply_runpod(&completed_body("rp-1", &["video_3", "video_4"]), 2_000, &POLICY));
+        assert_eq!((r.status, r.progress.completed, r.progress.total), (JobStatus::Processing, 1, 2));
+        assert_eq!(r.progress.percentage, 50.0);
+        // The first fails retryably: only it goes back.
+        assert!(r.apply_runpod(&failed_body("rp-0", "worker-error", true), 2_100, &POLICY));
+        assert_eq!(r.due_parts(10_000), vec![0]);
+        assert_eq!(r.parts[1].status, PartStatus::Completed);
+        r.begin_submit(0, 10_000);
+        r.submitted(0, "rp-0b".into());
+        assert_eq!(r.parts[1].attempts, 1);
+        assert!(r.apply_runpod(&completed_body("rp-0b", &["video_1", "video_2"]), 11_000, &POLICY));
+        assert_eq!(r.status, JobStatus::Completed);
+        let v = r.view(&|k| k.to_owned());
+        let ids: Vec<&str> = v.result.as_ref().unwrap()["videos"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4"]);
+        assert_eq!(r.output.as_ref().unwrap().extras["parts"], 2);
+        assert_eq!(v.attempts, 2);
+    }
+
+    #[test]
+    fn a_failed_part_fails_the_job_and_names_the_others_to_cancel() {
+        let mut r = record_with(3, None);
+        assert!(r.apply_runpod(&json!({"id":"rp-2","status":"IN_PROGRESS"}), 2_000, &POLICY));
+        assert!(r.apply_runpod(&failed_body("rp-0", "input-not-media", false), 2_100, &POLICY));
+        assert_eq!(r.status, JobStatus::Failed);
+        assert_eq!(r.error.as_ref().unwrap().details.as_ref().unwrap()["part"], 0);
+        assert_eq!(r.active_runpod_ids(), vec!["rp-1".to_owned(), "rp-2".to_owned()]);
+        assert!(r.polled_parts().is_empty());
+    }
+
+    #[test]
+    fn wakes_for_deadline_polls_and_queue() {
+        let poll = Duration::from_secs(3);
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 10_000);
+        // Queued without a lease: ask again at the next poll.
+        assert_eq!(r.next_wake(0, poll), Some(3_000));
+        r.lease_held = true;
+        assert_eq!(r.next_wake(0, poll), Some(0), "due now");
+        r.begin_submit(0, 0);
+        r.submitted(0, "rp".into());
+        assert_eq!(r.next_wake(9_000, poll), Some(10_000), "the deadline comes before the poll");
+        assert!(r.fail(JobStatus::TimedOut, "deadline-exceeded", "x", None, 10_000));
+        assert!(!r.fail(JobStatus::Failed, "x", "x", None, 10_001), "terminal stays terminal");
+        assert_eq!(r.status, JobStatus::TimedOut);
+    }
+
+    #[test]
+    fn webhook_retries_until_delivered_and_records_every_attempt() {
+        let mut r = record_with(1, Some("https://hooks.test/h"));
+        assert!(!r.webhook_due(1_000));
+        assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 2_000, &POLICY));
+        assert!(r.webhook_due(2_000));
+        r.webhook_attempted(2_000, Some(500), Some("HTTP 500".into()), 12, &HOOKS);
+        assert_eq!(r.next_wake(2_000, Duration::from_secs(3)), Some(3_000), "1 s backoff");
+        assert!(!r.webhook_due(2_999));
+        r.webhook_attempted(3_000, None, Some("connection refused".into()), 3, &HOOKS);
+        assert_eq!(r.webhook.as_ref().unwrap().next_at_ms, Some(5_000), "2 s backoff");
+        r.webhook_attempted(5_000, Some(204), None, 8, &HOOKS);
+        let v = r.view(&|k| k.to_owned()).webhook.unwrap();
+        assert!(v.delivered);
+        assert_eq!(v.next_attempt_at, None);
+        assert_eq!(v.attempts.iter().map(|a| (a.attempt, a.status_code)).collect::<Vec<_>>(), [(1, Some(500)), (2, None), (3, Some(204))]);
+        assert_eq!(v.attempts[0].at, "1970-01-01T00:00:02.000Z");
+        assert!(!r.webhook_due(100_000));
+        assert_eq!(r.next_wake(100_000, Duration::from_secs(3)), None);
+    }
+
+    #[test]
+    fn webhook_gives_up_after_its_window() {
+        let mut r = record_with(1, Some("https://hooks.test/h"));
+        r.fail(JobStatus::Cancelled, "cancelled", "x", None, 0);
+        let mut t = 0;
+        while r.webhook_due(t) {
+            r.webhook_attempted(t, Some(503), None, 1, &HOOKS);
+            t = r.webhook.as_ref().unwrap().next_at_ms.unwrap_or(i64::MAX);
+        }
+        // 0, 1, 3, 7 (+4 = 11 > 10 s window): four attempts.
+        let w = r.webhook.as_ref().unwrap();
+        assert_eq!((w.attempts.len(), w.delivered, w.next_at_ms), (4, false, None));
     }
 }

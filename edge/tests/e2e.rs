@@ -7,105 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+mod common;
 
-use edge::config::S3Config;
-use edge::presign::{self, Method};
+
+use common::{ffmpeg, ffprobe, stack, tempfile_dir, unique};
 use serde_json::{Value, json};
-
-struct Stack {
-    edge: String,
-    key: String,
-    key2: String,
-    prefix: String,
-    prefix2: String,
-    s3: S3Config,
-    http: reqwest::Client,
-}
-
-fn stack() -> Stack {
-    let var = |k: &str| {
-        std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run these tests through `make test` (scripts/with-stack.sh)"))
-    };
-    Stack {
-        edge: var("EDGE_URL"),
-        key: var("API_KEY"),
-        key2: var("API_KEY_2"),
-        prefix: var("TENANT_PREFIX"),
-        prefix2: var("TENANT_PREFIX_2"),
-        s3: S3Config {
-            endpoint: var("S3_ENDPOINT"),
-            region: "auto".into(),
-            bucket: var("S3_BUCKET"),
-            access_key: var("S3_ACCESS_KEY"),
-            secret_key: var("S3_SECRET_KEY"),
-            path_style: true,
-        },
-        http: reqwest::Client::new(),
-    }
-}
-
-fn unique(tag: &str) -> String {
-    let n = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{tag}-{n:x}")
-}
-
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().unwrap();
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn ffprobe(path: &Path) -> Value {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-impl Stack {
-    /// Uploads a file to the local S3 server through a presigned PUT, as a client would.
-    async fn upload(&self, key: &str, path: &Path) {
-        let url = presign::presign(&self.s3, Method::Put, key, Duration::from_secs(300), SystemTime::now()).unwrap();
-        let body = std::fs::read(path).unwrap();
-        let resp = self.http.put(url).body(body).send().await.unwrap();
-        assert_eq!(resp.status(), 200, "upload {key}: {}", resp.text().await.unwrap());
-    }
-
-    async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.edge)).json(body);
-        if let Some(k) = key {
-            req = req.header("x-api-key", k);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        assert!(resp.headers().contains_key("x-request-id"), "every response carries a request id");
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get_job(&self, id: &str, key: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}/jobs/{id}", self.edge)).bearer_auth(key).send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn wait_done(&self, id: &str) -> Value {
-        let start = Instant::now();
-        loop {
-            let (status, job) = self.get_job(id, &self.key).await;
-            assert_eq!(status, 200, "{job}");
-            if ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].contains(&job["status"].as_str().unwrap()) {
-                return job;
-            }
-            assert!(start.elapsed() < Duration::from_secs(240), "job {id} still {} after 240 s", job["status"]);
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
 
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
@@ -302,8 +208,253 @@ async fn a_bad_input_fails_the_job_with_a_code() {
     assert!(job["error"]["details"]["stderr_tail"].as_str().is_some_and(|t| !t.is_empty()), "{job}");
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(unique("api-gpu-e2e"));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// An `objects/stage` request (the cheapest job): copies a small uploaded object,
+/// through its presigned URL, to `dest` in the caller's space.
+async fn stage_body(s: &common::Stack, run: &str, dest_prefix: &str) -> Value {
+    let dir = tempfile_dir();
+    let src = dir.join("blob.bin");
+    std::fs::write(&src, format!("payload {run}")).unwrap();
+    let key = format!("{}inputs/{run}/blob.bin", s.prefix);
+    s.upload(&key, &src).await;
+    let url = edge::presign::presign(&s.s3, edge::presign::Method::Get, &key, std::time::Duration::from_secs(600), std::time::SystemTime::now())
+        .unwrap();
+    json!({"source_uri": url, "dest_uri": format!("r2://{dest_prefix}staged/{run}/copy.bin")})
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn idempotency_rate_limit_listing_and_stats() {
+    let s = stack();
+    let run = unique("idem");
+    let body = stage_body(&s, &run, &s.prefix).await;
+    let post = |key: &str, idem: Option<&str>, body: &Value| {
+        let mut req = s.http.post(format!("{}/objects/stage", s.edge)).header("x-api-key", key).json(body);
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        req.send()
+    };
+    // Same key, same body: the same job, marked as a replay.
+    let first = post(&s.key, Some(&run), &body).await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again = post(&s.key, Some(&run), &body).await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["jobId"], first["jobId"]);
+    // Same key, another body: 409.
+    let mut other = body.clone();
+    other["dest_uri"] = json!(format!("r2://{}staged/{run}/other.bin", s.prefix));
+    let conflict = post(&s.key, Some(&run), &other).await.unwrap();
+    assert_eq!(conflict.status(), 409);
+    assert_eq!(conflict.json::<Value>().await.unwrap()["code"], "idempotency-key-reused");
+    // The key is per tenant: another tenant's same key is a new job of its own.
+    let mut theirs = stage_body(&s, &format!("{run}-2"), &s.prefix2).await;
+    theirs["source_uri"] = body["source_uri"].clone();
+    let r = post(&s.key2, Some(&run), &theirs).await.unwrap();
+    assert_eq!(r.status(), 202);
+    let theirs: Value = r.json().await.unwrap();
+    assert_ne!(theirs["jobId"], first["jobId"]);
+    let bad = post(&s.key, Some("has spaces"), &body).await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let id = first["jobId"].as_str().unwrap();
+    let job = s.wait_done(id).await;
+    assert_eq!(job["status"], "COMPLETED", "{job:#}");
+
+    // GET /jobs lists the tenant's jobs, newest first, with filters; never another's.
+    let list = |key: &str, q: &str| s.http.get(format!("{}/jobs{q}", s.edge)).bearer_auth(key).send();
+    let mine: Value = list(&s.key, "?limit=50").await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = mine["jobs"].as_array().unwrap().iter().map(|j| j["jobId"].as_str().unwrap()).collect();
+    assert!(ids.contains(&id), "{mine:#}");
+    assert!(!ids.contains(&theirs["jobId"].as_str().unwrap()));
+    let completed: Value = list(&s.key, "?status=COMPLETED&limit=100").await.unwrap().json().await.unwrap();
+    assert!(completed["jobs"].as_array().unwrap().iter().all(|j| j["status"] == "COMPLETED"));
+    assert!(completed["jobs"].as_array().unwrap().iter().any(|j| j["jobId"] == id), "{completed:#}");
+    let r = list(&s.key, "?limit=0&status=DONE").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["details"].as_array().unwrap().len(), 2, "{e}");
+    let theirs_list: Value = list(&s.key2, "").await.unwrap().json().await.unwrap();
+    assert!(theirs_list["jobs"].as_array().unwrap().iter().all(|j| j["jobId"] != id));
+    assert_eq!(list("agk_nope", "").await.unwrap().status(), 401);
+
+    // Queue stats: counts by status for this tenant, slots, and the GPU backend.
+    let stats: Value = s.http.get(format!("{}/queue/stats", s.edge)).header("x-api-key", &s.key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["tenant"], "dev");
+    assert!(stats["counts"]["COMPLETED"].as_u64().unwrap() >= 1, "{stats:#}");
+    assert_eq!(stats["max_concurrent_jobs"], 4);
+    assert_eq!(stats["gpu_backend"]["reachable"], true, "{stats:#}");
+    assert!(stats["gpu_backend"]["workers"].is_object(), "{stats:#}");
+
+    // The rate limit (2 per minute for this tenant): the third request is 429 with Retry-After.
+    let key3 = std::env::var("API_KEY_3").unwrap();
+    let prefix3 = std::env::var("TENANT_PREFIX_3").unwrap();
+    let mut codes = vec![];
+    let mut retry_after = None;
+    for i in 0..3 {
+        let mut b = body.clone();
+        b["dest_uri"] = json!(format!("r2://{prefix3}staged/{run}/{i}.bin"));
+        let r = post(&key3, None, &b).await.unwrap();
+        codes.push(r.status().as_u16());
+        if r.status() == 429 {
+            retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            assert_eq!(r.json::<Value>().await.unwrap()["code"], "rate-limited");
+        }
+    }
+    assert_eq!(codes, [202, 202, 429]);
+    assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "{retry_after:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn client_webhook_is_signed_and_retried_until_delivered() {
+    let s = stack();
+    let secret = std::env::var("WEBHOOK_SECRET").unwrap();
+    let hook = common::hook_receiver(vec![500, 500, 200]).await;
+    let run = unique("hook");
+    let mut body = stage_body(&s, &run, &s.prefix).await;
+    body["webhook_url"] = json!(hook.url);
+    body["id_roteiro"] = json!(9);
+    let (status, job) = s.post("/objects/stage", Some(&s.key), &body).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["jobId"].as_str().unwrap().to_owned();
+    let start = std::time::Instant::now();
+    while hook.got.lock().unwrap().len() < 3 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(90), "webhook attempts: {}", hook.got.lock().unwrap().len());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let got = hook.got.lock().unwrap().clone();
+    let msg_id = got[0].header("webhook-id").unwrap().to_owned();
+    for r in &got {
+        // The same message id on every attempt; each signature verifies.
+        assert_eq!(r.header("webhook-id"), Some(msg_id.as_str()));
+        let ts: i64 = r.header("webhook-timestamp").unwrap().parse().unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert!((now - ts).abs() < 120, "timestamp {ts}");
+        let want = edge::webhook::sign(&secret, &msg_id, ts, &r.body).unwrap();
+        assert_eq!(r.header("webhook-signature"), Some(want.signature.as_str()), "signature over id.timestamp.body");
+        let payload: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!((payload["jobId"].as_str(), payload["status"].as_str()), (Some(id.as_str()), Some("COMPLETED")));
+        assert_eq!(payload["idRoteiro"], 9);
+    }
+    // A signature made with another tenant's secret does not verify.
+    let other = std::env::var("WEBHOOK_SECRET_2").unwrap();
+    let ts: i64 = got[2].header("webhook-timestamp").unwrap().parse().unwrap();
+    assert_ne!(got[2].header("webhook-signature"), Some(edge::webhook::sign(&other, &msg_id, ts, &got[2].body).unwrap().signature.as_str()));
+
+    // Every attempt is on the job.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (_, job) = s.get_job(&id, &s.key).await;
+    let w = &job["webhook"];
+    assert_eq!(w["delivered"], true, "{job:#}");
+    let codes: Vec<u64> = w["attempts"].as_array().unwrap().iter().map(|a| a["statusCode"].as_u64().unwrap()).collect();
+    assert_eq!(codes, [500, 500, 200], "{job:#}");
+    assert!(w.get("nextAttemptAt").is_none());
+    // Three attempts only: nothing more arrives.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(hook.got.lock().unwrap().len(), 3);
+
+    // Webhook targets are checked like inputs.
+    let mut bad = body.clone();
+    bad["webhook_url"] = json!("http://10.1.2.3/hook");
+    let (status, err) = s.post("/objects/stage", Some(&s.key), &bad).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["details"][0]["field"], "webhook_url");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn a_big_batch_fans_out_and_merges_in_order() {
+    let s = stack();
+    let dir = tempfile_dir();
+    let run = unique("fan");
+    let img = dir.join("i.png");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", img.to_str().unwrap()]);
+    let key = format!("{}inputs/{run}/i.png", s.prefix);
+    s.upload(&key, &img).await;
+    // FANOUT_CLIPS=2 locally: five clips become three RunPod jobs (the tenant may run 4).
+    let images: Vec<Value> = (1..=5).map(|i| json!({"id": format!("c{i}"), "image_url": format!("r2://{key}"), "duracao": 0.5})).collect();
+    let (status, job) = s.post("/video/img2vid", Some(&s.key), &json!({"images": images, "width": 320, "height": 240})).await;
+    assert_eq!(status, 202, "{job}");
+    let job = s.wait_done(job["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "COMPLETED", "{job:#}");
+    assert_eq!(job["result"]["parts"], 3, "{job:#}");
+    let videos = job["result"]["videos"].as_array().unwrap();
+    let ids: Vec<&str> = videos.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["c1", "c2", "c3", "c4", "c5"]);
+    for (i, v) in videos.iter().enumerate() {
+        assert_eq!(v["filename"], format!("video_{}.mp4", i + 1));
+        assert_eq!(v["frames"], 12);
+        let r = s.http.get(v["video_url"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn cancel_a_running_job() {
+    let s = stack();
+    let dir = tempfile_dir();
+    let run = unique("cancel");
+    let img = dir.join("i.jpg");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
+    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
+    s.upload(&key, &img).await;
+    let (status, job) = s.post("/video/img2vid", Some(&s.key), &json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 120}]})).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["jobId"].as_str().unwrap().to_owned();
+    let start = std::time::Instant::now();
+    loop {
+        let (_, job) = s.get_job(&id, &s.key).await;
+        if job["status"] == "PROCESSING" {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "{job:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // Another tenant cannot cancel it.
+    let r = s.http.post(format!("{}/jobs/{id}/cancel", s.edge)).header("x-api-key", &s.key2).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = s.http.post(format!("{}/jobs/{id}/cancel", s.edge)).header("x-api-key", &s.key).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let job: Value = r.json().await.unwrap();
+    assert_eq!(job["status"], "CANCELLED", "{job:#}");
+    assert_eq!(job["error"]["code"], "cancelled");
+    // It stays cancelled (late RunPod answers change nothing), and the backend stopped it.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (_, job) = s.get_job(&id, &s.key).await;
+    assert_eq!(job["status"], "CANCELLED", "{job:#}");
+    assert!(job["result"].is_null());
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn openapi_cors_and_security_headers() {
+    let s = stack();
+    let r = s.http.get(format!("{}/openapi.json", s.edge)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers().contains_key("x-request-id"));
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for p in ["/video/img2vid", "/video/caption_style", "/jobs/{jobId}", "/jobs", "/queue/stats"] {
+        assert!(doc["paths"].get(p).is_some(), "{p} missing");
+    }
+    let pre = |origin: &'static str| {
+        s.http
+            .request(reqwest::Method::OPTIONS, format!("{}/video/img2vid", s.edge))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let ok = pre("http://localhost:3000").await.unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(ok.headers()["access-control-allow-origin"], "http://localhost:3000");
+    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("idempotency-key"));
+    let no = pre("https://evil.example").await.unwrap();
+    assert!(no.headers().get("access-control-allow-origin").is_none());
+    let r = s.http.get(format!("{}/", s.edge)).header("origin", "http://localhost:3000").send().await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
 }

@@ -1,12 +1,13 @@
 //! The public job object (`GET /jobs/{id}` and the client webhook carry the same one),
 //! job states, and the per-operation `result` built from the worker's output.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::worker::{Progress, Task, WorkerOutput};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     Queued,
@@ -38,7 +39,7 @@ impl JobStatus {
 }
 
 /// `error` of a failed job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct JobError {
     pub code: String,
     pub message: String,
@@ -46,7 +47,7 @@ pub struct JobError {
     pub details: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     pub start_time: Option<String>,
@@ -56,7 +57,7 @@ pub struct Execution {
 }
 
 /// The job object of the public API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub job_id: String,
@@ -78,6 +79,35 @@ pub struct JobView {
     pub error: Option<JobError>,
     pub execution: Execution,
     pub attempts: u32,
+    /// Delivery of the client webhook, when the request named a `webhook_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookView>,
+}
+
+/// `webhook` of the job object: every delivery attempt, and whether one succeeded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    pub url: String,
+    pub delivered: bool,
+    pub attempts: Vec<WebhookAttempt>,
+    /// When the next attempt is due (absent once delivered or given up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+}
+
+/// One delivery attempt of a client webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAttempt {
+    pub attempt: u32,
+    pub at: String,
+    /// The receiver's HTTP status, absent when none came (connection error, timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u64,
 }
 
 /// Builds the operation's public `result` from the task and the worker's output;
@@ -106,7 +136,12 @@ pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
                     }))
                 })
                 .collect();
-            json!({ "videos": videos, "timings_ms": out.timings_ms })
+            let mut r = json!({ "videos": videos, "timings_ms": out.timings_ms });
+            // A batch that fanned out says into how many RunPod jobs.
+            if let Some(parts) = out.extras.get("parts") {
+                r["parts"] = parts.clone();
+            }
+            r
         }
         _ => single_output_result(out, url_of),
     }

@@ -5,7 +5,9 @@
 
 pub mod captions;
 pub mod job;
+pub mod kenburns;
 pub mod media;
+pub mod openapi;
 pub mod ops;
 pub mod plan;
 pub mod problem;

@@ -16,7 +16,8 @@ pub const MAX_FILENAME_BYTES: usize = 255;
 pub const MAX_URL_BYTES: usize = 4096;
 
 /// Where an input comes from, once parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MediaRef {
     /// A URL the worker downloads directly (https, or loopback http in local development).
     Url(String),

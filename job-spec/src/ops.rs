@@ -4,25 +4,44 @@
 //! Types are deliberately permissive (strings for enums, options for everything the
 //! seed treated as optional) so that [`crate::validate`] can report every problem at
 //! once instead of stopping at the first serde error.
+//!
+//! The `#[schemars(...)]` attributes only shape the generated OpenAPI document
+//! ([`crate::openapi`]): the limits [`crate::validate`] enforces, the string formats of
+//! [`crate::openapi`]'s format types, and `x-aliases` (the `#[serde(alias)]` names; a
+//! test checks the two lists agree). They do not change serde behaviour.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::openapi::{
+    AudioFilename, FONT_NAME_PATTERN, Filename, HexColor, LANGUAGE_PATTERN, MODEL_NAME_PATTERN, MediaRefText, OutputPath, Position,
+    Resolution, VideoFilename,
+};
+use crate::validate::limits::*;
+use crate::values::ZoomType;
+
 /// Fields every asynchronous request may carry.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Common {
+    /// Receives the job object when the job ends (Standard Webhooks signature). Checked like
+    /// inputs: https, no private, loopback or link-local addresses.
     #[serde(default, alias = "webhookUrl")]
+    #[schemars(url, extend("x-aliases" = ["webhookUrl"]))]
     pub webhook_url: Option<String>,
     /// Echoed back as `idRoteiro`.
     #[serde(default, alias = "idRoteiro")]
+    #[schemars(extend("x-aliases" = ["idRoteiro"]))]
     pub id_roteiro: Option<i64>,
     /// Any JSON object, echoed back.
     #[serde(default)]
+    #[schemars(description = format!("Any JSON object, echoed back; at most {MAX_METADATA_BYTES} bytes of JSON."))]
+    #[schemars(extend("x-max-json-bytes" = MAX_METADATA_BYTES))]
     pub metadata: Option<Map<String, Value>>,
 }
 
 /// An id given as a string or a number (`"id": 3` and `"id": "3"` are both seen).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum FlexId {
     Text(String),
@@ -39,12 +58,13 @@ impl std::fmt::Display for FlexId {
 }
 
 /// A list item given as a bare URL string or as `{video_url}` / `{audio_url}` / `{url}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum UrlItem {
-    Plain(String),
+    Plain(#[schemars(with = "MediaRefText")] String),
     Object {
         #[serde(alias = "video_url", alias = "audio_url", alias = "url_video", alias = "url_audio")]
+        #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url", "audio_url", "url_video", "url_audio"]))]
         url: String,
     },
 }
@@ -59,63 +79,90 @@ impl UrlItem {
 
 // ---------------------------------------------------------------- video/img2vid
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/img2vid`: one MP4 per image (`video_1.mp4`, `video_2.mp4`, …), each a Ken
+/// Burns motion over the image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Img2Vid {
+    #[schemars(length(min = 1, max = MAX_IMAGES))]
     pub images: Vec<ImageItem>,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     /// Subset of `zoomin`, `zoomout`, `zoompanright`.
     #[serde(default, alias = "zoomTypes")]
+    #[schemars(with = "Option<Vec<ZoomType>>", length(min = 1), extend("x-aliases" = ["zoomTypes"]))]
     pub zoom_types: Option<Vec<String>>,
+    /// Frames per second (default 24).
     #[serde(default, alias = "fps", alias = "frameRate")]
+    #[schemars(range(min = MIN_FPS, max = MAX_FPS), extend("x-aliases" = ["fps", "frameRate"]))]
     pub frame_rate: Option<u32>,
+    /// Output width in pixels, even (default 1920, or 1080 for portrait).
     #[serde(default)]
+    #[schemars(range(min = MIN_DIMENSION, max = MAX_DIMENSION), extend("multipleOf" = 2))]
     pub width: Option<u32>,
+    /// Output height in pixels, even (default 1080, or 1920 for portrait).
     #[serde(default)]
+    #[schemars(range(min = MIN_DIMENSION, max = MAX_DIMENSION), extend("multipleOf" = 2))]
     pub height: Option<u32>,
     /// `landscape` (default, 1920×1080) or `portrait` (1080×1920); `horizontal` and
     /// `vertical` are accepted.
     #[serde(default)]
+    #[schemars(extend("enum" = ORIENTATIONS))]
     pub orientation: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ImageItem {
     #[serde(default)]
     pub id: Option<FlexId>,
     #[serde(alias = "url", alias = "imageUrl")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["url", "imageUrl"]))]
     pub image_url: String,
     /// Seconds on screen.
     #[serde(alias = "duration")]
+    #[schemars(range(min = MIN_IMAGE_SECONDS, max = MAX_IMAGE_SECONDS), extend("x-aliases" = ["duration"]))]
     pub duracao: f64,
 }
 
 // ---------------------------------------------------------------- captions
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/caption`: an SRT burned in with the default style.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Caption {
     #[serde(alias = "video_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url"]))]
     pub url_video: String,
     #[serde(alias = "srt_url", alias = "subtitle_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["srt_url", "subtitle_url"]))]
     pub url_srt: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/caption_style`: captions burned in with a style, as segments (SRT) or as
+/// word-by-word karaoke (words JSON `{"words":[{"word","start","end"}]}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CaptionStyle {
     #[serde(alias = "video_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url"]))]
     pub url_video: String,
+    /// The SRT (`segments`) or the words JSON (`highlight`).
     #[serde(alias = "caption_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["caption_url"]))]
     pub url_caption: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
     /// `segments` (caption is SRT) or `highlight` (caption is words JSON).
     #[serde(rename = "type", alias = "caption_type")]
+    #[schemars(extend("enum" = CAPTION_TYPES, "x-aliases" = ["caption_type"]))]
     pub kind: String,
     #[serde(default)]
     pub uppercase: Option<bool>,
@@ -124,57 +171,91 @@ pub struct CaptionStyle {
 }
 
 /// The union of the `segments` and `highlight` style options.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StyleOptions {
     // segments
+    /// segments.
     #[serde(default)]
     pub font: Option<FontOptions>,
+    /// segments.
     #[serde(default)]
     pub colors: Option<ColorOptions>,
+    /// segments.
     #[serde(default)]
     pub opacity: Option<OpacityOptions>,
+    /// segments.
     #[serde(default)]
     pub border: Option<BorderOptions>,
+    /// segments.
     #[serde(default)]
     pub borders: Option<BordersOptions>,
     /// segments: `{alignment, marginVertical|margin_v}`; highlight: an alignment name or
     /// the same object.
     #[serde(default)]
+    #[schemars(with = "Option<Position>")]
     pub position: Option<Value>,
     // highlight (karaoke)
+    /// highlight: font family.
     #[serde(default, alias = "font_name", alias = "font_family")]
+    #[schemars(regex(pattern = FONT_NAME_PATTERN), extend("x-aliases" = ["font_name", "font_family"]))]
     pub fonte: Option<String>,
+    /// highlight: font size.
     #[serde(default, alias = "font_size")]
+    #[schemars(range(min = MIN_FONT_SIZE, max = MAX_FONT_SIZE), extend("x-aliases" = ["font_size"]))]
     pub tamanho_fonte: Option<f64>,
+    /// highlight: background box color.
     #[serde(default, alias = "background_color")]
+    #[schemars(with = "Option<HexColor>", extend("x-aliases" = ["background_color"]))]
     pub fundo_cor: Option<String>,
+    /// highlight: background box opacity.
     #[serde(default, alias = "background_opacity")]
+    #[schemars(range(min = 0.0, max = 1.0), extend("x-aliases" = ["background_opacity"]))]
     pub fundo_opacidade: Option<f64>,
+    /// highlight: rounded background box.
     #[serde(default, alias = "background_rounded")]
+    #[schemars(extend("x-aliases" = ["background_rounded"]))]
     pub fundo_arredondado: Option<bool>,
+    /// highlight: text color.
     #[serde(default, alias = "text_color")]
+    #[schemars(with = "Option<HexColor>", extend("x-aliases" = ["text_color"]))]
     pub texto_cor: Option<String>,
+    /// highlight: color of the word being spoken.
     #[serde(default, alias = "highlight_text_color")]
+    #[schemars(with = "Option<HexColor>", extend("x-aliases" = ["highlight_text_color"]))]
     pub highlight_texto_cor: Option<String>,
+    /// highlight: highlight box color.
     #[serde(default, alias = "highlight_color")]
+    #[schemars(with = "Option<HexColor>", extend("x-aliases" = ["highlight_color"]))]
     pub highlight_cor: Option<String>,
+    /// highlight: highlight border.
     #[serde(default, alias = "highlight_border")]
+    #[schemars(range(min = 0.0, max = MAX_HIGHLIGHT_BORDER), extend("x-aliases" = ["highlight_border"]))]
     pub highlight_borda: Option<f64>,
+    /// highlight.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_PADDING))]
     pub padding_horizontal: Option<f64>,
+    /// highlight.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_PADDING))]
     pub padding_vertical: Option<f64>,
+    /// highlight (default 4).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_WORDS_PER_LINE))]
     pub words_per_line: Option<u32>,
+    /// highlight (default 2).
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_LINES))]
     pub max_lines: Option<u32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FontOptions {
     #[serde(default)]
+    #[schemars(regex(pattern = FONT_NAME_PATTERN))]
     pub name: Option<String>,
     #[serde(default)]
+    #[schemars(range(min = MIN_FONT_SIZE, max = MAX_FONT_SIZE))]
     pub size: Option<f64>,
     #[serde(default)]
     pub bold: Option<bool>,
@@ -182,210 +263,305 @@ pub struct FontOptions {
     pub italic: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ColorOptions {
     #[serde(default)]
+    #[schemars(with = "Option<HexColor>")]
     pub primary: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<HexColor>")]
     pub secondary: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<HexColor>")]
     pub outline: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<HexColor>")]
     pub background: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OpacityOptions {
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub primary: Option<f64>,
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub background: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BorderOptions {
+    /// ASS border style: 1 outline + shadow, 3 opaque box, 4 box behind the text.
     #[serde(default)]
+    #[schemars(extend("enum" = BORDER_STYLES))]
     pub style: Option<u32>,
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_BORDER))]
     pub width: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct BordersOptions {
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_BORDER))]
     pub outline: Option<f64>,
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_BORDER))]
     pub shadow: Option<f64>,
+    /// ASS border style: 1 outline + shadow, 3 opaque box, 4 box behind the text.
     #[serde(default)]
+    #[schemars(extend("enum" = BORDER_STYLES))]
     pub style: Option<u32>,
 }
 
 // ---------------------------------------------------------------- audio/video muxing
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/addaudio`: the video with the audio as its soundtrack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AddAudio {
     #[serde(alias = "video_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url"]))]
     pub url_video: String,
     #[serde(alias = "audio_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["audio_url"]))]
     pub url_audio: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
     /// `shortest` (default), `stretch_video`, `loop_video`.
     #[serde(default)]
+    #[schemars(extend("enum" = SYNC_MODES))]
     pub sync: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/concatenate`: the videos one after the other, audio kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Concatenate {
     #[serde(alias = "videos", alias = "urls")]
+    #[schemars(length(min = 2, max = MAX_LIST), extend("x-aliases" = ["videos", "urls"]))]
     pub video_urls: Vec<UrlItem>,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/concat_video_audio`: the videos cycled in order until the audio's length,
+/// the audio laid under them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConcatVideoAudio {
     #[serde(alias = "videos")]
+    #[schemars(length(min = 1, max = MAX_LIST), extend("x-aliases" = ["videos"]))]
     pub video_urls: Vec<UrlItem>,
     #[serde(alias = "audio_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["audio_url"]))]
     pub url_audio: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
+    /// Default true.
     #[serde(default)]
     pub normalize: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/trilhasonora` (alias `/video/background_music`): music looped under the
+/// video's audio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct VideoTrilhaSonora {
     #[serde(alias = "video_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url"]))]
     pub url_video: String,
+    /// The music.
     #[serde(alias = "music_url", alias = "background_music", alias = "url_music")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["music_url", "background_music", "url_music"]))]
     pub trilha_sonora: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
     /// 0–40 dB; absent: music set 20 dB below the voice by loudness analysis.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_VOLUME_REDUCTION_DB))]
     pub volume_reduction_db: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /audio/trilhasonora`: music looped under a voice track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AudioTrilhaSonora {
     #[serde(alias = "url_audio")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["url_audio"]))]
     pub audio_url: String,
+    /// The music.
     #[serde(alias = "music_url", alias = "background_music", alias = "url_music")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["music_url", "background_music", "url_music"]))]
     pub trilha_sonora: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
+    /// Default `audio_with_trilha.mp3`.
     #[serde(default)]
+    #[schemars(with = "Option<AudioFilename>")]
     pub output_filename: Option<String>,
     /// 0–50 dB, default 30.
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_DB_OFFSET))]
     pub db_offset: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /audio/concatenate`: the audios one after the other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AudioConcatenate {
     #[serde(alias = "audios", alias = "urls")]
+    #[schemars(length(min = 2, max = MAX_LIST), extend("x-aliases" = ["audios", "urls"]))]
     pub audio_urls: Vec<UrlItem>,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<AudioFilename>")]
     pub output_filename: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /audio/trim`: `duration_sec` seconds of the audio from `start_sec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AudioTrim {
     #[serde(alias = "audio_url", alias = "url_audio")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["audio_url", "url_audio"]))]
     pub source_uri: String,
     #[serde(alias = "start")]
+    #[schemars(range(min = 0.0, max = MAX_MEDIA_SECONDS), extend("x-aliases" = ["start"]))]
     pub start_sec: f64,
     #[serde(alias = "duration")]
+    #[schemars(range(max = MAX_MEDIA_SECONDS), extend("exclusiveMinimum" = 0.0, "x-aliases" = ["duration"]))]
     pub duration_sec: f64,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<AudioFilename>")]
     pub output_filename: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/downsample`: the video scaled down to a height.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Downsample {
     #[serde(alias = "video_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url"]))]
     pub url_video: String,
     /// `240p`, `360p`, `480p`, `720p`, `1080p` or a height in pixels.
+    #[schemars(with = "Resolution")]
     pub resolution: Value,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /video/encode`: one pass that muxes the audio and burns the subtitles in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Encode {
     #[serde(alias = "video_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["video_url"]))]
     pub url_video: String,
     #[serde(default, alias = "audio_url")]
+    #[schemars(with = "Option<MediaRefText>", extend("x-aliases" = ["audio_url"]))]
     pub url_audio: Option<String>,
+    /// SRT or ASS.
     #[serde(default, alias = "subtitles_url", alias = "url_srt")]
+    #[schemars(with = "Option<MediaRefText>", extend("x-aliases" = ["subtitles_url", "url_srt"]))]
     pub url_subtitles: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<VideoFilename>")]
     pub output_filename: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /audio/transcribe`: `segments.srt`, `segments.json`, `karaoke.ass` and
+/// `words.json` from the audio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Transcribe {
     #[serde(alias = "url_audio")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["url_audio"]))]
     pub audio_url: String,
     #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
+    /// Model name: letters, digits, `-`, `_` and `.`.
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_MODEL_NAME), regex(pattern = MODEL_NAME_PATTERN))]
     pub model: Option<String>,
+    /// An ISO 639-1 code such as `pt` or `en`, or `auto`.
     #[serde(default)]
+    #[schemars(regex(pattern = LANGUAGE_PATTERN))]
     pub language: Option<String>,
     #[serde(default)]
     pub enable_vad: Option<bool>,
     #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_BEAM_SIZE))]
     pub beam_size: Option<u32>,
     #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub temperature: Option<f64>,
 }
 
 // ---------------------------------------------------------------- objects / pipeline
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /objects/stage`: copies an https URL into the tenant's storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ObjectsStage {
+    /// An https URL.
     #[serde(alias = "source_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["source_url"]))]
     pub source_uri: String,
+    /// An object key in the tenant's space (`s3://bucket/key` or `r2://key`).
     #[serde(alias = "dest_key")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["dest_key"]))]
     pub dest_uri: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `POST /pipeline/segment`: stages the master audio and trims one WAV per segment to
+/// `pipelines/<job_id>/stage/segmentation/audio_segments/segment_<i>.wav`. Give exactly
+/// one of `master_audio_uri` / `master_audio_http_url` and one of `segments` /
+/// `segments_uri`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PipelineSegment {
+    #[schemars(with = "Filename")]
     pub job_id: String,
     #[serde(default)]
+    #[schemars(with = "Option<MediaRefText>")]
     pub master_audio_uri: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<MediaRefText>")]
     pub master_audio_http_url: Option<String>,
     #[serde(default)]
+    #[schemars(length(min = 1, max = MAX_SEGMENTS))]
     pub segments: Option<Vec<SegmentSpec>>,
+    /// A JSON list of segments.
     #[serde(default)]
+    #[schemars(with = "Option<MediaRefText>")]
     pub segments_uri: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SegmentSpec {
     #[serde(alias = "start")]
+    #[schemars(range(min = 0.0, max = MAX_MEDIA_SECONDS), extend("x-aliases" = ["start"]))]
     pub start_sec: f64,
     #[serde(alias = "duration")]
+    #[schemars(range(max = MAX_MEDIA_SECONDS), extend("exclusiveMinimum" = 0.0, "x-aliases" = ["duration"]))]
     pub duration_sec: f64,
 }

@@ -1,6 +1,8 @@
 //! Pure planning: from a validated request to the worker's task, the inputs to
 //! resolve and the output keys to presign. Deterministic for a given job id.
 
+use serde::{Deserialize, Serialize};
+
 use crate::media::{MediaRef, RefContext, parse_media_ref};
 use crate::ops::{
     AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, UrlItem,
@@ -25,20 +27,20 @@ pub const PORTRAIT: (u32, u32) = (1080, 1920);
 
 /// What the edge must do before submitting: resolve `inputs` to GET URLs, presign
 /// `outputs` for PUT, and send `task`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub inputs: Vec<PlannedInput>,
     pub outputs: Vec<PlannedOutput>,
     pub task: Task,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedInput {
     pub name: String,
     pub source: MediaRef,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedOutput {
     pub name: String,
     pub key: String,

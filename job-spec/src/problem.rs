@@ -3,10 +3,11 @@
 //! Codes are kebab-case and part of the public contract (clients branch on them);
 //! messages are for humans and may change.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One thing wrong with a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Problem {
     /// JSON path of the offending field, e.g. `images[2].duracao`; empty for the body.
     pub field: String,

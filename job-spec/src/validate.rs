@@ -22,6 +22,26 @@ pub mod limits {
     pub const MAX_MEDIA_SECONDS: f64 = 6.0 * 3600.0;
     pub const MAX_METADATA_BYTES: usize = 16 * 1024;
     pub const MAX_SEGMENTS: usize = 2000;
+    pub const ORIENTATIONS: [&str; 4] = ["landscape", "portrait", "horizontal", "vertical"];
+    pub const SYNC_MODES: [&str; 3] = ["shortest", "stretch_video", "loop_video"];
+    pub const CAPTION_TYPES: [&str; 2] = ["segments", "highlight"];
+    pub const VIDEO_EXTENSIONS: [&str; 3] = ["mp4", "mov", "mkv"];
+    pub const AUDIO_EXTENSIONS: [&str; 7] = ["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"];
+    pub const MAX_VOLUME_REDUCTION_DB: f64 = 40.0;
+    pub const MAX_DB_OFFSET: f64 = 50.0;
+    pub const MIN_FONT_SIZE: f64 = 1.0;
+    pub const MAX_FONT_SIZE: f64 = 500.0;
+    /// ASS border styles: 1 outline + shadow, 3 opaque box, 4 box behind the text.
+    pub const BORDER_STYLES: [u32; 3] = [1, 3, 4];
+    /// Border width, outline and shadow.
+    pub const MAX_BORDER: f64 = 20.0;
+    pub const MAX_HIGHLIGHT_BORDER: f64 = 50.0;
+    pub const MAX_PADDING: f64 = 500.0;
+    pub const MAX_MARGIN_V: f64 = 2000.0;
+    pub const MAX_WORDS_PER_LINE: u32 = 10;
+    pub const MAX_LINES: u32 = 5;
+    pub const MAX_BEAM_SIZE: u32 = 10;
+    pub const MAX_MODEL_NAME: usize = 64;
 }
 use limits::*;
 
@@ -34,56 +54,56 @@ pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Pro
         OpRequest::Caption(r) => {
             v.media("url_video", &r.url_video);
             v.media("url_srt", &r.url_srt);
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         }
         OpRequest::CaptionStyle(r) => v.caption_style(r),
         OpRequest::AddAudio(r) => {
             v.media("url_video", &r.url_video);
             v.media("url_audio", &r.url_audio);
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
-            v.one_of("sync", r.sync.as_deref(), &["shortest", "stretch_video", "loop_video"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
+            v.one_of("sync", r.sync.as_deref(), &SYNC_MODES);
         }
         OpRequest::Concatenate(r) => {
             v.url_list("video_urls", &r.video_urls, 2);
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         }
         OpRequest::ConcatVideoAudio(r) => {
             v.url_list("video_urls", &r.video_urls, 1);
             v.media("url_audio", &r.url_audio);
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         }
         OpRequest::VideoTrilhaSonora(r) => {
             v.media("url_video", &r.url_video);
             v.media("trilha_sonora", &r.trilha_sonora);
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
             if let Some(db) = r.volume_reduction_db {
-                v.p.range_f64("volume_reduction_db", db, 0.0, 40.0);
+                v.p.range_f64("volume_reduction_db", db, 0.0, MAX_VOLUME_REDUCTION_DB);
             }
         }
         OpRequest::AudioTrilhaSonora(r) => {
             v.media("audio_url", &r.audio_url);
             v.media("trilha_sonora", &r.trilha_sonora);
-            v.output(&r.path, &r.output_filename, &["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"]);
+            v.output(&r.path, &r.output_filename, &AUDIO_EXTENSIONS);
             if let Some(db) = r.db_offset {
-                v.p.range_f64("db_offset", db, 0.0, 50.0);
+                v.p.range_f64("db_offset", db, 0.0, MAX_DB_OFFSET);
             }
         }
         OpRequest::AudioConcatenate(r) => {
             v.url_list("audio_urls", &r.audio_urls, 2);
-            v.output(&r.path, &r.output_filename, &["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"]);
+            v.output(&r.path, &r.output_filename, &AUDIO_EXTENSIONS);
         }
         OpRequest::AudioTrim(r) => {
             v.media("source_uri", &r.source_uri);
             v.p.range_f64("start_sec", r.start_sec, 0.0, MAX_MEDIA_SECONDS);
             v.positive("duration_sec", r.duration_sec, MAX_MEDIA_SECONDS);
-            v.output(&r.path, &r.output_filename, &["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"]);
+            v.output(&r.path, &r.output_filename, &AUDIO_EXTENSIONS);
         }
         OpRequest::Downsample(r) => {
             v.media("url_video", &r.url_video);
             if crate::resolution_height(&r.resolution).is_none() {
                 v.p.push("resolution", "invalid-resolution", "use 240p, 360p, 480p, 720p, 1080p or a height between 144 and 2160");
             }
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         }
         OpRequest::Encode(r) => {
             v.media("url_video", &r.url_video);
@@ -93,7 +113,7 @@ pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Pro
             if let Some(s) = &r.url_subtitles {
                 v.media("url_subtitles", s);
             }
-            v.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
+            v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         }
         OpRequest::Transcribe(r) => v.transcribe(r),
         OpRequest::ObjectsStage(r) => {
@@ -224,7 +244,7 @@ impl V<'_> {
         if let Some(fps) = r.frame_rate {
             self.p.range_u32("frame_rate", fps, MIN_FPS, MAX_FPS);
         }
-        self.one_of("orientation", r.orientation.as_deref(), &["landscape", "portrait", "horizontal", "vertical"]);
+        self.one_of("orientation", r.orientation.as_deref(), &ORIENTATIONS);
         for (field, d) in [("width", r.width), ("height", r.height)] {
             if let Some(d) = d {
                 self.p.range_u32(field, d, MIN_DIMENSION, MAX_DIMENSION);
@@ -243,12 +263,12 @@ impl V<'_> {
     fn caption_style(&mut self, r: &CaptionStyle) {
         self.media("url_video", &r.url_video);
         self.media("url_caption", &r.url_caption);
-        self.output(&r.path, &r.output_filename, &["mp4", "mov", "mkv"]);
-        self.one_of("type", Some(&r.kind), &["segments", "highlight"]);
+        self.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
+        self.one_of("type", Some(&r.kind), &CAPTION_TYPES);
         let Some(s) = &r.style else { return };
         if let Some(f) = &s.font {
             if let Some(size) = f.size {
-                self.p.range_f64("style.font.size", size, 1.0, 500.0);
+                self.p.range_f64("style.font.size", size, MIN_FONT_SIZE, MAX_FONT_SIZE);
             }
             if f.name.as_deref().is_some_and(|n| n.chars().any(|c| c.is_control() || c == ',')) {
                 self.p.push("style.font.name", "invalid-font", "font names must not contain commas or control characters");
@@ -267,22 +287,21 @@ impl V<'_> {
                 }
             }
         }
-        let border_styles = [1, 3, 4];
         if let Some(b) = &s.border {
-            if b.style.is_some_and(|st| !border_styles.contains(&st)) {
+            if b.style.is_some_and(|st| !BORDER_STYLES.contains(&st)) {
                 self.p.push("style.border.style", "invalid-value", "border style must be 1, 3 or 4");
             }
             if let Some(w) = b.width {
-                self.p.range_f64("style.border.width", w, 0.0, 20.0);
+                self.p.range_f64("style.border.width", w, 0.0, MAX_BORDER);
             }
         }
         if let Some(b) = &s.borders {
-            if b.style.is_some_and(|st| !border_styles.contains(&st)) {
+            if b.style.is_some_and(|st| !BORDER_STYLES.contains(&st)) {
                 self.p.push("style.borders.style", "invalid-value", "border style must be 1, 3 or 4");
             }
             for (f, v) in [("style.borders.outline", b.outline), ("style.borders.shadow", b.shadow)] {
                 if let Some(v) = v {
-                    self.p.range_f64(f, v, 0.0, 20.0);
+                    self.p.range_f64(f, v, 0.0, MAX_BORDER);
                 }
             }
         }
@@ -293,7 +312,7 @@ impl V<'_> {
             self.p.push("style.fonte", "invalid-font", "font names must not contain commas or control characters");
         }
         if let Some(v) = s.tamanho_fonte {
-            self.p.range_f64("style.tamanho_fonte", v, 1.0, 500.0);
+            self.p.range_f64("style.tamanho_fonte", v, MIN_FONT_SIZE, MAX_FONT_SIZE);
         }
         self.color("style.fundo_cor", &s.fundo_cor);
         self.color("style.texto_cor", &s.texto_cor);
@@ -303,18 +322,18 @@ impl V<'_> {
             self.p.range_f64("style.fundo_opacidade", v, 0.0, 1.0);
         }
         if let Some(v) = s.highlight_borda {
-            self.p.range_f64("style.highlight_borda", v, 0.0, 50.0);
+            self.p.range_f64("style.highlight_borda", v, 0.0, MAX_HIGHLIGHT_BORDER);
         }
         for (f, v) in [("style.padding_horizontal", s.padding_horizontal), ("style.padding_vertical", s.padding_vertical)] {
             if let Some(v) = v {
-                self.p.range_f64(f, v, 0.0, 500.0);
+                self.p.range_f64(f, v, 0.0, MAX_PADDING);
             }
         }
         if let Some(v) = s.words_per_line {
-            self.p.range_u32("style.words_per_line", v, 1, 10);
+            self.p.range_u32("style.words_per_line", v, 1, MAX_WORDS_PER_LINE);
         }
         if let Some(v) = s.max_lines {
-            self.p.range_u32("style.max_lines", v, 1, 5);
+            self.p.range_u32("style.max_lines", v, 1, MAX_LINES);
         }
     }
 
@@ -325,7 +344,7 @@ impl V<'_> {
                 for key in ["marginVertical", "margin_v"] {
                     if let Some(m) = o.get(key) {
                         match m.as_f64() {
-                            Some(m) => self.p.range_f64(&format!("style.position.{key}"), m, 0.0, 2000.0),
+                            Some(m) => self.p.range_f64(&format!("style.position.{key}"), m, 0.0, MAX_MARGIN_V),
                             None => self.p.push(format!("style.position.{key}"), "invalid-type", "must be a number"),
                         }
                     }
@@ -365,12 +384,12 @@ impl V<'_> {
             }
         }
         if let Some(m) = &r.model
-            && (m.is_empty() || m.len() > 64 || !m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            && (m.is_empty() || m.len() > MAX_MODEL_NAME || !m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
         {
             self.p.push("model", "invalid-model", "model names are letters, digits, `-`, `_` and `.`");
         }
         if let Some(b) = r.beam_size {
-            self.p.range_u32("beam_size", b, 1, 10);
+            self.p.range_u32("beam_size", b, 1, MAX_BEAM_SIZE);
         }
         if let Some(t) = r.temperature {
             self.p.range_f64("temperature", t, 0.0, 1.0);

@@ -1,11 +1,12 @@
 //! Small value types shared by validation and planning: zoom types, colors,
 //! alignments, resolutions.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A Ken Burns motion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ZoomType {
     Zoomin,
@@ -44,21 +45,34 @@ pub fn parse_hex_color(s: &str) -> Option<(u8, u8, u8)> {
     Some((byte(0)?, byte(2)?, byte(4)?))
 }
 
-/// An alignment name → the ASS numpad alignment (1 = bottom left … 9 = top right).
+/// Alignment names and their ASS numpad alignment (1 = bottom left … 9 = top right).
+pub const ALIGNMENTS: [(&str, u8); 15] = [
+    ("bottom_left", 1),
+    ("bottom_center", 2),
+    ("bottom", 2),
+    ("bottom_right", 3),
+    ("middle_left", 4),
+    ("center_left", 4),
+    ("middle_center", 5),
+    ("center", 5),
+    ("middle", 5),
+    ("middle_right", 6),
+    ("center_right", 6),
+    ("top_left", 7),
+    ("top_center", 8),
+    ("top", 8),
+    ("top_right", 9),
+];
+
+/// An alignment name (case-insensitive, `-` or `_`) → the ASS numpad alignment.
 pub fn alignment_number(name: &str) -> Option<u8> {
-    Some(match name.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-        "bottom_left" => 1,
-        "bottom_center" | "bottom" => 2,
-        "bottom_right" => 3,
-        "middle_left" | "center_left" => 4,
-        "middle_center" | "center" | "middle" => 5,
-        "middle_right" | "center_right" => 6,
-        "top_left" => 7,
-        "top_center" | "top" => 8,
-        "top_right" => 9,
-        _ => return None,
-    })
+    let name = name.trim().to_ascii_lowercase().replace('-', "_");
+    ALIGNMENTS.iter().find(|(n, _)| *n == name).map(|&(_, a)| a)
 }
+
+/// Lowest and highest output height `resolution_height` accepts.
+pub const MIN_RESOLUTION_HEIGHT: u32 = 144;
+pub const MAX_RESOLUTION_HEIGHT: u32 = 2160;
 
 /// `"720p"`, `"720"` or `720` → 720; only 144–2160.
 pub fn resolution_height(v: &Value) -> Option<u32> {
@@ -67,7 +81,7 @@ pub fn resolution_height(v: &Value) -> Option<u32> {
         Value::String(s) => s.trim().trim_end_matches(['p', 'P']).parse().ok()?,
         _ => return None,
     };
-    (144..=2160).contains(&h).then_some(h)
+    (MIN_RESOLUTION_HEIGHT..=MAX_RESOLUTION_HEIGHT).contains(&h).then_some(h)
 }
 
 #[cfg(test)]

@@ -316,11 +316,12 @@ pub struct OutputMeta {
 }
 
 /// Progress as the worker reports it and `GET /jobs/{id}` shows it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Progress {
     pub stage: String,
     pub completed: u64,
     pub total: u64,
+    #[schemars(range(min = 0.0, max = 100.0))]
     pub percentage: f64,
 }
 

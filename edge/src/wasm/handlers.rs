@@ -1,26 +1,28 @@
 //! Request handlers, thin over the pure modules: authenticate, validate and plan,
-//! presign, hand the job to its Durable Object, render job objects.
+//! admit through the tenant's object (rate limit, idempotency, index), hand the job
+//! to its Durable Object, render job objects.
 
-use job_spec::worker::{InputUrl, OutputTarget};
-use job_spec::{MediaRef, Operation, PlanError, RefContext, WorkerJob};
+use job_spec::{Operation, PlanError, RefContext};
+use serde::Serialize;
 use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response};
+use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Stub};
 
 use super::job_object::CreateBody;
 use super::runpod;
+use super::tenant_object::{Admit, AdmitBody};
 use super::util::{self, internal, json};
 use crate::api_error::ApiError;
 use crate::auth::{self, Tenant};
 use crate::config::EdgeConfig;
-use crate::presign::{self, Method as S3Method};
 use crate::record::JobRecord;
-use crate::routes::{Route, RouteError, route};
+use crate::routes::{Route, RouteError};
+use crate::tenant::{ListQuery, check_idempotency_key, request_sha256};
 
 type HResult = std::result::Result<Response, ApiError>;
 
-pub async fn dispatch(req: Request, env: &Env, request_id: &str) -> HResult {
-    let r = match route(req.method().as_ref(), &req.path()) {
+pub async fn dispatch(req: Request, env: &Env, route_result: Result<Route, RouteError>) -> HResult {
+    let r = match route_result {
         Ok(r) => r,
         Err(RouteError::NotFound) => return Err(ApiError::not_found()),
         Err(RouteError::MethodNotAllowed(m)) => return Err(ApiError::new(405, "method-not-allowed", format!("use {m}"))),
@@ -32,17 +34,21 @@ pub async fn dispatch(req: Request, env: &Env, request_id: &str) -> HResult {
                 "name": "api-gpu",
                 "version": env!("CARGO_PKG_VERSION"),
                 "operations": Operation::ALL.iter().map(|o| o.path()).collect::<Vec<_>>(),
+                "openapi": "/openapi.json",
             }),
         )
         .map_err(internal("response")),
         Route::Health => health(env).await,
-        Route::Submit(op) => submit(req, env, op, request_id).await,
+        Route::OpenApi => {
+            let cfg = util::config(env)?;
+            json(200, &job_spec::openapi::document(Some(&cfg.edge_public_url))).map_err(internal("response"))
+        }
+        Route::Submit(op) => submit(req, env, op).await,
         Route::GetJob(id) => get_job(&req, env, &id).await,
         Route::CancelJob(id) => cancel_job(&req, env, &id).await,
+        Route::ListJobs => list_jobs(&req, env).await,
+        Route::QueueStats => queue_stats(&req, env).await,
         Route::RunpodWebhook { job_id, token } => runpod_webhook(req, env, &job_id, &token).await,
-        Route::OpenApi | Route::ListJobs | Route::QueueStats => {
-            Err(ApiError::new(501, "not-implemented", "this route is part of the contract but not served by this version yet"))
-        }
     }
 }
 
@@ -56,42 +62,38 @@ fn jobs(env: &Env) -> std::result::Result<ObjectNamespace, ApiError> {
     env.durable_object("JOBS").map_err(internal("JOBS binding"))
 }
 
+fn tenant_stub(env: &Env, tenant: &Tenant) -> std::result::Result<Stub, ApiError> {
+    let ns = env.durable_object("TENANT_OBJECTS").map_err(internal("TENANT_OBJECTS binding"))?;
+    ns.id_from_name(&tenant.name).and_then(|id| id.get_stub()).map_err(internal("tenant object"))
+}
+
 /// Job ids are Durable Object ids: 64 lowercase hex characters.
 fn is_job_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-async fn call_job(
-    ns: &ObjectNamespace,
-    job_id: &str,
-    method: Method,
-    path: &str,
-    body: Option<String>,
-) -> std::result::Result<Response, ApiError> {
-    // Not every 64-hex string is a Durable Object id (ids carry a checksum): unknown job.
-    let stub = ns.id_from_string(job_id).map_err(|_| ApiError::not_found())?.get_stub().map_err(internal("job stub"))?;
-    send_job(stub, method, path, body).await.map_err(internal("job object"))
-}
-
-async fn send_job(stub: worker::Stub, method: Method, path: &str, body: Option<String>) -> worker::Result<Response> {
+async fn send(stub: Stub, method: Method, path: &str, body: Option<String>) -> worker::Result<Response> {
     let mut init = RequestInit::new();
     init.with_method(method);
+    let h = Headers::new();
+    h.set("x-request-id", &util::request_id())?;
     if let Some(b) = body {
-        let h = Headers::new();
         h.set("content-type", "application/json")?;
-        init.with_headers(h);
         init.with_body(Some(JsValue::from_str(&b)));
     }
-    stub.fetch_with_request(Request::new_with_init(&format!("https://job{path}"), &init)?).await
+    init.with_headers(h);
+    stub.fetch_with_request(Request::new_with_init(&format!("https://do{path}"), &init)?).await
 }
 
-/// Output download URL: public base URL when configured, else a fresh presigned GET.
-fn url_of(cfg: &EdgeConfig) -> impl Fn(&str) -> String + '_ {
-    let now = util::now_system();
-    move |key: &str| match &cfg.public_output_base_url {
-        Some(base) => format!("{base}/{key}"),
-        None => presign::presign(&cfg.s3, S3Method::Get, key, cfg.download_url_ttl, now).unwrap_or_default(),
-    }
+async fn call_job(ns: &ObjectNamespace, job_id: &str, method: Method, path: &str, body: Option<String>) -> HResult {
+    // Not every 64-hex string is a Durable Object id (ids carry a checksum): unknown job.
+    let stub = ns.id_from_string(job_id).map_err(|_| ApiError::not_found())?.get_stub().map_err(internal("job stub"))?;
+    send(stub, method, path, body).await.map_err(internal("job object"))
+}
+
+async fn call_tenant<T: Serialize>(env: &Env, tenant: &Tenant, method: Method, path: &str, body: Option<&T>) -> HResult {
+    let body = body.map(serde_json::to_string).transpose().map_err(|e| ApiError::internal(e.to_string()))?;
+    send(tenant_stub(env, tenant)?, method, path, body).await.map_err(internal("tenant object"))
 }
 
 async fn health(env: &Env) -> HResult {
@@ -103,7 +105,7 @@ async fn health(env: &Env) -> HResult {
     json(status, &json!({"status": if status == 200 { "ok" } else { "degraded" }, "gpu_backend": backend})).map_err(internal("response"))
 }
 
-async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) -> HResult {
+async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(&req, &cfg)?;
     let too_large = || ApiError::new(413, "body-too-large", format!("request bodies are limited to {} bytes", cfg.max_body_bytes));
@@ -112,6 +114,10 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     {
         return Err(too_large());
     }
+    let idem_key = req.headers().get("idempotency-key").ok().flatten();
+    if let Some(k) = &idem_key {
+        check_idempotency_key(k).map_err(|m| ApiError::new(400, "invalid-idempotency-key", m))?;
+    }
     let body = req.bytes().await.map_err(internal("reading the body"))?;
     if body.len() > cfg.max_body_bytes {
         return Err(too_large());
@@ -119,8 +125,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
     let request = op.parse(&body).map_err(ApiError::validation)?;
 
     let ns = jobs(env)?;
-    let id = ns.unique_id().map_err(internal("job id"))?;
-    let job_id = id.to_string();
+    let job_id = ns.unique_id().map_err(internal("job id"))?.to_string();
     let ctx = RefContext {
         allow_loopback_http: cfg.allow_loopback_http,
         bucket: Some(cfg.s3.bucket.clone()),
@@ -138,43 +143,72 @@ async fn submit(mut req: Request, env: &Env, op: Operation, request_id: &str) ->
         }
     };
 
-    let now = util::now_system();
-    let ttl = cfg.job_url_ttl();
-    let sign = |m, key: &str| presign::presign(&cfg.s3, m, key, ttl, now).map_err(|e| ApiError::internal(format!("presigning: {e}")));
-    let mut inputs = Vec::with_capacity(plan.inputs.len());
-    for i in &plan.inputs {
-        let url = match &i.source {
-            MediaRef::Url(u) => u.clone(),
-            MediaRef::Object { key } => sign(S3Method::Get, key)?,
-        };
-        inputs.push(InputUrl { name: i.name.clone(), url });
+    // The tenant's object: rate limit, Idempotency-Key, index — one round trip.
+    let admit = AdmitBody {
+        job_id: job_id.clone(),
+        operation: op.name().to_owned(),
+        rate_per_minute: cfg.tenant_rate(tenant),
+        idempotency: idem_key.clone().map(|k| (k, request_sha256(op.name(), &body))),
+        id_roteiro: request.common.id_roteiro,
+    };
+    let mut resp = call_tenant(env, tenant, Method::Post, "/admit", Some(&admit)).await?;
+    match resp.json::<Admit>().await.map_err(internal("tenant answer"))? {
+        Admit::Admitted => {}
+        Admit::RateLimited { retry_after } => {
+            let mut e = ApiError::new(
+                429,
+                "rate-limited",
+                format!("this key may submit {} jobs per minute; retry in {retry_after} s", cfg.tenant_rate(tenant)),
+            );
+            e.retry_after_secs = Some(retry_after);
+            return Err(e);
+        }
+        Admit::Replay { job_id } => {
+            let (_, record) = load_owned(env, tenant, &job_id).await.map_err(|e| {
+                if e.status == 404 {
+                    ApiError::new(409, "idempotency-key-in-use", "a request with this Idempotency-Key is still being processed")
+                } else {
+                    e
+                }
+            })?;
+            let mut r = json(200, &record.view(&util::url_of(&cfg))).map_err(internal("response"))?;
+            r.headers_mut().set("idempotent-replayed", "true").map_err(internal("headers"))?;
+            return Ok(r);
+        }
+        Admit::Conflict { job_id } => {
+            return Err(ApiError::new(
+                409,
+                "idempotency-key-reused",
+                format!("this Idempotency-Key was used with a different request (job {job_id}) in the last 24 h"),
+            ));
+        }
     }
-    let mut outputs = Vec::with_capacity(plan.outputs.len());
-    for o in &plan.outputs {
-        outputs.push(OutputTarget {
-            name: o.name.clone(),
-            key: o.key.clone(),
-            put_url: sign(S3Method::Put, &o.key)?,
-            content_type: o.content_type.clone(),
-        });
-    }
-    let worker_job = WorkerJob { job_id: job_id.clone(), attempt: 1, inputs, outputs, task: plan.task.clone() };
+
+    let parts = crate::fanout::split(&plan, cfg.fanout_clips, cfg.tenant_slots(tenant) as usize);
     let now_ms = util::now_ms();
     // The deadline: queue time + execution + a minute for webhooks and polling.
-    let deadline = now_ms + (ttl.as_millis() as i64) + 60_000;
-    let record = JobRecord::new(job_id.clone(), tenant.name.clone(), request.common, plan.task, now_ms, deadline);
-    let body = serde_json::to_string(&CreateBody { record, worker_job }).map_err(|e| ApiError::internal(e.to_string()))?;
+    let deadline = now_ms + cfg.job_url_ttl().as_millis() as i64 + 60_000;
+    let record =
+        JobRecord::new(job_id.clone(), tenant.name.clone(), request.common, plan.task, parts.len(), cfg.retry.max_attempts, now_ms, deadline);
+    let body = serde_json::to_string(&CreateBody { record, plans: parts }).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
-    let status = resp.status_code();
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
-    util::log(
-        &json!({"level": "info", "request_id": request_id, "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(), "status": record.status}),
-    );
-    match status {
-        200 => json(202, &record.view(&url_of(&cfg))).map_err(internal("response")),
-        503 => Err(ApiError::new(503, "gpu-backend-unavailable", format!("the GPU backend is unreachable; job {job_id} was not started"))),
-        _ => Err(ApiError::new(502, "gpu-backend-refused", format!("the GPU backend refused job {job_id}"))),
+    util::log(&json!({"level": "info", "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(),
+        "status": record.status, "parts": record.parts.len()}));
+    let code = record.error.as_ref().map(|e| e.code.as_str());
+    if record.status == job_spec::JobStatus::Failed && matches!(code, Some("gpu-backend-unavailable" | "gpu-backend-refused")) {
+        // Nothing started: the same Idempotency-Key may be used again.
+        if let Some(k) = idem_key {
+            let forget = json!({"key": k, "job_id": job_id});
+            let _ = call_tenant(env, tenant, Method::Post, "/forget", Some(&forget)).await;
+        }
+        return Err(if code == Some("gpu-backend-unavailable") {
+            ApiError::new(503, "gpu-backend-unavailable", format!("the GPU backend is unreachable; job {job_id} was not started"))
+        } else {
+            ApiError::new(502, "gpu-backend-refused", format!("the GPU backend refused job {job_id}"))
+        });
     }
+    json(202, &record.view(&util::url_of(&cfg))).map_err(internal("response"))
 }
 
 async fn load_owned(env: &Env, tenant: &Tenant, job_id: &str) -> std::result::Result<(ObjectNamespace, JobRecord), ApiError> {
@@ -198,7 +232,7 @@ async fn get_job(req: &Request, env: &Env, job_id: &str) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(req, &cfg)?;
     let (_, record) = load_owned(env, tenant, job_id).await?;
-    json(200, &record.view(&url_of(&cfg))).map_err(internal("response"))
+    json(200, &record.view(&util::url_of(&cfg))).map_err(internal("response"))
 }
 
 async fn cancel_job(req: &Request, env: &Env, job_id: &str) -> HResult {
@@ -207,7 +241,37 @@ async fn cancel_job(req: &Request, env: &Env, job_id: &str) -> HResult {
     let (ns, _) = load_owned(env, tenant, job_id).await?;
     let mut resp = call_job(&ns, job_id, Method::Post, "/cancel", None).await?;
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
-    json(200, &record.view(&url_of(&cfg))).map_err(internal("response"))
+    json(200, &record.view(&util::url_of(&cfg))).map_err(internal("response"))
+}
+
+async fn list_jobs(req: &Request, env: &Env) -> HResult {
+    let cfg = util::config(env)?;
+    let tenant = authenticate(req, &cfg)?;
+    let query = req.url().map_err(internal("url"))?.query().unwrap_or("").to_owned();
+    let q = ListQuery::parse(&query).map_err(|problems| {
+        ApiError::validation(
+            problems.into_iter().map(|(field, message)| job_spec::Problem { field, code: "invalid-query".into(), message }).collect(),
+        )
+    })?;
+    let path = format!("/list?limit={}{}", q.limit, q.status.map(|s| format!("&status={}", json!(s).as_str().unwrap_or(""))).unwrap_or_default());
+    let mut resp = call_tenant::<()>(env, tenant, Method::Get, &path, None).await?;
+    let v: Value = resp.json().await.map_err(internal("tenant answer"))?;
+    json(200, &v).map_err(internal("response"))
+}
+
+async fn queue_stats(req: &Request, env: &Env) -> HResult {
+    let cfg = util::config(env)?;
+    let tenant = authenticate(req, &cfg)?;
+    let mut resp = call_tenant::<()>(env, tenant, Method::Get, "/stats", None).await?;
+    let mut v: Value = resp.json().await.map_err(internal("tenant answer"))?;
+    v["tenant"] = json!(tenant.name);
+    v["max_concurrent_jobs"] = json!(cfg.tenant_slots(tenant));
+    v["rate_limit_per_minute"] = json!(cfg.tenant_rate(tenant));
+    v["gpu_backend"] = match runpod::health(&cfg).await {
+        Ok(h) => json!({"reachable": true, "workers": h.get("workers"), "jobs": h.get("jobs")}),
+        Err(e) => json!({"reachable": false, "error": e.to_string()}),
+    };
+    json(200, &v).map_err(internal("response"))
 }
 
 async fn runpod_webhook(mut req: Request, env: &Env, job_id: &str, token: &str) -> HResult {

@@ -1,29 +1,39 @@
-//! The Job Durable Object: one per job. SQLite storage holds the truth (the record
-//! and the worker payload); nothing lives only in memory. It submits to RunPod,
-//! applies RunPod's webhook and status answers, polls from its alarm when no webhook
-//! comes, and ends stuck jobs at their deadline.
+//! The Job Durable Object: one per job. SQLite holds the truth (the record and the
+//! parts' plans); nothing lives only in memory, and every change is saved before the
+//! next await. `step` drives the job: deadline, lease from the tenant, submission of
+//! due parts (presigned afresh for each attempt), clean-up when it ends, the tenant's
+//! index, and the next alarm. The alarm also polls RunPod when no webhook came and
+//! delivers the client webhook with backoff.
 
 use std::time::Duration;
 
-use job_spec::{JobStatus, WorkerJob};
+use futures_util::future::{Either, select};
+use job_spec::{JobStatus, Plan};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use worker::{DurableObject, Env, Method, Request, Response, Result, SqlStorageValue, State, durable_object};
+use worker::wasm_bindgen::JsValue;
+use worker::{
+    AbortController, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, SqlStorageValue, State,
+    Stub, durable_object,
+};
 
 use super::runpod::{self, RunpodError};
+use super::tenant_object::{IndexBody, LeaseBody};
 use super::util::{self, json};
+use crate::config::EdgeConfig;
 use crate::record::JobRecord;
+use crate::tenant::Acquire;
 
 #[derive(Serialize, Deserialize)]
 pub struct CreateBody {
     pub record: JobRecord,
-    pub worker_job: WorkerJob,
+    pub plans: Vec<Plan>,
 }
 
 #[derive(Deserialize)]
 struct Row {
     record: String,
-    worker_job: String,
+    plans: String,
 }
 
 #[durable_object]
@@ -32,12 +42,17 @@ pub struct JobObject {
     env: Env,
 }
 
+fn bad(e: impl std::fmt::Display) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
 impl DurableObject for JobObject {
     fn new(state: State, env: Env) -> Self {
         Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        util::enter(&req);
         self.schema()?;
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/create") => {
@@ -50,140 +65,314 @@ impl DurableObject for JobObject {
             },
             (Method::Post, "/runpod") => {
                 let body: Value = req.json().await?;
-                self.apply(&body)
+                let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                let cfg = self.config()?;
+                if r.apply_runpod(&body, util::now_ms(), &cfg.retry) {
+                    self.save(&r)?;
+                }
+                json(200, &self.step(&cfg).await?)
             }
-            (Method::Post, "/cancel") => self.cancel().await,
+            (Method::Post, "/cancel") => {
+                let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                let cfg = self.config()?;
+                if r.fail(JobStatus::Cancelled, "cancelled", "the job was cancelled by the client", None, util::now_ms()) {
+                    self.save(&r)?;
+                }
+                json(200, &self.step(&cfg).await?)
+            }
+            // The tenant says a slot may be free: run the alarm now.
+            (_, "/wake") => {
+                self.state.storage().set_alarm(Duration::from_millis(1)).await?;
+                Response::ok("ok")
+            }
             _ => Response::error("not found", 404),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
+        util::enter_alarm();
         self.schema()?;
-        let Some((mut record, _)) = self.load()? else { return Response::ok("gone") };
-        if record.status.is_terminal() {
-            return Response::ok("done");
-        }
+        let Some((r, _)) = self.load()? else { return Response::ok("gone") };
         let cfg = match util::config(&self.env) {
             Ok(c) => c,
-            Err(_) => return Response::error("misconfigured", 500),
-        };
-        let now = util::now_ms();
-        if now >= record.deadline_ms {
-            if let Some(id) = &record.runpod_id {
-                let _ = runpod::cancel(&cfg, id).await;
+            Err(_) => {
+                // Misconfigured: try again later rather than lose the job.
+                self.state.storage().set_alarm(Duration::from_secs(60)).await?;
+                return Response::error("misconfigured", 500);
             }
-            record.fail(JobStatus::TimedOut, "deadline-exceeded", "the job did not finish before its deadline", None, now);
-            self.save(&record)?;
-            return Response::ok("timed out");
-        }
-        if let Some(id) = record.runpod_id.clone() {
-            match runpod::status(&cfg, &id).await {
-                Ok(body) => {
-                    if record.apply_runpod(&body, util::now_ms()) {
-                        self.save(&record)?;
-                    }
+        };
+        // Poll RunPod for parts whose webhook has not come.
+        for (i, id) in r.polled_parts() {
+            let answer = runpod::status(&cfg, &id).await;
+            let Some((mut r, _)) = self.load()? else { return Response::ok("gone") };
+            let now = util::now_ms();
+            let changed = match answer {
+                Ok(body) => r.apply_runpod(&body, now, &cfg.retry),
+                Err(RunpodError::NotFound(_)) => {
+                    util::log(&json!({"level": "warn", "msg": "the GPU backend lost a part", "job": r.job_id, "part": i, "runpod_id": id}));
+                    r.part_lost(i, now, &cfg.retry);
+                    true
                 }
                 Err(e) => {
-                    util::log(&json!({"level": "warn", "msg": "runpod status poll failed", "job": record.job_id, "error": e.to_string()}))
+                    util::log(&json!({"level": "warn", "msg": "runpod status poll failed", "job": r.job_id, "error": e.to_string()}));
+                    false
                 }
+            };
+            if changed {
+                self.save(&r)?;
             }
         }
-        if !record.status.is_terminal() {
-            self.arm(&record, cfg.status_poll).await?;
+        let r = self.step(&cfg).await?;
+        if r.webhook_due(util::now_ms()) {
+            self.deliver_webhook(&cfg).await?;
+            self.arm(&cfg).await?;
         }
-        Response::ok("polled")
+        Response::ok("ok")
     }
 }
 
 impl JobObject {
+    fn config(&self) -> Result<EdgeConfig> {
+        util::config(&self.env).map_err(|e| bad(e.message))
+    }
+
     fn schema(&self) -> Result<()> {
         self.state.storage().sql().exec(
-            "CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), record TEXT NOT NULL, worker_job TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), record TEXT NOT NULL, plans TEXT NOT NULL)",
             None,
         )?;
         Ok(())
     }
 
     fn load(&self) -> Result<Option<(JobRecord, String)>> {
-        let rows: Vec<Row> = self.state.storage().sql().exec("SELECT record, worker_job FROM job WHERE id = 1", None)?.to_array()?;
+        let rows: Vec<Row> = self.state.storage().sql().exec("SELECT record, plans FROM job WHERE id = 1", None)?.to_array()?;
         match rows.into_iter().next() {
             None => Ok(None),
-            Some(row) => {
-                Ok(Some((serde_json::from_str(&row.record).map_err(|e| worker::Error::RustError(e.to_string()))?, row.worker_job)))
-            }
+            Some(row) => Ok(Some((serde_json::from_str(&row.record).map_err(bad)?, row.plans))),
         }
     }
 
     fn save(&self, record: &JobRecord) -> Result<()> {
-        let text = serde_json::to_string(record).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let text = serde_json::to_string(record).map_err(bad)?;
         self.state.storage().sql().exec("UPDATE job SET record = ? WHERE id = 1", vec![SqlStorageValue::from(text)])?;
         Ok(())
     }
 
-    /// Next alarm: the poll interval, but never past the deadline.
-    async fn arm(&self, record: &JobRecord, poll: Duration) -> Result<()> {
-        let until_deadline = (record.deadline_ms - util::now_ms()).max(0) as u64;
-        let delay = poll.min(Duration::from_millis(until_deadline + 50));
-        self.state.storage().set_alarm(delay).await
+    fn tenant(&self, r: &JobRecord) -> Result<Stub> {
+        self.env.durable_object("TENANT_OBJECTS")?.id_from_name(&r.tenant)?.get_stub()
+    }
+
+    async fn tenant_call<T: Serialize>(&self, r: &JobRecord, path: &str, body: &T) -> Result<Response> {
+        let mut init = RequestInit::new();
+        let h = Headers::new();
+        h.set("x-request-id", &util::request_id())?;
+        init.with_method(Method::Post).with_headers(h);
+        init.with_body(Some(JsValue::from_str(&serde_json::to_string(body).map_err(bad)?)));
+        self.tenant(r)?.fetch_with_request(Request::new_with_init(&format!("https://tenant{path}"), &init)?).await
+    }
+
+    /// Sets the alarm from the record: the next poll, retry, deadline or webhook.
+    async fn arm(&self, cfg: &EdgeConfig) -> Result<()> {
+        let Some((r, _)) = self.load()? else { return Ok(()) };
+        let now = util::now_ms();
+        // Jobs holding a lease renew it at least three times per lease lifetime.
+        let poll = if r.lease_held { cfg.status_poll.min(cfg.lease_ttl / 3) } else { cfg.status_poll };
+        match r.next_wake(now, poll) {
+            Some(at) => self.state.storage().set_alarm(Duration::from_millis((at - now).max(1) as u64)).await,
+            None => self.state.storage().delete_alarm().await,
+        }
     }
 
     async fn create(&self, body: CreateBody) -> Result<Response> {
         if let Some((existing, _)) = self.load()? {
             return json(200, &existing);
         }
-        let mut record = body.record;
-        let payload = serde_json::to_string(&body.worker_job).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let text = serde_json::to_string(&record).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let record = body.record;
+        let plans = serde_json::to_string(&body.plans).map_err(bad)?;
+        let text = serde_json::to_string(&record).map_err(bad)?;
         self.state.storage().sql().exec(
-            "INSERT INTO job (id, record, worker_job) VALUES (1, ?, ?)",
-            vec![SqlStorageValue::from(text), SqlStorageValue::from(payload)],
+            "INSERT INTO job (id, record, plans) VALUES (1, ?, ?)",
+            vec![SqlStorageValue::from(text), SqlStorageValue::from(plans)],
         )?;
-        let cfg = match util::config(&self.env) {
-            Ok(c) => c,
-            Err(e) => return util::error_response(&e),
+        let cfg = self.config()?;
+        let r = self.step(&cfg).await?;
+        json(200, &r)
+    }
+
+    /// Drives the job as far as it can go now; returns the saved record.
+    async fn step(&self, cfg: &EdgeConfig) -> Result<JobRecord> {
+        let Some((mut r, plans)) = self.load()? else { return Err(bad("no such job")) };
+        let now = util::now_ms();
+        if !r.is_terminal() && now >= r.deadline_ms {
+            r.fail(JobStatus::TimedOut, "deadline-exceeded", "the job did not finish before its deadline", None, now);
+            self.save(&r)?;
+        }
+        let tenant = cfg.tenants.iter().find(|t| t.name == r.tenant);
+        let max = tenant.map_or(crate::tenant::DEFAULT_MAX_CONCURRENT, |t| cfg.tenant_slots(t));
+        if !r.is_terminal() {
+            let lease = LeaseBody { job_id: r.job_id.clone(), slots: r.parts.len() as u32, max, ttl_ms: cfg.lease_ttl.as_millis() as i64 };
+            match self.tenant_call(&r, "/lease", &lease).await {
+                Ok(mut resp) => match resp.json::<Acquire>().await {
+                    Ok(Acquire::Granted { .. }) => {
+                        if let Some((fresh, _)) = self.load()? {
+                            r = fresh;
+                        }
+                        if !r.lease_held && !r.is_terminal() {
+                            r.lease_held = true;
+                            self.save(&r)?;
+                        }
+                    }
+                    Ok(Acquire::Waiting { position }) => {
+                        if let Some((mut fresh, _)) = self.load()?
+                            && !fresh.is_terminal()
+                        {
+                            fresh.progress = job_spec::Progress::new(&format!("queued (position {})", position + 1), 0, 0);
+                            self.save(&fresh)?;
+                            r = fresh;
+                        }
+                    }
+                    Err(e) => util::log(&json!({"level": "error", "msg": "tenant lease answer", "error": e.to_string()})),
+                },
+                Err(e) => util::log(&json!({"level": "error", "msg": "tenant lease failed", "error": e.to_string()})),
+            }
+        }
+        if r.lease_held {
+            let plans: Vec<Plan> = serde_json::from_str(&plans).map_err(bad)?;
+            for i in r.due_parts(util::now_ms()) {
+                self.submit_part(cfg, i, &plans[i]).await?;
+            }
+        }
+        self.finalize(cfg, max).await?;
+        self.index().await?;
+        self.arm(cfg).await?;
+        self.load()?.map(|(r, _)| r).ok_or_else(|| bad("no such job"))
+    }
+
+    async fn submit_part(&self, cfg: &EdgeConfig, i: usize, plan: &Plan) -> Result<()> {
+        let Some((mut r, _)) = self.load()? else { return Err(bad("no such job")) };
+        if r.is_terminal() {
+            return Ok(());
+        }
+        r.begin_submit(i, util::now_ms());
+        self.save(&r)?;
+        let attempt = r.parts[i].attempts + 1;
+        let submitted = match crate::presign::worker_job(&cfg.s3, plan, &r.job_id, attempt, cfg.job_url_ttl(), util::now_system()) {
+            Ok(job) => {
+                let token = crate::token::job_token(&cfg.webhook_token_secret, &r.job_id);
+                let webhook = format!("{}/internal/runpod/{}/{token}", cfg.edge_public_url, r.job_id);
+                runpod::run(cfg, &job, &webhook).await
+            }
+            Err(e) => Err(RunpodError::Refused(format!("presigning failed: {e}"))),
         };
-        let token = crate::token::job_token(&cfg.webhook_token_secret, &record.job_id);
-        let webhook = format!("{}/internal/runpod/{}/{token}", cfg.edge_public_url, record.job_id);
-        match runpod::run(&cfg, &body.worker_job, &webhook).await {
+        let Some((mut r, _)) = self.load()? else { return Err(bad("no such job")) };
+        match submitted {
             Ok(runpod_id) => {
-                record.submitted(runpod_id);
-                self.save(&record)?;
-                self.arm(&record, cfg.status_poll).await?;
-                json(200, &record)
+                if !r.submitted(i, runpod_id.clone()) {
+                    // The job ended while RunPod took the part: take it back.
+                    let _ = runpod::cancel(cfg, &runpod_id).await;
+                }
+                util::log(&json!({"level": "info", "msg": "part submitted", "job": r.job_id, "part": i, "attempt": attempt, "runpod_id": runpod_id}));
             }
             Err(e) => {
-                let (status, code) = match &e {
-                    RunpodError::Unavailable(_) => (503, "gpu-backend-unavailable"),
-                    RunpodError::Refused(_) => (502, "gpu-backend-refused"),
-                };
-                util::log(&json!({"level": "error", "msg": "runpod submit failed", "job": record.job_id, "error": e.to_string()}));
-                record.fail(JobStatus::Failed, code, "the GPU backend could not take the job", None, util::now_ms());
-                self.save(&record)?;
-                json(status, &record)
+                util::log(&json!({"level": "error", "msg": "runpod submit failed", "job": r.job_id, "part": i, "error": e.to_string()}));
+                let retryable = matches!(e, RunpodError::Unavailable(_));
+                r.submit_failed(i, retryable, &e.to_string(), util::now_ms(), &cfg.retry);
             }
         }
+        self.save(&r)
     }
 
-    fn apply(&self, body: &Value) -> Result<Response> {
-        let Some((mut record, _)) = self.load()? else { return Response::error("no such job", 404) };
-        if record.apply_runpod(body, util::now_ms()) {
-            self.save(&record)?;
+    /// A job that has ended cancels its parts still on RunPod and gives its slots back.
+    async fn finalize(&self, cfg: &EdgeConfig, max: u32) -> Result<()> {
+        let Some((mut r, _)) = self.load()? else { return Ok(()) };
+        if !r.is_terminal() || r.finalized {
+            return Ok(());
         }
-        json(200, &record)
+        if r.status != JobStatus::Completed {
+            for id in r.active_runpod_ids() {
+                if let Err(e) = runpod::cancel(cfg, &id).await {
+                    util::log(&json!({"level": "warn", "msg": "runpod cancel failed", "job": r.job_id, "error": e.to_string()}));
+                }
+            }
+        }
+        let release = LeaseBody { job_id: r.job_id.clone(), slots: 0, max, ttl_ms: 0 };
+        match self.tenant_call(&r, "/release", &release).await {
+            Ok(_) => {
+                r.lease_held = false;
+                r.finalized = true;
+                util::log(&json!({"level": "info", "msg": "job ended", "job": r.job_id, "status": r.status, "attempts": r.attempts()}));
+            }
+            // The lease expires by itself; try again at the next alarm.
+            Err(e) => util::log(&json!({"level": "warn", "msg": "lease release failed", "job": r.job_id, "error": e.to_string()})),
+        }
+        self.save(&r)
     }
 
-    async fn cancel(&self) -> Result<Response> {
-        let Some((mut record, _)) = self.load()? else { return Response::error("no such job", 404) };
-        if record.status.is_terminal() {
-            return json(200, &record);
+    /// Tells the tenant's index about a status change.
+    async fn index(&self) -> Result<()> {
+        let Some((mut r, _)) = self.load()? else { return Ok(()) };
+        if r.indexed_status == Some(r.status) {
+            return Ok(());
         }
-        if let (Ok(cfg), Some(id)) = (util::config(&self.env), &record.runpod_id)
-            && let Err(e) = runpod::cancel(&cfg, id).await
-        {
-            util::log(&json!({"level": "warn", "msg": "runpod cancel failed", "job": record.job_id, "error": e.to_string()}));
+        let status = r.status;
+        if self.tenant_call(&r, "/index", &IndexBody { job_id: r.job_id.clone(), status }).await.is_ok() {
+            r.indexed_status = Some(status);
+            self.save(&r)?;
         }
-        record.fail(JobStatus::Cancelled, "cancelled", "the job was cancelled by the client", None, util::now_ms());
-        self.save(&record)?;
-        json(200, &record)
+        Ok(())
+    }
+
+    /// One delivery attempt of the client webhook, signed per Standard Webhooks.
+    async fn deliver_webhook(&self, cfg: &EdgeConfig) -> Result<()> {
+        let Some((r, _)) = self.load()? else { return Ok(()) };
+        let Some(w) = r.webhook.clone() else { return Ok(()) };
+        let Some(tenant) = cfg.tenants.iter().find(|t| t.name == r.tenant) else { return Ok(()) };
+        let mut view = r.view(&util::url_of(cfg));
+        view.webhook = None;
+        let body = serde_json::to_string(&view).map_err(bad)?;
+        let started = util::now_ms();
+        let outcome = match crate::webhook::sign(&tenant.webhook_secret, &w.msg_id, started / 1000, &body) {
+            Ok(h) => post_webhook(&w.url, &h, &body, cfg.webhook_timeout).await,
+            Err(e) => (None, Some(format!("signing: {e}"))),
+        };
+        let Some((mut r, _)) = self.load()? else { return Ok(()) };
+        let now = util::now_ms();
+        util::log(&json!({"level": if outcome.0.is_some_and(|s| (200..300).contains(&s)) { "info" } else { "warn" },
+            "msg": "webhook attempt", "job": r.job_id, "status": outcome.0, "error": outcome.1}));
+        r.webhook_attempted(now, outcome.0, outcome.1, (now - started).max(0) as u64, &cfg.webhooks);
+        self.save(&r)
+    }
+}
+
+/// POSTs a webhook; returns the receiver's status and, when it was not 2xx or none
+/// came, what went wrong.
+async fn post_webhook(url: &str, h: &crate::webhook::WebhookHeaders, body: &str, timeout: Duration) -> (Option<u16>, Option<String>) {
+    let attempt = async {
+        let headers = Headers::new();
+        headers.set("content-type", "application/json")?;
+        headers.set("user-agent", "api-gpu-webhooks/1")?;
+        headers.set("webhook-id", &h.id)?;
+        headers.set("webhook-timestamp", &h.timestamp)?;
+        headers.set("webhook-signature", &h.signature)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(body)));
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let req = Request::new_with_init(url, &init)?;
+        let fetch = Fetch::Request(req);
+        let send = Box::pin(fetch.send_with_signal(&signal));
+        match select(send, Box::pin(Delay::from(timeout))).await {
+            Either::Left((resp, _)) => resp.map(|r| Some(r.status_code())),
+            Either::Right(_) => {
+                controller.abort();
+                Ok(None)
+            }
+        }
+    };
+    match attempt.await {
+        Ok(Some(s)) if (200..300).contains(&s) => (Some(s), None),
+        Ok(Some(s)) => (Some(s), Some(format!("HTTP {s}"))),
+        Ok(None) => (None, Some(format!("no answer within {} s", timeout.as_secs()))),
+        Err(e) => (None, Some(e.to_string())),
     }
 }

@@ -13,6 +13,8 @@ pub enum RunpodError {
     Unavailable(String),
     /// RunPod refused the request (4xx) or answered something unreadable.
     Refused(String),
+    /// RunPod does not know the job (404 from `/status` or `/cancel`).
+    NotFound(String),
 }
 
 impl std::fmt::Display for RunpodError {
@@ -20,6 +22,7 @@ impl std::fmt::Display for RunpodError {
         match self {
             RunpodError::Unavailable(m) => write!(f, "unavailable: {m}"),
             RunpodError::Refused(m) => write!(f, "refused: {m}"),
+            RunpodError::NotFound(m) => write!(f, "not found: {m}"),
         }
     }
 }
@@ -43,6 +46,9 @@ async fn call(cfg: &EdgeConfig, method: Method, path: &str, body: Option<&Value>
     let text = resp.text().await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
     if status >= 500 {
         return Err(RunpodError::Unavailable(format!("HTTP {status}")));
+    }
+    if status == 404 {
+        return Err(RunpodError::NotFound(format!("HTTP 404: {}", text.chars().take(300).collect::<String>())));
     }
     if !(200..300).contains(&status) {
         return Err(RunpodError::Refused(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())));

@@ -45,7 +45,38 @@ pub fn random_id() -> String {
     format!("{:016x}", (hi << 32) | lo)
 }
 
+thread_local! {
+    static REQUEST_ID: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The id of the request (or alarm) being served: every log line carries it. The
+/// isolate is single-threaded; Durable Objects take it from the `x-request-id` their
+/// caller sends.
+pub fn request_id() -> String {
+    REQUEST_ID.with(|r| r.borrow().clone())
+}
+
+pub fn set_request_id(id: &str) {
+    REQUEST_ID.with(|r| *r.borrow_mut() = id.to_owned());
+}
+
+/// Entering a Durable Object's `fetch`.
+pub fn enter(req: &worker::Request) {
+    let id = req.headers().get("x-request-id").ok().flatten().unwrap_or_else(random_id);
+    set_request_id(&id);
+}
+
+/// Entering a Durable Object's alarm.
+pub fn enter_alarm() {
+    set_request_id(&format!("alarm-{}", random_id()));
+}
+
+/// One structured JSON log line, with the request id.
 pub fn log(v: &serde_json::Value) {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.entry("request_id").or_insert_with(|| serde_json::Value::String(request_id()));
+    }
     worker::console_log!("{}", v);
 }
 
@@ -54,5 +85,14 @@ pub fn internal(context: &str) -> impl Fn(worker::Error) -> ApiError + '_ {
     move |e| {
         log(&serde_json::json!({"level": "error", "msg": context, "error": e.to_string()}));
         ApiError::internal(format!("{context} failed"))
+    }
+}
+
+/// Output download URL: public base URL when configured, else a fresh presigned GET.
+pub fn url_of(cfg: &EdgeConfig) -> impl Fn(&str) -> String + '_ {
+    let now = now_system();
+    move |key: &str| match &cfg.public_output_base_url {
+        Some(base) => format!("{base}/{key}"),
+        None => crate::presign::presign(&cfg.s3, crate::presign::Method::Get, key, cfg.download_url_ttl, now).unwrap_or_default(),
     }
 }

@@ -1,0 +1,170 @@
+//! Shared helpers of the end-to-end tests: the stack's settings from `dev.env`,
+//! uploads through presigned PUTs, job submission and polling, ffmpeg/ffprobe.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use edge::config::S3Config;
+use edge::presign::{self, Method};
+use serde_json::Value;
+
+pub struct Stack {
+    pub edge: String,
+    pub key: String,
+    pub key2: String,
+    pub prefix: String,
+    pub prefix2: String,
+    pub s3: S3Config,
+    pub http: reqwest::Client,
+}
+
+pub fn stack() -> Stack {
+    let var = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run these tests through `make test` (scripts/with-stack.sh)"))
+    };
+    Stack {
+        edge: var("EDGE_URL"),
+        key: var("API_KEY"),
+        key2: var("API_KEY_2"),
+        prefix: var("TENANT_PREFIX"),
+        prefix2: var("TENANT_PREFIX_2"),
+        s3: S3Config {
+            endpoint: var("S3_ENDPOINT"),
+            region: "auto".into(),
+            bucket: var("S3_BUCKET"),
+            access_key: var("S3_ACCESS_KEY"),
+            secret_key: var("S3_SECRET_KEY"),
+            path_style: true,
+        },
+        http: reqwest::Client::new(),
+    }
+}
+
+pub fn unique(tag: &str) -> String {
+    let n = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{tag}-{n:x}")
+}
+
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().unwrap();
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn ffprobe(path: &Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+impl Stack {
+    /// Uploads a file to the local S3 server through a presigned PUT, as a client would.
+    pub async fn upload(&self, key: &str, path: &Path) {
+        let url = presign::presign(&self.s3, Method::Put, key, Duration::from_secs(300), SystemTime::now()).unwrap();
+        let body = std::fs::read(path).unwrap();
+        let resp = self.http.put(url).body(body).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "upload {key}: {}", resp.text().await.unwrap());
+    }
+
+    pub async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.edge)).json(body);
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        assert!(resp.headers().contains_key("x-request-id"), "every response carries a request id");
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_job(&self, id: &str, key: &str) -> (u16, Value) {
+        let resp = self.http.get(format!("{}/jobs/{id}", self.edge)).bearer_auth(key).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn wait_done(&self, id: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let (status, job) = self.get_job(id, &self.key).await;
+            assert_eq!(status, 200, "{job}");
+            if ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].contains(&job["status"].as_str().unwrap()) {
+                return job;
+            }
+            assert!(start.elapsed() < Duration::from_secs(240), "job {id} still {} after 240 s", job["status"]);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+pub fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(unique("api-gpu-e2e"));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A request a [`HookReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A webhook receiver on loopback that answers the given statuses in turn (the last
+/// one from then on) and records every request.
+pub struct HookReceiver {
+    pub url: String,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+pub async fn hook_receiver(statuses: Vec<u16>) -> HookReceiver {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Received>::new()));
+    let log = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { return };
+            let mut r = BufReader::new(sock);
+            let mut line = String::new();
+            let mut headers = vec![];
+            if r.read_line(&mut line).await.is_err() {
+                continue;
+            }
+            loop {
+                line.clear();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.trim_end().split_once(':') {
+                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+            }
+            let len = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body).await;
+            let n = {
+                let mut g = log.lock().unwrap();
+                g.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+                g.len()
+            };
+            let status = statuses.get(n - 1).or(statuses.last()).copied().unwrap_or(200);
+            let resp = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = r.get_mut().write_all(resp.as_bytes()).await;
+        }
+    });
+    HookReceiver { url, got }
+}
