@@ -151,6 +151,27 @@ mod tests {
         url::Url::parse(url).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
     }
 
+    /// The example of AWS's "Authenticating Requests: Using Query Parameters (AWS
+    /// Signature Version 4)" page: GET examplebucket/test.txt on 2013-05-24, 86400 s.
+    #[test]
+    fn matches_the_published_aws_presigned_url_example() {
+        let s3 = S3Config {
+            endpoint: "https://s3.amazonaws.com".into(),
+            region: "us-east-1".into(),
+            bucket: "examplebucket".into(),
+            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            path_style: false,
+        };
+        let url = presign(&s3, Method::Get, "test.txt", Duration::from_secs(86400), at(1_369_353_600)).unwrap();
+        assert!(url.starts_with("https://examplebucket.s3.amazonaws.com/test.txt?"), "{url}");
+        let q = query(&url);
+        assert_eq!(q["X-Amz-Credential"], "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request");
+        assert_eq!(q["X-Amz-Date"], "20130524T000000Z");
+        assert_eq!(q["X-Amz-SignedHeaders"], "host");
+        assert_eq!(q["X-Amz-Signature"], "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    }
+
     #[test]
     fn encodes_keys_once_and_builds_both_styles() {
         let mut c = s3();
