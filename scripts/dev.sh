@@ -5,6 +5,7 @@
 # started on Ctrl-C or SIGTERM.
 #
 #   LOCAL_DIR   state folder (default .local)
+#   DEV_RATE_LIMIT  the first tenant's requests per minute (default 600; benchmarks raise it)
 #   EPHEMERAL=1 pick free ports (tests); otherwise S3_PORT=9000 WORKER_PORT=8000 EDGE_PORT=8787
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -77,9 +78,9 @@ start gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="
 
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 # Two tenants, plus a third with a tiny rate limit that the tests use to see 429s.
-TENANTS=$(jq -cn --arg k1 "$(sha "$API_KEY")" --arg k2 "$(sha "$API_KEY_2")" --arg k3 "$(sha "$API_KEY_3")" \
+TENANTS=$(jq -cn --argjson rate "${DEV_RATE_LIMIT:-600}" --arg k1 "$(sha "$API_KEY")" --arg k2 "$(sha "$API_KEY_2")" --arg k3 "$(sha "$API_KEY_3")" \
   --arg w1 "$WEBHOOK_SECRET" --arg w2 "$WEBHOOK_SECRET_2" --arg w3 "$WEBHOOK_SECRET_3" \
-  '[{name:"dev", key_sha256:$k1, prefix:"tenants/dev/", webhook_secret:$w1, rate_limit_per_minute:600, max_concurrent_jobs:4},
+  '[{name:"dev", key_sha256:$k1, prefix:"tenants/dev/", webhook_secret:$w1, rate_limit_per_minute:$rate, max_concurrent_jobs:4},
     {name:"dev2", key_sha256:$k2, prefix:"tenants/dev2/", webhook_secret:$w2, rate_limit_per_minute:600, max_concurrent_jobs:2},
     {name:"dev-limited", key_sha256:$k3, prefix:"tenants/dev3/", webhook_secret:$w3, rate_limit_per_minute:2, max_concurrent_jobs:1}]')
 umask 077
