@@ -71,7 +71,9 @@ mod tests {
             })
             .collect();
         Plan {
-            inputs: (1..=n).map(|i| PlannedInput { name: format!("image_{i}"), source: MediaRef::Url(format!("https://x/{i}.jpg")) }).collect(),
+            inputs: (1..=n)
+                .map(|i| PlannedInput { name: format!("image_{i}"), source: MediaRef::Url(format!("https://x/{i}.jpg")) })
+                .collect(),
             outputs: (1..=n)
                 .map(|i| PlannedOutput { name: format!("video_{i}"), key: format!("t/video_{i}.mp4"), content_type: "video/mp4".into() })
                 .collect(),

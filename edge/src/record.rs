@@ -334,8 +334,10 @@ impl JobRecord {
         let n = self.parts.len();
         let done = self.parts.iter().filter(|p| p.status == PartStatus::Completed).count();
         let pct: f64 =
-            self.parts.iter().map(|p| if p.status == PartStatus::Completed { 100.0 } else { p.progress.percentage }).sum::<f64>() / n as f64;
-        self.progress = Progress { stage: "parts".into(), completed: done as u64, total: n as u64, percentage: (pct * 10.0).round() / 10.0 };
+            self.parts.iter().map(|p| if p.status == PartStatus::Completed { 100.0 } else { p.progress.percentage }).sum::<f64>()
+                / n as f64;
+        self.progress =
+            Progress { stage: "parts".into(), completed: done as u64, total: n as u64, percentage: (pct * 10.0).round() / 10.0 };
     }
 
     /// Applies a RunPod status object (`/status` answer or webhook body). Returns
@@ -455,8 +457,7 @@ impl JobRecord {
 
     /// Whether a webhook attempt is due.
     pub fn webhook_due(&self, now_ms: i64) -> bool {
-        self.is_terminal()
-            && self.webhook.as_ref().is_some_and(|w| !w.delivered && w.next_at_ms.is_some_and(|t| t <= now_ms))
+        self.is_terminal() && self.webhook.as_ref().is_some_and(|w| !w.delivered && w.next_at_ms.is_some_and(|t| t <= now_ms))
     }
 
     /// Records a webhook attempt: `status` is the receiver's HTTP status, `error` what

@@ -67,9 +67,13 @@ pub struct Waiter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Acquire {
-    Granted { expires_ms: i64 },
+    Granted {
+        expires_ms: i64,
+    },
     /// 0 = next in line.
-    Waiting { position: u32 },
+    Waiting {
+        position: u32,
+    },
 }
 
 /// The tenant's slots: leases held and jobs waiting, first come first served.

@@ -9,7 +9,6 @@
 
 mod common;
 
-
 use common::{ffmpeg, ffprobe, stack, tempfile_dir, unique};
 use serde_json::{Value, json};
 
@@ -216,8 +215,9 @@ async fn stage_body(s: &common::Stack, run: &str, dest_prefix: &str) -> Value {
     std::fs::write(&src, format!("payload {run}")).unwrap();
     let key = format!("{}inputs/{run}/blob.bin", s.prefix);
     s.upload(&key, &src).await;
-    let url = edge::presign::presign(&s.s3, edge::presign::Method::Get, &key, std::time::Duration::from_secs(600), std::time::SystemTime::now())
-        .unwrap();
+    let url =
+        edge::presign::presign(&s.s3, edge::presign::Method::Get, &key, std::time::Duration::from_secs(600), std::time::SystemTime::now())
+            .unwrap();
     json!({"source_uri": url, "dest_uri": format!("r2://{dest_prefix}staged/{run}/copy.bin")})
 }
 
@@ -281,7 +281,8 @@ async fn idempotency_rate_limit_listing_and_stats() {
     assert_eq!(list("agk_nope", "").await.unwrap().status(), 401);
 
     // Queue stats: counts by status for this tenant, slots, and the GPU backend.
-    let stats: Value = s.http.get(format!("{}/queue/stats", s.edge)).header("x-api-key", &s.key).send().await.unwrap().json().await.unwrap();
+    let stats: Value =
+        s.http.get(format!("{}/queue/stats", s.edge)).header("x-api-key", &s.key).send().await.unwrap().json().await.unwrap();
     assert_eq!(stats["tenant"], "dev");
     assert!(stats["counts"]["COMPLETED"].as_u64().unwrap() >= 1, "{stats:#}");
     assert_eq!(stats["max_concurrent_jobs"], 4);
@@ -342,7 +343,10 @@ async fn client_webhook_is_signed_and_retried_until_delivered() {
     // A signature made with another tenant's secret does not verify.
     let other = std::env::var("WEBHOOK_SECRET_2").unwrap();
     let ts: i64 = got[2].header("webhook-timestamp").unwrap().parse().unwrap();
-    assert_ne!(got[2].header("webhook-signature"), Some(edge::webhook::sign(&other, &msg_id, ts, &got[2].body).unwrap().signature.as_str()));
+    assert_ne!(
+        got[2].header("webhook-signature"),
+        Some(edge::webhook::sign(&other, &msg_id, ts, &got[2].body).unwrap().signature.as_str())
+    );
 
     // Every attempt is on the job.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -402,7 +406,8 @@ async fn cancel_a_running_job() {
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
     let key = format!("{}inputs/{run}/i.jpg", s.prefix);
     s.upload(&key, &img).await;
-    let (status, job) = s.post("/video/img2vid", Some(&s.key), &json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 120}]})).await;
+    let (status, job) =
+        s.post("/video/img2vid", Some(&s.key), &json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 120}]})).await;
     assert_eq!(status, 202, "{job}");
     let id = job["jobId"].as_str().unwrap().to_owned();
     let start = std::time::Instant::now();

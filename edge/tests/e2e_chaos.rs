@@ -20,8 +20,13 @@ async fn a_worker_killed_mid_job_is_retried_and_the_job_completes() {
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
     let key = format!("{}inputs/{run}/i.jpg", s.prefix);
     s.upload(&key, &img).await;
-    let (status, job) =
-        s.post("/video/img2vid", Some(&s.key), &json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 4}], "width": 640, "height": 360})).await;
+    let (status, job) = s
+        .post(
+            "/video/img2vid",
+            Some(&s.key),
+            &json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 4}], "width": 640, "height": 360}),
+        )
+        .await;
     assert_eq!(status, 202, "{job}");
     let id = job["jobId"].as_str().unwrap().to_owned();
 

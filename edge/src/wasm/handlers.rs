@@ -188,8 +188,16 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
     let now_ms = util::now_ms();
     // The deadline: queue time + execution + a minute for webhooks and polling.
     let deadline = now_ms + cfg.job_url_ttl().as_millis() as i64 + 60_000;
-    let record =
-        JobRecord::new(job_id.clone(), tenant.name.clone(), request.common, plan.task, parts.len(), cfg.retry.max_attempts, now_ms, deadline);
+    let record = JobRecord::new(
+        job_id.clone(),
+        tenant.name.clone(),
+        request.common,
+        plan.task,
+        parts.len(),
+        cfg.retry.max_attempts,
+        now_ms,
+        deadline,
+    );
     let body = serde_json::to_string(&CreateBody { record, plans: parts }).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
@@ -253,7 +261,8 @@ async fn list_jobs(req: &Request, env: &Env) -> HResult {
             problems.into_iter().map(|(field, message)| job_spec::Problem { field, code: "invalid-query".into(), message }).collect(),
         )
     })?;
-    let path = format!("/list?limit={}{}", q.limit, q.status.map(|s| format!("&status={}", json!(s).as_str().unwrap_or(""))).unwrap_or_default());
+    let path =
+        format!("/list?limit={}{}", q.limit, q.status.map(|s| format!("&status={}", json!(s).as_str().unwrap_or(""))).unwrap_or_default());
     let mut resp = call_tenant::<()>(env, tenant, Method::Get, &path, None).await?;
     let v: Value = resp.json().await.map_err(internal("tenant answer"))?;
     json(200, &v).map_err(internal("response"))

@@ -271,7 +271,9 @@ impl JobObject {
                     // The job ended while RunPod took the part: take it back.
                     let _ = runpod::cancel(cfg, &runpod_id).await;
                 }
-                util::log(&json!({"level": "info", "msg": "part submitted", "job": r.job_id, "part": i, "attempt": attempt, "runpod_id": runpod_id}));
+                util::log(
+                    &json!({"level": "info", "msg": "part submitted", "job": r.job_id, "part": i, "attempt": attempt, "runpod_id": runpod_id}),
+                );
             }
             Err(e) => {
                 util::log(&json!({"level": "error", "msg": "runpod submit failed", "job": r.job_id, "part": i, "error": e.to_string()}));

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use job_spec::JobStatus;
 use job_spec::job::rfc3339_from_ms;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use worker::{DurableObject, Env, Method, Request, Response, Result, SqlStorageValue, State, durable_object};
 
@@ -183,7 +183,10 @@ impl TenantObject {
     fn schema(&self) -> Result<()> {
         let sql = self.state.storage().sql();
         sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)", None)?;
-        sql.exec("CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, sha TEXT NOT NULL, job_id TEXT NOT NULL, created_ms REAL NOT NULL)", None)?;
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS idem (key TEXT PRIMARY KEY, sha TEXT NOT NULL, job_id TEXT NOT NULL, created_ms REAL NOT NULL)",
+            None,
+        )?;
         sql.exec(
             "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, status TEXT NOT NULL, operation TEXT NOT NULL, \
              created_ms REAL NOT NULL, updated_ms REAL NOT NULL, id_roteiro REAL)",
@@ -250,8 +253,11 @@ impl TenantObject {
         }
         if let Some((key, sha)) = &b.idempotency {
             let rows: Vec<IdemRow> = self.rows("SELECT sha, job_id, created_ms FROM idem WHERE key = ?", vec![key.as_str().into()])?;
-            let existing =
-                rows.into_iter().next().map(|r| IdempotencyRecord { request_sha256: r.sha, job_id: r.job_id, created_ms: r.created_ms as i64 });
+            let existing = rows.into_iter().next().map(|r| IdempotencyRecord {
+                request_sha256: r.sha,
+                job_id: r.job_id,
+                created_ms: r.created_ms as i64,
+            });
             match idempotency(existing.as_ref(), sha, now) {
                 Idempotency::Replay { job_id } => return Ok(Admit::Replay { job_id }),
                 Idempotency::Conflict { job_id } => return Ok(Admit::Conflict { job_id }),
