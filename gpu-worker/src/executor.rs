@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::encoder::Encoder;
 use crate::error::JobError;
+use crate::ops::img2vid;
 use crate::process::{self, ProcessError};
 use crate::transfer::{self, TransferError};
 
@@ -157,18 +158,25 @@ impl Executor {
         let clock = Instant::now();
         let total: u64 = t.clips.iter().map(|c| u64::from(c.frames)).sum();
         let done = Arc::new(AtomicU64::new(0));
+        let size = (t.width, t.height);
+        let decodes = &tokio::sync::Semaphore::new(img2vid::DECODES_IN_FLIGHT);
         let renders = t.clips.iter().cloned().zip(inputs.into_iter().map(|(path, _)| path)).enumerate().map(|(i, (clip, input))| {
             let out = dir.join(format!("out_{i}.mp4"));
-            let args =
-                crate::ops::img2vid::clip_args(&input, &out, clip.zoom, clip.frames, (t.width, t.height), t.frame_rate, self.encoder);
+            let args = img2vid::clip_args(&out, size, t.frame_rate, self.encoder);
             let (done, progress) = (done.clone(), progress.clone());
             async move {
+                // Decode once (a bounded number at a time), then render into ffmpeg's stdin.
+                let source = {
+                    let _permit = decodes.acquire().await.map_err(|e| JobError::Internal(e.to_string()))?;
+                    img2vid::load(&self.cfg.ffmpeg, &clip.input, &input, size, self.cfg.ffmpeg_timeout, cancel).await?
+                };
                 // Progress: frames of finished clips plus this clip's frames so far.
                 let on_frame = {
                     let (progress, done) = (progress.clone(), done.clone());
                     move |f: u32| progress(Progress::new("render", (done.load(Ordering::Relaxed) + u64::from(f)).min(total), total))
                 };
-                process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame)
+                let feed = img2vid::feed(source, size, clip.zoom, clip.frames);
+                process::run_ffmpeg_fed(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame, feed)
                     .await
                     .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
                 let now = done.fetch_add(u64::from(clip.frames), Ordering::Relaxed) + u64::from(clip.frames);

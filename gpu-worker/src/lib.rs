@@ -6,6 +6,7 @@ pub mod encoder;
 pub mod error;
 pub mod executor;
 pub mod fonts;
+pub mod kenburns;
 pub mod ops;
 pub mod platform;
 pub mod process;

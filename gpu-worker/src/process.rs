@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::process::ChildStdin;
 use std::time::Duration;
 
 use ffmpeg_sidecar::child::FfmpegChild;
@@ -71,6 +72,47 @@ pub async fn run_ffmpeg(
     cancel: &CancellationToken,
     on_frame: impl Fn(u32) + Send + 'static,
 ) -> Result<(), ProcessError> {
+    run(ffmpeg, args, timeout, cancel, on_frame, None).await
+}
+
+/// Writes ffmpeg's stdin; runs on a blocking thread, and stdin closes when it returns.
+pub type Feed = Box<dyn FnOnce(ChildStdin) -> std::io::Result<()> + Send>;
+
+/// [`run_ffmpeg`] for a command that reads `-i -`: `feed` writes the input (raw frames)
+/// into ffmpeg's stdin on a blocking thread while ffmpeg runs; returning closes stdin,
+/// which ends the input. A feed that fails with ffmpeg still running (not a broken pipe,
+/// which only follows ffmpeg's own failure) kills ffmpeg and is reported as
+/// [`ProcessError::Io`]; when ffmpeg fails, its exit and stderr are reported. Timeout,
+/// cancellation and kill on drop are those of [`run_ffmpeg`]; a killed ffmpeg breaks the
+/// pipe, so the feed stops at its next write.
+pub async fn run_ffmpeg_fed(
+    ffmpeg: &Path,
+    args: &[String],
+    timeout: Duration,
+    cancel: &CancellationToken,
+    on_frame: impl Fn(u32) + Send + 'static,
+    feed: Feed,
+) -> Result<(), ProcessError> {
+    run(ffmpeg, args, timeout, cancel, on_frame, Some(feed)).await
+}
+
+/// How a run ended, before the child is reaped.
+enum Ending {
+    /// ffmpeg closed stderr (exited); its log tail.
+    Exited(String),
+    FeedFailed(String),
+    TimedOut,
+    Cancelled,
+}
+
+async fn run(
+    ffmpeg: &Path,
+    args: &[String],
+    timeout: Duration,
+    cancel: &CancellationToken,
+    on_frame: impl Fn(u32) + Send + 'static,
+    feed: Option<Feed>,
+) -> Result<(), ProcessError> {
     let mut cmd = FfmpegCommand::new_with_path(ffmpeg);
     cmd.args(args);
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
@@ -78,6 +120,7 @@ pub async fn run_ffmpeg(
         _ => ProcessError::Io(e.to_string()),
     })?;
     let iter = child.iter().map_err(|e| ProcessError::Io(e.to_string()))?;
+    let stdin = if feed.is_some() { child.take_stdin() } else { None };
     let mut guard = KillOnDrop(Some(child));
 
     // Drain every event on a blocking thread; keep the tail of the log.
@@ -100,26 +143,63 @@ pub async fn run_ffmpeg(
         }
         tail.into_iter().collect::<Vec<_>>().join("\n")
     });
+    let mut feeder = match (feed, stdin) {
+        (Some(feed), Some(stdin)) => Some(tokio::task::spawn_blocking(move || feed(stdin))),
+        (Some(_), None) => return Err(ProcessError::Io("ffmpeg's stdin is not piped".into())),
+        (None, _) => None,
+    };
+    // The feed's result once it returned: Ok, or the error of a feed ffmpeg stopped reading.
+    let mut fed: Option<Result<(), String>> = None;
 
-    let outcome = tokio::select! {
-        tail = &mut reader => Ok(tail.unwrap_or_default()),
-        () = tokio::time::sleep(timeout) => Err(true),
-        () = cancel.cancelled() => Err(false),
+    let sleep = tokio::time::sleep(timeout);
+    tokio::pin!(sleep);
+    let ending = loop {
+        tokio::select! {
+            tail = &mut reader => break Ending::Exited(tail.unwrap_or_default()),
+            r = async { match feeder.as_mut() { Some(h) => h.await, None => std::future::pending().await } }, if feeder.is_some() => {
+                feeder = None;
+                match r {
+                    Ok(Ok(())) => fed = Some(Ok(())),
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => fed = Some(Err(e.to_string())),
+                    Ok(Err(e)) => break Ending::FeedFailed(e.to_string()),
+                    Err(e) => break Ending::FeedFailed(e.to_string()),
+                }
+            }
+            () = &mut sleep => break Ending::TimedOut,
+            () = cancel.cancelled() => break Ending::Cancelled,
+        }
     };
     let mut child = guard.0.take().ok_or_else(|| ProcessError::Io("child vanished".into()))?;
-    match outcome {
-        Ok(tail) => {
+    match ending {
+        Ending::Exited(tail) => {
             let status = tokio::task::spawn_blocking(move || child.wait())
                 .await
                 .map_err(|e| ProcessError::Io(e.to_string()))?
                 .map_err(|e| ProcessError::Io(e.to_string()))?;
-            if status.success() { Ok(()) } else { Err(ProcessError::Exited { code: status.code(), stderr_tail: tail }) }
+            if !status.success() {
+                return Err(ProcessError::Exited { code: status.code(), stderr_tail: tail });
+            }
+            // ffmpeg exits after reading stdin to its end; the feed is done or about to be.
+            if let Some(handle) = feeder {
+                fed = Some(match handle.await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                });
+            }
+            match fed {
+                Some(Err(e)) => Err(ProcessError::Io(format!("ffmpeg exited before reading all of its input: {e}"))),
+                _ => Ok(()),
+            }
         }
-        Err(timed_out) => {
+        other => {
             let _ = child.kill();
             let tail = reader.await.unwrap_or_default();
             let _ = tokio::task::spawn_blocking(move || child.wait()).await;
-            if timed_out { Err(ProcessError::Timeout { after: timeout, stderr_tail: tail }) } else { Err(ProcessError::Cancelled) }
+            match other {
+                Ending::TimedOut => Err(ProcessError::Timeout { after: timeout, stderr_tail: tail }),
+                Ending::FeedFailed(e) => Err(ProcessError::Io(format!("feeding ffmpeg: {e}"))),
+                _ => Err(ProcessError::Cancelled),
+            }
         }
     }
 }

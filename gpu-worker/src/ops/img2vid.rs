@@ -1,71 +1,97 @@
 //! img2vid: one Ken Burns clip per image.
 //!
-//! The clip is exactly `frames` frames at `fps`, `width`×`height`, square pixels,
-//! zoom centred on the image. The image is first scaled to cover the output at
-//! [`SUPERSAMPLE`]× and centre-cropped to the output's aspect, so any input size or
-//! aspect works; zoompan then moves a crop box over it. zoompan positions are whole
-//! pixels of the supersampled image, i.e. 1/SUPERSAMPLE px of output. Transparent
-//! pixels (PNG with alpha) are premultiplied, i.e. composited over black, instead of
-//! showing whatever color they happen to store. EXIF orientation is applied by ffmpeg's
-//! JPEG decoder (tested in tests/ops.rs).
-//! (The sub-pixel Rust renderer replaces this graph in the performance issue.)
+//! The clip is exactly `frames` frames at `fps`, `width`×`height`, square pixels. The
+//! image is decoded once and every frame is resampled from a sub-pixel crop box by
+//! [`crate::kenburns`] (the motion is [`job_spec::kenburns`]: zoom centred on the image,
+//! or a pan at constant zoom); ffmpeg only encodes the raw yuv420p frames it reads from
+//! stdin. Any input size or aspect works (the image is cropped to the output's aspect
+//! first); transparent pixels are composited over black; EXIF orientation is applied.
+//! Formats the `image` crate cannot read are decoded by ffmpeg first (to a PAM).
+//! Every clip has the same encoder parameters and colour tags, so `concatenate` joins
+//! the clips of a job by stream copy.
 
 use std::path::Path;
+use std::time::Duration;
 
 use job_spec::ZoomType;
+use job_spec::kenburns::Easing;
+use tokio_util::sync::CancellationToken;
 
 use crate::encoder::Encoder;
+use crate::error::JobError;
+use crate::kenburns::{self, Source};
+use crate::process::{self, Feed, ProcessError};
 
-/// How much larger than the output the image is resampled before zoompan.
-pub const SUPERSAMPLE: u32 = 2;
-/// Zoom at the far end of zoomin/zoomout.
-pub const MAX_ZOOM: f64 = 1.3;
-/// Constant zoom while panning right.
-pub const PAN_ZOOM: f64 = 1.2;
+/// Motion easing of every clip (zoompan's was linear).
+pub const EASING: Easing = Easing::Linear;
 
-/// zoompan's `z`, `x`, `y` expressions for a motion over `frames` frames.
-/// `on` is the output frame index; progress runs 0 → 1 over the clip.
-pub fn zoom_exprs(zoom: ZoomType, frames: u32) -> (String, String, String) {
-    let last = frames.saturating_sub(1).max(1);
-    let progress = format!("on/{last}");
-    let centre_x = "iw/2-iw/zoom/2".to_owned();
-    let centre_y = "ih/2-ih/zoom/2".to_owned();
-    let span = MAX_ZOOM - 1.0;
-    match zoom {
-        ZoomType::Zoomin => (format!("1+{span:.3}*{progress}"), centre_x, centre_y),
-        ZoomType::Zoomout => (format!("{MAX_ZOOM:.3}-{span:.3}*{progress}"), centre_x, centre_y),
-        ZoomType::Zoompanright => (format!("{PAN_ZOOM:.3}"), format!("(iw-iw/zoom)*{progress}"), centre_y),
-    }
-}
+/// Images decoded at once per job. Decoding is the memory peak of a clip (a 24-megapixel
+/// photo is 72 MB of RGB, twice that while being rotated); what a clip keeps afterwards
+/// is a working image of at most 1.5× the output.
+pub const DECODES_IN_FLIGHT: usize = 2;
 
-/// The filtergraph from the decoded image to yuv420p frames.
-pub fn filtergraph(zoom: ZoomType, frames: u32, width: u32, height: u32, fps: u32) -> String {
-    let (sw, sh) = (width * SUPERSAMPLE, height * SUPERSAMPLE);
-    let (z, x, y) = zoom_exprs(zoom, frames);
-    format!(
-        "format=rgba,premultiply=inplace=1,scale={sw}:{sh}:force_original_aspect_ratio=increase:flags=lanczos,crop={sw}:{sh},setsar=1,\
-         zoompan=z='{z}':x='{x}':y='{y}':d={frames}:s={width}x{height}:fps={fps},setsar=1,format=yuv420p"
-    )
-}
-
-/// Full ffmpeg argv (without the binary) for one clip.
-pub fn clip_args(
-    input: &Path,
-    output: &Path,
-    zoom: ZoomType,
-    frames: u32,
-    (width, height): (u32, u32),
-    fps: u32,
-    encoder: Encoder,
-) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-i"].into_iter().map(str::to_owned).collect();
-    a.push(input.display().to_string());
-    a.extend(["-vf".to_owned(), filtergraph(zoom, frames, width, height, fps)]);
-    a.extend(["-frames:v".to_owned(), frames.to_string(), "-r".to_owned(), fps.to_string()]);
+/// Full ffmpeg argv (without the binary) encoding raw yuv420p frames of `size` read from
+/// stdin into the MP4 `output`. Frames are BT.709 limited range, and tagged so.
+pub fn clip_args(output: &Path, (width, height): (u32, u32), fps: u32, encoder: Encoder) -> Vec<String> {
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p"].map(str::to_owned).to_vec();
+    a.extend(["-video_size".to_owned(), format!("{width}x{height}"), "-framerate".to_owned(), fps.to_string()]);
+    a.extend(["-i", "-", "-vf", "setsar=1"].map(str::to_owned));
     a.extend(encoder.video_args(fps));
-    a.extend(["-an", "-movflags", "+faststart", "-f", "mp4"].into_iter().map(str::to_owned));
+    a.extend(["-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"].map(str::to_owned));
+    a.extend(["-an", "-movflags", "+faststart", "-f", "mp4"].map(str::to_owned));
     a.push(output.display().to_string());
     a
+}
+
+/// ffmpeg argv (without the binary) decoding the first frame of `input` into an RGBA PAM.
+pub fn pam_args(input: &Path, pam: &Path) -> Vec<String> {
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-i"].map(str::to_owned).to_vec();
+    a.push(input.display().to_string());
+    a.extend(["-frames:v", "1", "-pix_fmt", "rgba", "-c:v", "pam", "-f", "image2"].map(str::to_owned));
+    a.push(pam.display().to_string());
+    a
+}
+
+/// Decodes the image `input` (named `name` in the job) for frames of `size`: with the
+/// `image` crate, or, when it fails, through ffmpeg (a PAM written next to `input`).
+pub async fn load(
+    ffmpeg: &Path,
+    name: &str,
+    input: &Path,
+    size: (u32, u32),
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<Source, JobError> {
+    let prepare =
+        move |path: std::path::PathBuf| move || kenburns::decode(&path).map_err(|e| e.to_string()).and_then(|rgb| Source::new(&rgb, size));
+    let first_error = match blocking(cancel, prepare(input.to_path_buf())).await? {
+        Ok(source) => return Ok(source),
+        Err(e) => e,
+    };
+    let not_media = |detail: String| JobError::InputNotMedia { name: name.into(), stderr_tail: format!("{first_error}\n{detail}") };
+    let pam = input.with_extension("pam");
+    match process::run_ffmpeg(ffmpeg, &pam_args(input, &pam), timeout, cancel, |_| {}).await {
+        Ok(()) => {}
+        Err(ProcessError::Cancelled) => return Err(JobError::Cancelled),
+        Err(ProcessError::Exited { stderr_tail, .. }) => return Err(not_media(stderr_tail)),
+        Err(e) => return Err(JobError::Ffmpeg(e)),
+    }
+    let source = blocking(cancel, prepare(pam.clone())).await;
+    let _ = std::fs::remove_file(&pam);
+    source?.map_err(not_media)
+}
+
+/// The stdin feed of [`clip_args`]' ffmpeg: the clip's frames.
+pub fn feed(source: Source, size: (u32, u32), zoom: ZoomType, frames: u32) -> Feed {
+    Box::new(move |mut stdin| kenburns::write_clip(&source, size, zoom, frames, EASING, &mut stdin))
+}
+
+/// Runs CPU-bound `f` off the async threads; cancellation stops waiting for it.
+async fn blocking<T: Send + 'static>(cancel: &CancellationToken, f: impl FnOnce() -> T + Send + 'static) -> Result<T, JobError> {
+    tokio::select! {
+        r = tokio::task::spawn_blocking(f) => r.map_err(|e| JobError::Internal(format!("image decoding: {e}"))),
+        () = cancel.cancelled() => Err(JobError::Cancelled),
+    }
 }
 
 #[cfg(test)]
@@ -73,22 +99,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zoom_expressions() {
-        assert_eq!(zoom_exprs(ZoomType::Zoomin, 121), ("1+0.300*on/120".into(), "iw/2-iw/zoom/2".into(), "ih/2-ih/zoom/2".into()));
-        assert_eq!(zoom_exprs(ZoomType::Zoomout, 2).0, "1.300-0.300*on/1");
-        assert_eq!(zoom_exprs(ZoomType::Zoompanright, 1), ("1.200".into(), "(iw-iw/zoom)*on/1".into(), "ih/2-ih/zoom/2".into()));
+    fn exact_clip_arguments() {
+        let args = clip_args(Path::new("/w/out.mp4"), (1920, 1080), 24, Encoder::Libx264);
+        assert_eq!(
+            args.join(" "),
+            "-hide_banner -nostdin -y -f rawvideo -pix_fmt yuv420p -video_size 1920x1080 -framerate 24 -i - -vf setsar=1 \
+             -c:v libx264 -preset veryfast -crf 20 -sc_threshold 0 -profile:v high -pix_fmt yuv420p -g 48 \
+             -color_range tv -colorspace bt709 -color_primaries bt709 -color_trc bt709 -an -movflags +faststart -f mp4 /w/out.mp4"
+        );
     }
 
     #[test]
-    fn exact_clip_arguments() {
-        let args = clip_args(Path::new("/w/in.jpg"), Path::new("/w/out.mp4"), ZoomType::Zoomin, 48, (1920, 1080), 24, Encoder::Libx264);
+    fn exact_pam_arguments() {
         assert_eq!(
-            args.join(" "),
-            "-hide_banner -nostdin -y -i /w/in.jpg -vf \
-             format=rgba,premultiply=inplace=1,scale=3840:2160:force_original_aspect_ratio=increase:flags=lanczos,crop=3840:2160,setsar=1,\
-             zoompan=z='1+0.300*on/47':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=48:s=1920x1080:fps=24,setsar=1,format=yuv420p \
-             -frames:v 48 -r 24 -c:v libx264 -preset veryfast -crf 20 -sc_threshold 0 -profile:v high -pix_fmt yuv420p -g 48 \
-             -an -movflags +faststart -f mp4 /w/out.mp4"
+            pam_args(Path::new("/w/in_0"), Path::new("/w/in_0.pam")).join(" "),
+            "-hide_banner -nostdin -y -i /w/in_0 -frames:v 1 -pix_fmt rgba -c:v pam -f image2 /w/in_0.pam"
         );
     }
 }
