@@ -40,7 +40,7 @@ test-unit:
 
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
-	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e --test e2e_ops -- --ignored --test-threads 3 \
+	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e --test e2e_ops --test e2e_render -- --ignored --test-threads 3 \
 	  && cargo test --quiet -p edge --test e2e_chaos -- --ignored'
 
 fmt:
@@ -54,3 +54,9 @@ lint:
 
 clean:
 	rm -rf edge/build .local out
+
+## Benchmark (not part of `make test`): the seed's ffmpeg commands against ours on generated
+## inputs, one table (README § Benchmark). `make bench ARGS=--quick` for a smoke run.
+.PHONY: bench
+bench:
+	@$(ENV) cargo build --quiet --release -p gpu-worker -p bench && cargo run --quiet --release -p bench -- $(ARGS)

@@ -66,6 +66,7 @@ mod tests {
         assert_eq!(route("POST", "/video/img2vid"), Ok(Route::Submit(Operation::Img2vid)));
         assert_eq!(route("POST", "/runpod/video/img2vid/"), Ok(Route::Submit(Operation::Img2vid)));
         assert_eq!(route("POST", "/video/background_music"), Ok(Route::Submit(Operation::VideoTrilhaSonora)));
+        assert_eq!(route("POST", "/runpod/video/render"), Ok(Route::Submit(Operation::Render)));
         assert_eq!(route("GET", "/video/img2vid"), Err(RouteError::MethodNotAllowed("POST")));
         assert_eq!(route("GET", "/jobs/abc"), Ok(Route::GetJob("abc".into())));
         assert_eq!(route("POST", "/jobs/abc/cancel"), Ok(Route::CancelJob("abc".into())));

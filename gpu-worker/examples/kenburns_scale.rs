@@ -46,7 +46,10 @@ fn main() {
     let counts = if counts.is_empty() { vec![1, 2] } else { counts };
     let rgb = photo();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("renderer scaling: {}x{} frames from a 6000x4000 photo, {CLIPS_PER_WORKER} clips of {FRAMES} frames per worker, {cores} cores", OUT.0, OUT.1);
+    println!(
+        "renderer scaling: {}x{} frames from a 6000x4000 photo, {CLIPS_PER_WORKER} clips of {FRAMES} frames per worker, {cores} cores",
+        OUT.0, OUT.1
+    );
     let mut base = None;
     for w in counts {
         let start = Instant::now();

@@ -53,6 +53,7 @@ impl Executor {
         let mut out = match &job.task {
             Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             Task::Stage => self.stage(job, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Render(t) => self.render(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             single => self.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);

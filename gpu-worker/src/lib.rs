@@ -10,6 +10,7 @@ pub mod kenburns;
 pub mod ops;
 pub mod platform;
 pub mod process;
+pub mod render;
 pub mod serve;
 mod single;
 pub mod transfer;

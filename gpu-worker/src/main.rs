@@ -1,6 +1,8 @@
 //! The `gpu-worker` binary: `serve` (RunPod-shaped local API), `run --test-input FILE`
-//! (one job, like RunPod's `--test_input`), and RunPod platform mode.
+//! (one job, like RunPod's `--test_input`), `render-local` (the render on local files),
+//! and RunPod platform mode.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +50,27 @@ enum Command {
         #[arg(long = "test-input", alias = "test_input")]
         test_input: PathBuf,
     },
+    /// Render a video from local files, as `/video/render` does (no HTTP): prints the
+    /// stages' timings and the result's facts as JSON; exit 1 on failure.
+    RenderLocal {
+        /// The task: a RenderTask as JSON (a render job's `params`).
+        #[arg(long)]
+        task: PathBuf,
+        /// An input by name: `scene_1=photo.jpg`, `narration=voice.mp3`, `music=…`,
+        /// `captions=words.json`; every input the task reads.
+        #[arg(long = "input", value_name = "NAME=PATH", value_parser = named_path)]
+        inputs: Vec<(String, PathBuf)>,
+        /// The MP4 to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
+}
+
+fn named_path(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_owned(), PathBuf::from(path))),
+        _ => Err(format!("`{s}`: expected NAME=PATH")),
+    }
 }
 
 #[tokio::main]
@@ -97,6 +120,40 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Some(Command::RenderLocal { task, inputs, output }) => {
+            let text = std::fs::read_to_string(&task).with_context(|| format!("reading {}", task.display()))?;
+            let task: job_spec::worker::RenderTask = serde_json::from_str(&text).context("the task is not a render task's JSON")?;
+            let mut named = BTreeMap::new();
+            for (name, path) in inputs {
+                if named.insert(name.clone(), path).is_some() {
+                    anyhow::bail!("input `{name}` given twice");
+                }
+            }
+            let exec = Executor::new(cfg).await.map_err(anyhow::Error::msg)?;
+            let cancel = CancellationToken::new();
+            tokio::spawn(signal_shutdown(cancel.clone()));
+            let progress = Arc::new(|p: job_spec::Progress| {
+                tracing::debug!(stage = %p.stage, completed = p.completed, total = p.total, "progress");
+            });
+            match exec.render_local(&task, &named, &output, &(progress as gpu_worker::executor::ProgressFn), &cancel).await {
+                Ok((extras, timings)) => {
+                    let mut report = serde_json::json!({
+                        "output": output.display().to_string(),
+                        "encoder": exec.encoder.name(),
+                        "timings_ms": timings,
+                    });
+                    for (k, v) in extras {
+                        report[k] = v;
+                    }
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "error": e.to_worker_error() }))?);
+                    std::process::exit(1);
+                }
+            }
+        }
         None if std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some() => {
             // Checked before the encoder probe so a misconfigured worker fails at once.
             let pcfg = PlatformConfig::from_lookup(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
@@ -107,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
         }
         None => {
             eprintln!(
-                "nothing to do: use `gpu-worker serve`, `gpu-worker run --test-input FILE`, or set RUNPOD_WEBHOOK_GET_JOB (see --help)"
+                "nothing to do: use `gpu-worker serve`, `gpu-worker run --test-input FILE`, `gpu-worker render-local …`, or set RUNPOD_WEBHOOK_GET_JOB (see --help)"
             );
             std::process::exit(2);
         }

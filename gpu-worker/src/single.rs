@@ -29,7 +29,8 @@ struct Plan {
 fn input_names(task: &Task) -> Vec<String> {
     let clips = |n: u32| (1..=n).map(|i| format!("clip_{i}")).collect();
     match task {
-        Task::Img2vid(_) => vec![],
+        // Not single-output tasks: executor.rs runs them (img2vid.rs, render.rs).
+        Task::Img2vid(_) | Task::Render(_) => vec![],
         Task::AddAudio(_) => vec!["video".into(), "audio".into()],
         Task::Concatenate(t) => clips(t.clips),
         Task::AudioConcatenate(t) => clips(t.clips),
@@ -61,14 +62,14 @@ fn need_video(name: &str, p: &Probe) -> Result<(), JobError> {
     }
 }
 
-fn need_audio(name: &str, p: &Probe) -> Result<(), JobError> {
+pub(crate) fn need_audio(name: &str, p: &Probe) -> Result<(), JobError> {
     match p.audio() {
         Some(_) => Ok(()),
         None => Err(JobError::BadInput { name: name.into(), code: "input-missing-stream", message: "has no audio stream".into() }),
     }
 }
 
-fn duration(name: &str, p: &Probe) -> Result<f64, JobError> {
+pub(crate) fn duration(name: &str, p: &Probe) -> Result<f64, JobError> {
     p.duration().filter(|d| *d > 0.0).ok_or_else(|| JobError::BadInput {
         name: name.into(),
         code: "input-not-media",
@@ -79,6 +80,37 @@ fn duration(name: &str, p: &Probe) -> Result<f64, JobError> {
 /// The video's frame rate, rounded; 30 when unknown or absurd.
 fn fps(p: &Probe) -> u32 {
     p.video().and_then(|v| v.fps()).map(|f| f.round() as u32).filter(|f| (1..=120).contains(f)).unwrap_or(30)
+}
+
+/// The ASS to burn on frames of `size` for the caption text `text` (input `name`):
+/// job-spec's generator for SRT (`caption`'s style, or the default) and words JSON
+/// (`highlight`); an ASS file (no `caption`: encode's subtitles) is used as given.
+pub(crate) async fn captions_to_ass(name: &str, text: &str, caption: Option<&CaptionTask>, size: (u32, u32)) -> Result<String, JobError> {
+    let bad = |e: captions::CaptionError| JobError::BadInput { name: name.into(), code: e.code, message: e.message };
+    Ok(match caption.map(|c| (&c.mode, c.uppercase)) {
+        Some((CaptionMode::Highlight { style }, upper)) => {
+            let words = captions::parse_words(text).map_err(bad)?;
+            let (mut ass_style, mut karaoke) = (captions::AssStyle::highlight(style, size.1), captions::Karaoke::from_options(style));
+            // A rounded background is drawn from measured text widths; without the font
+            // file to measure with, fall back to the square per-line box.
+            let measurer = match karaoke.rounded {
+                Some(_) => crate::fonts::Measurer::load(&ass_style.font, ass_style.bold, ass_style.size).await,
+                None => None,
+            };
+            if karaoke.rounded.is_some() && measurer.is_none() {
+                tracing::warn!(font = %ass_style.font, "caption font not found by fc-match; square background instead of rounded");
+                let square = job_spec::ops::StyleOptions { fundo_arredondado: Some(false), ..style.clone() };
+                (ass_style, karaoke) = (captions::AssStyle::highlight(&square, size.1), captions::Karaoke::from_options(&square));
+            }
+            let measure = measurer.as_ref().map(|m| move |t: &str| m.width(t));
+            captions::karaoke_ass(&words, &ass_style, &karaoke, size, upper, measure.as_ref().map(|f| f as &dyn Fn(&str) -> f64))
+        }
+        Some((CaptionMode::Segments { style }, upper)) => {
+            captions::segments_ass(&captions::parse_srt(text).map_err(bad)?, &captions::AssStyle::segments(style, size.1), size, upper)
+        }
+        _ if text.contains("[Script Info]") => text.to_owned(),
+        _ => captions::segments_ass(&captions::parse_srt(text).map_err(bad)?, &captions::AssStyle::default_for(size.1), size, false),
+    })
 }
 
 impl Executor {
@@ -148,7 +180,7 @@ impl Executor {
     }
 
     /// Integrated loudness (LUFS) of a file's first audio stream.
-    async fn loudness(&self, path: &Path) -> Result<f64, JobError> {
+    pub(crate) async fn loudness(&self, path: &Path) -> Result<f64, JobError> {
         let stderr = process::run_capture(&self.cfg.ffmpeg, &ops::music::loudness_args(path), self.cfg.ffmpeg_timeout)
             .await
             .map_err(JobError::Ffmpeg)?;
@@ -156,12 +188,20 @@ impl Executor {
     }
 
     /// Music gain for a voice and a music track, with the analysis for the result.
-    async fn music_gain(&self, voice: Option<&Path>, music: &Path, reduction_db: f64) -> Result<(f64, serde_json::Value), JobError> {
-        let voice_lufs = match voice {
-            Some(v) => Some(self.loudness(v).await?),
-            None => None,
+    pub(crate) async fn music_gain(
+        &self,
+        voice: Option<&Path>,
+        music: &Path,
+        reduction_db: f64,
+    ) -> Result<(f64, serde_json::Value), JobError> {
+        // Both measured at once.
+        let voice = async {
+            match voice {
+                Some(v) => self.loudness(v).await.map(Some),
+                None => Ok(None),
+            }
         };
-        let music_lufs = self.loudness(music).await?;
+        let (voice_lufs, music_lufs) = tokio::try_join!(voice, self.loudness(music))?;
         let gain = ops::music::music_gain(voice_lufs, music_lufs, reduction_db);
         Ok((
             gain,
@@ -217,8 +257,8 @@ impl Executor {
         })
     }
 
-    /// Downloads a caption file and writes the ASS to burn: job-spec's generator for SRT
-    /// and words JSON; an ASS file (encode only) is used as given.
+    /// Downloads a caption file and writes the ASS to burn on `video`'s frames (see
+    /// [`captions_to_ass`]).
     async fn captions_ass(
         &self,
         job: &WorkerJob,
@@ -238,31 +278,7 @@ impl Executor {
             message: "has no video stream".into(),
         })?;
         let size = (v.width.unwrap_or(1920), v.height.unwrap_or(1080));
-        let bad = |e: captions::CaptionError| JobError::BadInput { name: name.into(), code: e.code, message: e.message };
-        let ass = match caption.map(|c| (&c.mode, c.uppercase)) {
-            Some((CaptionMode::Highlight { style }, upper)) => {
-                let words = captions::parse_words(&text).map_err(bad)?;
-                let (mut ass_style, mut karaoke) = (captions::AssStyle::highlight(style, size.1), captions::Karaoke::from_options(style));
-                // A rounded background is drawn from measured text widths; without the font
-                // file to measure with, fall back to the square per-line box.
-                let measurer = match karaoke.rounded {
-                    Some(_) => crate::fonts::Measurer::load(&ass_style.font, ass_style.bold, ass_style.size).await,
-                    None => None,
-                };
-                if karaoke.rounded.is_some() && measurer.is_none() {
-                    tracing::warn!(font = %ass_style.font, "caption font not found by fc-match; square background instead of rounded");
-                    let square = job_spec::ops::StyleOptions { fundo_arredondado: Some(false), ..style.clone() };
-                    (ass_style, karaoke) = (captions::AssStyle::highlight(&square, size.1), captions::Karaoke::from_options(&square));
-                }
-                let measure = measurer.as_ref().map(|m| move |t: &str| m.width(t));
-                captions::karaoke_ass(&words, &ass_style, &karaoke, size, upper, measure.as_ref().map(|f| f as &dyn Fn(&str) -> f64))
-            }
-            Some((CaptionMode::Segments { style }, upper)) => {
-                captions::segments_ass(&captions::parse_srt(&text).map_err(bad)?, &captions::AssStyle::segments(style, size.1), size, upper)
-            }
-            _ if text.contains("[Script Info]") => text.into_owned(),
-            _ => captions::segments_ass(&captions::parse_srt(&text).map_err(bad)?, &captions::AssStyle::default_for(size.1), size, false),
-        };
+        let ass = captions_to_ass(name, &text, caption, size).await?;
         let path = dir.join(format!("{name}.ass"));
         std::fs::write(&path, ass).map_err(|e| JobError::Internal(format!("writing ASS: {e}")))?;
         Ok(path)
@@ -280,7 +296,9 @@ impl Executor {
         let enc = self.encoder;
         let mut extras = serde_json::Map::new();
         let plan = match task {
-            Task::Img2vid(_) | Task::Stage => return Err(JobError::Internal("not an ffmpeg single-output task".into())),
+            Task::Img2vid(_) | Task::Stage | Task::Render(_) => {
+                return Err(JobError::Internal("not an ffmpeg single-output task".into()));
+            }
             Task::AddAudio(t) => {
                 let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
                 need_video("video", vprobe)?;

@@ -247,4 +247,46 @@ mod tests {
         assert_eq!(r["videos"][1]["zoom_type"], "zoomout");
         assert_eq!(r["videos"][1]["duration"], 1.0);
     }
+
+    #[test]
+    fn render_result_is_the_single_output_with_timings() {
+        use crate::values::EasingType;
+        use crate::worker::{RenderScene, RenderTask};
+        let task = Task::Render(RenderTask {
+            width: 1080,
+            height: 1920,
+            frame_rate: 24,
+            scenes: vec![RenderScene {
+                id: "1".into(),
+                input: "scene_1".into(),
+                frames: 48,
+                seconds: 2.0,
+                zoom: ZoomType::Zoomin,
+                easing: EasingType::Linear,
+            }],
+            narration: false,
+            fit_to_narration: false,
+            music: None,
+            captions: None,
+        });
+        let out = WorkerOutput {
+            outputs: vec![OutputMeta {
+                name: "output".into(),
+                key: "t/x/render.mp4".into(),
+                bytes: 1234,
+                content_type: "video/mp4".into(),
+                duration: Some(2.0),
+                frames: Some(48),
+                ..Default::default()
+            }],
+            timings_ms: [("download", 5), ("render", 900), ("upload", 40), ("total", 950)].map(|(k, v)| (k.to_owned(), v)).into(),
+            ..Default::default()
+        };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(r["filename"], "render.mp4");
+        assert_eq!(r["video_url"], "https://dl.test/t/x/render.mp4");
+        assert_eq!(r["url"], r["video_url"]);
+        assert_eq!((r["frames"].clone(), r["duration"].clone()), (json!(48), json!(2.0)));
+        assert_eq!(r["timings_ms"], json!({"download": 5, "render": 900, "upload": 40, "total": 950}));
+    }
 }

@@ -21,7 +21,7 @@ use crate::media::{MAX_FILENAME_BYTES, MAX_KEY_BYTES, MAX_URL_BYTES};
 use crate::ops::*;
 use crate::problem::Problem;
 use crate::request::Operation;
-use crate::validate::limits::{AUDIO_EXTENSIONS, MAX_MARGIN_V, VIDEO_EXTENSIONS};
+use crate::validate::limits::{AUDIO_EXTENSIONS, MAX_MARGIN_V, MP4_EXTENSIONS, VIDEO_EXTENSIONS};
 use crate::values::{ALIGNMENTS, MAX_RESOLUTION_HEIGHT, MIN_RESOLUTION_HEIGHT};
 
 /// Where the schemas live in the document.
@@ -33,6 +33,8 @@ pub const MEDIA_REF_PATTERN: &str = "^(https?|s3|r2)://";
 pub const HEX_COLOR_PATTERN: &str = "^#?[0-9A-Fa-f]{6}$";
 /// No separators in a filename.
 pub const FILENAME_PATTERN: &str = "^[^/\\\\]+$";
+/// One path segment ending in `.mp4` (any case).
+pub const MP4_FILENAME_PATTERN: &str = "^[^/\\\\]+\\.[Mm][Pp]4$";
 /// No commas or control characters in a font name.
 pub const FONT_NAME_PATTERN: &str = "^[^,\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// An ISO 639-1/639-2 code or `auto`.
@@ -76,6 +78,14 @@ fn filename_description(extensions: &[&str]) -> String {
         extensions.join(", .")
     )
 }
+
+/// The output file name of an operation that writes MP4 only.
+#[derive(JsonSchema)]
+#[schemars(
+    description = "The output file name: one path segment (no `/`, `\\` or control characters) ending in `.mp4`.",
+    extend("x-extensions" = MP4_EXTENSIONS)
+)]
+pub struct Mp4Filename(#[schemars(length(min = 1, max = MAX_FILENAME_BYTES), regex(pattern = MP4_FILENAME_PATTERN))] pub String);
 
 /// A color, `#RRGGBB`.
 #[derive(JsonSchema)]
@@ -237,6 +247,7 @@ fn request_schema(g: &mut SchemaGenerator, op: Operation) -> Schema {
         Operation::AudioTrim => g.subschema_for::<RequestBody<AudioTrim>>(),
         Operation::Downsample => g.subschema_for::<RequestBody<Downsample>>(),
         Operation::Encode => g.subschema_for::<RequestBody<Encode>>(),
+        Operation::Render => g.subschema_for::<RequestBody<Render>>(),
         Operation::Transcribe => g.subschema_for::<RequestBody<Transcribe>>(),
         Operation::ObjectsStage => g.subschema_for::<RequestBody<ObjectsStage>>(),
         Operation::PipelineSegment => g.subschema_for::<RequestBody<PipelineSegment>>(),
@@ -622,6 +633,18 @@ mod tests {
         assert_eq!(schema(&doc, "AddAudioRequest")["properties"]["sync"]["enum"], json!(["shortest", "stretch_video", "loop_video", null]));
         assert_eq!(schema(&doc, "ZoomType")["enum"], json!(["zoomin", "zoomout", "zoompanright"]));
         assert!(doc.pointer("/components/schemas/Common").is_none(), "Common is flattened into each request");
+        let render = &schema(&doc, "RenderRequest")["properties"];
+        assert_eq!(render["scenes"]["maxItems"], json!(MAX_SCENES));
+        assert_eq!(render["scenes"]["minItems"], 1);
+        assert_eq!(render["volume_reduction_db"]["maximum"], json!(MAX_VOLUME_REDUCTION_DB));
+        assert_eq!(render["frame_rate"]["maximum"], json!(MAX_FPS));
+        let scene = &schema(&doc, "SceneItem")["properties"];
+        assert_eq!(scene["duration"]["maximum"], json!(MAX_IMAGE_SECONDS));
+        assert_eq!(schema(&doc, "EasingType")["enum"], json!(["linear", "ease_in_out"]));
+        assert_eq!(schema(&doc, "RenderCaptions")["properties"]["type"]["enum"], json!(["segments", "highlight"]));
+        let mp4 = schema(&doc, "Mp4Filename");
+        assert_eq!(mp4["x-extensions"], json!(["mp4"]));
+        assert_eq!(mp4["pattern"], MP4_FILENAME_PATTERN);
         assert_eq!(schema(&doc, "CaptionRequest")["properties"]["metadata"]["x-max-json-bytes"], json!(MAX_METADATA_BYTES));
     }
 
@@ -727,6 +750,9 @@ mod tests {
         same_names::<AudioTrim>();
         same_names::<Downsample>();
         same_names::<Encode>();
+        same_names::<Render>();
+        same_names::<SceneItem>();
+        same_names::<RenderCaptions>();
         same_names::<Transcribe>();
         same_names::<ObjectsStage>();
         same_names::<PipelineSegment>();
@@ -753,6 +779,12 @@ mod tests {
         assert_eq!(caption["allOf"][0], json!({ "anyOf": [{ "required": ["url_video"] }, { "required": ["video_url"] }] }));
         let url_item = &schema(&doc, "UrlItem")["anyOf"][1];
         assert_eq!(url_item["allOf"][0]["anyOf"][1], json!({ "required": ["video_url"] }));
+        // `/video/render` is documented, and its required fields may come under their aliases.
+        let post = &doc["paths"]["/video/render"]["post"];
+        assert_eq!(post["operationId"], "video_render");
+        assert!(post["description"].as_str().unwrap().contains("one pass"));
+        assert_eq!(schema(&doc, "RenderRequest")["allOf"][0]["anyOf"][1], json!({ "required": ["cenas"] }));
+        assert_eq!(schema(&doc, "SceneItem")["allOf"][1]["anyOf"][1], json!({ "required": ["duracao"] }));
         let job_id_only = schema(&doc, "PipelineSegmentRequest");
         assert_eq!(job_id_only["required"], json!(["job_id"]));
     }

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::openapi::{
-    AudioFilename, FONT_NAME_PATTERN, Filename, HexColor, LANGUAGE_PATTERN, MODEL_NAME_PATTERN, MediaRefText, OutputPath, Position,
-    Resolution, VideoFilename,
+    AudioFilename, FONT_NAME_PATTERN, Filename, HexColor, LANGUAGE_PATTERN, MODEL_NAME_PATTERN, MediaRefText, Mp4Filename, OutputPath,
+    Position, Resolution, VideoFilename,
 };
 use crate::validate::limits::*;
-use crate::values::ZoomType;
+use crate::values::{EasingType, ZoomType};
 
 /// Fields every asynchronous request may carry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -122,6 +122,114 @@ pub struct ImageItem {
     #[serde(alias = "duration")]
     #[schemars(range(min = MIN_IMAGE_SECONDS, max = MAX_IMAGE_SECONDS), extend("x-aliases" = ["duration"]))]
     pub duracao: f64,
+}
+
+// ---------------------------------------------------------------- video/render
+
+/// `POST /video/render`: a whole video in one pass. Each scene is a Ken Burns motion over
+/// its image; the captions are drawn on those frames; the narration and the music are
+/// mixed under them; one MP4 (`render.mp4`).
+///
+/// With a narration, `fit_to_narration` (default true) scales every scene's duration by
+/// the same factor so that the video lasts exactly as long as the narration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Render {
+    /// The scenes, in order.
+    #[serde(alias = "cenas")]
+    #[schemars(length(min = 1, max = MAX_SCENES), extend("x-aliases" = ["cenas"]))]
+    pub scenes: Vec<SceneItem>,
+    /// The voice-over (any audio file).
+    #[serde(default, alias = "narracao", alias = "narration", alias = "audio_url", alias = "url_audio")]
+    #[schemars(with = "Option<MediaRefText>", extend("x-aliases" = ["narracao", "narration", "audio_url", "url_audio"]))]
+    pub narration_url: Option<String>,
+    /// Default true when `narration_url` is given: the scene durations are scaled, all by
+    /// the same factor, so that the video lasts as long as the narration. False: the
+    /// scenes keep their durations, and the narration is cut at the video's end or
+    /// followed by silence. True without `narration_url` is refused.
+    #[serde(default, alias = "fitToNarration")]
+    #[schemars(extend("x-aliases" = ["fitToNarration"]))]
+    pub fit_to_narration: Option<bool>,
+    /// Background music, looped to the video's length.
+    #[serde(default, alias = "trilha_sonora", alias = "background_music", alias = "url_music")]
+    #[schemars(with = "Option<MediaRefText>", extend("x-aliases" = ["trilha_sonora", "background_music", "url_music"]))]
+    pub music_url: Option<String>,
+    /// 0–40 dB: the music's loudness below the narration's (default 20).
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = MAX_VOLUME_REDUCTION_DB))]
+    pub volume_reduction_db: Option<f64>,
+    /// Captions drawn on the frames.
+    #[serde(default, alias = "legendas")]
+    #[schemars(extend("x-aliases" = ["legendas"]))]
+    pub captions: Option<RenderCaptions>,
+    /// Zoom types for the scenes without `zoom`: a subset of `zoomin`, `zoomout`,
+    /// `zoompanright`, distributed proportionally in an order seeded by the job id.
+    #[serde(default, alias = "zoomTypes")]
+    #[schemars(with = "Option<Vec<ZoomType>>", length(min = 1), extend("x-aliases" = ["zoomTypes"]))]
+    pub zoom_types: Option<Vec<String>>,
+    /// Frames per second (default 24).
+    #[serde(default, alias = "fps", alias = "frameRate")]
+    #[schemars(range(min = MIN_FPS, max = MAX_FPS), extend("x-aliases" = ["fps", "frameRate"]))]
+    pub frame_rate: Option<u32>,
+    /// Output width in pixels, even (default 1920, or 1080 for portrait).
+    #[serde(default)]
+    #[schemars(range(min = MIN_DIMENSION, max = MAX_DIMENSION), extend("multipleOf" = 2))]
+    pub width: Option<u32>,
+    /// Output height in pixels, even (default 1080, or 1920 for portrait).
+    #[serde(default)]
+    #[schemars(range(min = MIN_DIMENSION, max = MAX_DIMENSION), extend("multipleOf" = 2))]
+    pub height: Option<u32>,
+    /// `landscape` (default, 1920×1080) or `portrait` (1080×1920); `horizontal` and
+    /// `vertical` are accepted.
+    #[serde(default)]
+    #[schemars(extend("enum" = ORIENTATIONS))]
+    pub orientation: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
+    pub path: Option<String>,
+    /// Default `render.mp4`.
+    #[serde(default)]
+    #[schemars(with = "Option<Mp4Filename>")]
+    pub output_filename: Option<String>,
+}
+
+/// One scene of `/video/render`: an image on screen for `duration` seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SceneItem {
+    #[serde(default)]
+    pub id: Option<FlexId>,
+    #[serde(alias = "url", alias = "imageUrl")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["url", "imageUrl"]))]
+    pub image_url: String,
+    /// Seconds on screen (before `fit_to_narration` scales them).
+    #[serde(alias = "duracao")]
+    #[schemars(range(min = MIN_IMAGE_SECONDS, max = MAX_IMAGE_SECONDS), extend("x-aliases" = ["duracao"]))]
+    pub duration: f64,
+    /// The motion; absent: one of `zoom_types`, distributed.
+    #[serde(default, alias = "zoom_type")]
+    #[schemars(with = "Option<ZoomType>", extend("x-aliases" = ["zoom_type"]))]
+    pub zoom: Option<String>,
+    /// `linear` (default) or `ease_in_out`.
+    #[serde(default)]
+    #[schemars(with = "Option<EasingType>")]
+    pub easing: Option<String>,
+}
+
+/// Captions of `/video/render`: as segments (SRT) or as word-by-word karaoke (words JSON
+/// `{"words":[{"word","start","end"}]}`), styled like `/video/caption_style`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RenderCaptions {
+    /// `segments` (`url` is an SRT) or `highlight` (`url` is a words JSON).
+    #[serde(rename = "type", alias = "caption_type")]
+    #[schemars(extend("enum" = CAPTION_TYPES, "x-aliases" = ["caption_type"]))]
+    pub kind: String,
+    /// The SRT (`segments`) or the words JSON (`highlight`).
+    #[serde(alias = "url_caption", alias = "caption_url")]
+    #[schemars(with = "MediaRefText", extend("x-aliases" = ["url_caption", "caption_url"]))]
+    pub url: String,
+    #[serde(default)]
+    pub style: Option<StyleOptions>,
+    #[serde(default)]
+    pub uppercase: Option<bool>,
 }
 
 // ---------------------------------------------------------------- captions

@@ -5,15 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
 use crate::ops::{
-    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, UrlItem,
+    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, Render, UrlItem,
     VideoTrilhaSonora,
 };
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
-use crate::values::ZoomType;
+use crate::values::{EasingType, ZoomType};
 use crate::worker::{
     AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask,
-    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, SyncMode, Task,
+    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, RenderScene, RenderTask, SyncMode, Task,
 };
 
 /// Music under video: 20 dB below the voice unless `volume_reduction_db` says otherwise.
@@ -109,6 +109,7 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
             Task::Encode(EncodeTask { audio: r.url_audio.is_some(), subtitles: r.url_subtitles.is_some() })
         }
         OpRequest::ConcatVideoAudio(r) => plan_concat_video_audio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::Render(r) => plan_render(&mut b, r, job_id, &output_dir(prefix, r.path.as_deref(), job_id)),
         other => return Err(PlanError::NotImplemented(other.operation())),
     };
     Ok(Plan { inputs: b.inputs, outputs: b.outputs, task })
@@ -204,6 +205,59 @@ fn plan_downsample(b: &mut Builder<'_>, r: &Downsample, dir: &str) -> Task {
     Task::Downsample(DownsampleTask { height })
 }
 
+/// `/video/render`: inputs `scene_1` … `scene_n`, then `narration`, `music`, `captions`
+/// when given; one output. Scenes without a `zoom` share the `zoom_types` as img2vid's
+/// images do (seeded by the job id; scenes with a `zoom` are left out of the draw).
+fn plan_render(b: &mut Builder<'_>, r: &Render, job_id: &str, dir: &str) -> Task {
+    let fps = r.frame_rate.unwrap_or(DEFAULT_FRAME_RATE);
+    let (width, height) = frame_size(r.orientation.as_deref(), r.width, r.height);
+    let unset = r.scenes.iter().filter(|s| s.zoom.is_none()).count();
+    let mut drawn = distribute_zooms(unset, &zoom_types(r.zoom_types.as_deref()), seed_from(job_id)).into_iter();
+    let mut scenes = Vec::with_capacity(r.scenes.len());
+    for (i, s) in r.scenes.iter().enumerate() {
+        let n = i + 1;
+        let input = format!("scene_{n}");
+        b.input(&input, &s.image_url);
+        // Validated: a given zoom or easing parses.
+        let zoom = match &s.zoom {
+            Some(z) => ZoomType::parse(z).unwrap_or(ZoomType::Zoomin),
+            None => drawn.next().unwrap_or(ZoomType::Zoomin),
+        };
+        scenes.push(RenderScene {
+            id: s.id.as_ref().map_or_else(|| n.to_string(), ToString::to_string),
+            input,
+            frames: frames_for(s.duration, fps),
+            seconds: s.duration,
+            zoom,
+            easing: s.easing.as_deref().and_then(EasingType::parse).unwrap_or_default(),
+        });
+    }
+    if let Some(n) = &r.narration_url {
+        b.input(RenderTask::NARRATION, n);
+    }
+    if let Some(m) = &r.music_url {
+        b.input(RenderTask::MUSIC, m);
+    }
+    let captions = r.captions.as_ref().map(|c| {
+        b.input(RenderTask::CAPTIONS, &c.url);
+        let style = c.style.clone().unwrap_or_default();
+        let mode = if c.kind == "highlight" { CaptionMode::Highlight { style } } else { CaptionMode::Segments { style } };
+        CaptionTask { mode, uppercase: c.uppercase.unwrap_or(false) }
+    });
+    b.output(dir, r.output_filename.as_deref(), "render.mp4", MP4);
+    let narration = r.narration_url.is_some();
+    Task::Render(RenderTask {
+        width,
+        height,
+        frame_rate: fps,
+        scenes,
+        narration,
+        fit_to_narration: narration && r.fit_to_narration.unwrap_or(true),
+        music: r.music_url.as_ref().map(|_| MusicTask { reduction_db: r.volume_reduction_db.unwrap_or(DEFAULT_VIDEO_MUSIC_REDUCTION_DB) }),
+        captions,
+    })
+}
+
 /// The folder outputs go to: `<tenant prefix><path>/`, or `<tenant prefix>jobs/<job id>/`
 /// when no path is given.
 pub fn output_dir(tenant_prefix: &str, path: Option<&str>, job_id: &str) -> String {
@@ -221,21 +275,82 @@ pub fn frames_for(seconds: f64, fps: u32) -> u32 {
     if f < 1.0 { 1 } else { f as u32 }
 }
 
+/// Frame counts for scenes of `durations` seconds stretched or squeezed, all by the same
+/// factor, to last `target_seconds` at `fps`.
+///
+/// The counts sum to exactly `round(target_seconds × fps)` (halves away from zero, as in
+/// [`frames_for`]), so the video lasts as long as the target to the frame. Each scene's
+/// share is `total × duration / Σ durations`; the shares are rounded by largest remainder
+/// (each gets ⌊share⌋, then the scenes with the largest fractional parts one more, the
+/// earlier scene first on a tie). Every scene keeps at least 1 frame: a scene left with 0
+/// takes one from the scene with the most (the earliest of those). When the total is
+/// below the number of scenes (or the target is not a positive number) every scene gets 1
+/// frame. Durations that are not positive numbers weigh nothing; if none is, the scenes
+/// share equally.
+pub fn fit_frames(durations: &[f64], fps: u32, target_seconds: f64) -> Vec<u32> {
+    let n = durations.len();
+    if n == 0 {
+        return vec![];
+    }
+    let target = (target_seconds * f64::from(fps)).round();
+    let total = if target.is_finite() && target > n as f64 { (target as u64).min(u64::from(u32::MAX)) } else { n as u64 };
+    let weights: Vec<f64> = durations.iter().map(|&d| if d.is_finite() && d > 0.0 { d } else { 0.0 }).collect();
+    let sum: f64 = weights.iter().sum();
+    let weights = if sum > 0.0 && sum.is_finite() { weights } else { vec![1.0; n] };
+    let sum: f64 = weights.iter().sum();
+    let shares: Vec<f64> = weights.iter().map(|w| total as f64 * w / sum).collect();
+    let mut frames: Vec<u64> = shares.iter().map(|s| s.floor() as u64).collect();
+    // Largest remainder: the fractional parts, largest first, earlier first on a tie.
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| (shares[b] - shares[b].floor()).total_cmp(&(shares[a] - shares[a].floor())).then(a.cmp(&b)));
+    let assigned: u64 = frames.iter().sum();
+    if assigned <= total {
+        for &i in order.iter().cycle().take((total - assigned) as usize) {
+            frames[i] += 1;
+        }
+    } else {
+        // Rounding error only: take back from the smallest remainders.
+        let mut excess = assigned - total;
+        for &i in order.iter().rev() {
+            if excess > 0 && frames[i] > 0 {
+                frames[i] -= 1;
+                excess -= 1;
+            }
+        }
+    }
+    while let Some(empty) = frames.iter().position(|&f| f == 0) {
+        let most = (0..n).fold(0, |m, i| if frames[i] > frames[m] { i } else { m });
+        frames[most] -= 1;
+        frames[empty] = 1;
+    }
+    frames.into_iter().map(|f| f as u32).collect()
+}
+
 /// Output size: explicit width/height win; otherwise the orientation's default.
 pub fn output_size(r: &Img2Vid) -> (u32, u32) {
-    let portrait = matches!(r.orientation.as_deref(), Some("portrait" | "vertical"));
+    frame_size(r.orientation.as_deref(), r.width, r.height)
+}
+
+/// `width`/`height` when given, else the orientation's default (landscape unless
+/// `portrait`/`vertical`).
+pub fn frame_size(orientation: Option<&str>, width: Option<u32>, height: Option<u32>) -> (u32, u32) {
+    let portrait = matches!(orientation, Some("portrait" | "vertical"));
     let (dw, dh) = if portrait { PORTRAIT } else { LANDSCAPE };
-    (r.width.unwrap_or(dw), r.height.unwrap_or(dh))
+    (width.unwrap_or(dw), height.unwrap_or(dh))
+}
+
+/// The zoom types a request allows: its valid `zoom_types`, or all of them.
+fn zoom_types(listed: Option<&[String]>) -> Vec<ZoomType> {
+    match listed {
+        Some(t) => t.iter().filter_map(|s| ZoomType::parse(s)).collect(),
+        None => ZoomType::ALL.to_vec(),
+    }
 }
 
 fn plan_img2vid(r: &Img2Vid, job_id: &str, prefix: &str, ctx: &RefContext) -> Plan {
     let fps = r.frame_rate.unwrap_or(DEFAULT_FRAME_RATE);
     let (width, height) = output_size(r);
-    let types: Vec<ZoomType> = match &r.zoom_types {
-        Some(t) => t.iter().filter_map(|s| ZoomType::parse(s)).collect(),
-        None => ZoomType::ALL.to_vec(),
-    };
-    let zooms = distribute_zooms(r.images.len(), &types, seed_from(job_id));
+    let zooms = distribute_zooms(r.images.len(), &zoom_types(r.zoom_types.as_deref()), seed_from(job_id));
     let dir = output_dir(prefix, r.path.as_deref(), job_id);
     let mut inputs = Vec::with_capacity(r.images.len());
     let mut outputs = Vec::with_capacity(r.images.len());
@@ -403,5 +518,160 @@ mod tests {
         assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["video", "captions"]);
         let tr = Operation::Transcribe.parse(br#"{"audio_url":"https://x.example/a.mp3"}"#).unwrap();
         assert_eq!(plan(&tr, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Transcribe)));
+    }
+
+    #[test]
+    fn fit_frames_sums_exactly_and_is_proportional() {
+        // Exact shares: 1:2:1 of 10 s at 24 fps.
+        assert_eq!(fit_frames(&[1.0, 2.0, 1.0], 24, 10.0), [60, 120, 60]);
+        // Equal remainders (8.33… each): the earliest scene gets the spare frame.
+        assert_eq!(fit_frames(&[1.0, 1.0, 1.0], 25, 1.0), [9, 8, 8]);
+        // 175 frames (7.3 s × 24 = 175.2): shares 109.375 and 65.625; the larger remainder wins.
+        assert_eq!(fit_frames(&[2.5, 1.5], 24, 7.3), [109, 66]);
+        // 100 frames as 1:1:1:3:3 = 11.1 ×3, 33.3 ×2: the spare frame goes to the first 33.3.
+        assert_eq!(fit_frames(&[1.0, 1.0, 1.0, 3.0, 3.0], 25, 4.0), [11, 11, 11, 34, 33]);
+        // The largest remainder, not the longest scene: 4.25, 2.5, 3.25 → the 2.5 rounds up.
+        assert_eq!(fit_frames(&[1.7, 1.0, 1.3], 10, 1.0), [4, 3, 3]);
+        // Shrinking works the same way: 6 s of scenes onto 3 s.
+        assert_eq!(fit_frames(&[2.0, 4.0], 30, 3.0), [30, 60]);
+        // The target rounds like frames_for: 2.5 frames → 3.
+        assert_eq!(fit_frames(&[1.0, 1.0], 24, 2.5 / 24.0), [2, 1]);
+        // Every scene keeps a frame, taken from the longest.
+        assert_eq!(fit_frames(&[100.0, 0.1, 0.1], 24, 1.0), [22, 1, 1]);
+        // Fewer frames than scenes (or no usable target): one frame each.
+        assert_eq!(fit_frames(&[1.0, 1.0, 1.0], 1, 1.0), [1, 1, 1]);
+        assert_eq!(fit_frames(&[1.0, 2.0], 24, 0.0), [1, 1]);
+        assert_eq!(fit_frames(&[1.0, 2.0], 24, f64::NAN), [1, 1]);
+        // No usable weights: equal shares.
+        assert_eq!(fit_frames(&[0.0, f64::NAN], 10, 1.0), [5, 5]);
+        assert!(fit_frames(&[], 24, 10.0).is_empty());
+        // Awkward ratios still sum to the target exactly.
+        let durations = [0.1, 7.77, 3.3333, 600.0, 0.25, 12.5, 1.0 / 3.0];
+        for (fps, target) in [(24, 10.0), (25, 61.7), (30, 1234.56), (60, 3.01), (23, 0.5)] {
+            let f = fit_frames(&durations, fps, target);
+            let total = (target * f64::from(fps)).round() as u64;
+            assert_eq!(f.iter().map(|&x| u64::from(x)).sum::<u64>(), total.max(durations.len() as u64), "{fps} fps, {target} s");
+            assert!(f.iter().all(|&x| x >= 1));
+        }
+    }
+
+    const RENDER: &[u8] = br##"{"scenes":[
+            {"id":"intro","image_url":"r2://t/acme/in/a.jpg","duration":3,"easing":"ease_in_out"},
+            {"url":"https://cdn.example.com/b.png","duracao":1.5,"zoom":"zoompanright"},
+            {"image_url":"r2://t/acme/in/c.jpg","duration":2.02},
+            {"image_url":"r2://t/acme/in/d.jpg","duration":1}],
+        "narration_url":"r2://t/acme/voice.mp3",
+        "trilha_sonora":"https://cdn.example.com/music.mp3",
+        "captions":{"type":"highlight","url":"r2://t/acme/words.json","uppercase":true,"style":{"fonte":"Inter"}},
+        "zoom_types":["zoomin","zoomout"],"frame_rate":30,"orientation":"portrait","path":"shorts/ep1/"}"##;
+
+    #[test]
+    fn plans_render() {
+        let req = Operation::Render.parse(RENDER).unwrap();
+        let p = plan(&req, "job-1", &ctx()).unwrap();
+        let obj = |k: &str| MediaRef::Object { key: k.into() };
+        let input = |name: &str, source| PlannedInput { name: name.into(), source };
+        assert_eq!(
+            p.inputs,
+            vec![
+                input("scene_1", obj("t/acme/in/a.jpg")),
+                input("scene_2", MediaRef::Url("https://cdn.example.com/b.png".into())),
+                input("scene_3", obj("t/acme/in/c.jpg")),
+                input("scene_4", obj("t/acme/in/d.jpg")),
+                input("narration", obj("t/acme/voice.mp3")),
+                input("music", MediaRef::Url("https://cdn.example.com/music.mp3".into())),
+                input("captions", obj("t/acme/words.json")),
+            ]
+        );
+        assert_eq!(
+            p.outputs,
+            vec![PlannedOutput { name: "output".into(), key: "t/acme/shorts/ep1/render.mp4".into(), content_type: "video/mp4".into() }]
+        );
+        // Scenes 1, 3 and 4 draw from zoom_types with the job's seed; scene 2 keeps its own.
+        let drawn = distribute_zooms(3, &[ZoomType::Zoomin, ZoomType::Zoomout], seed_from("job-1"));
+        assert_eq!(drawn, [ZoomType::Zoomin, ZoomType::Zoomout, ZoomType::Zoomin]);
+        let scene = |id: &str, n: u32, frames, seconds, zoom, easing| RenderScene {
+            id: id.into(),
+            input: format!("scene_{n}"),
+            frames,
+            seconds,
+            zoom,
+            easing,
+        };
+        let style = crate::ops::StyleOptions { fonte: Some("Inter".into()), ..Default::default() };
+        assert_eq!(
+            p.task,
+            Task::Render(RenderTask {
+                width: 1080,
+                height: 1920,
+                frame_rate: 30,
+                scenes: vec![
+                    scene("intro", 1, 90, 3.0, drawn[0], EasingType::EaseInOut),
+                    scene("2", 2, 45, 1.5, ZoomType::Zoompanright, EasingType::Linear),
+                    scene("3", 3, 61, 2.02, drawn[1], EasingType::Linear),
+                    scene("4", 4, 30, 1.0, drawn[2], EasingType::Linear),
+                ],
+                narration: true,
+                fit_to_narration: true,
+                music: Some(MusicTask { reduction_db: DEFAULT_VIDEO_MUSIC_REDUCTION_DB }),
+                captions: Some(CaptionTask { mode: CaptionMode::Highlight { style }, uppercase: true }),
+            })
+        );
+        // The same job id replays the same zooms; the plan's task is what the worker gets.
+        assert_eq!(plan(&req, "job-1", &ctx()).unwrap(), p);
+        let Task::Render(t) = &p.task else { panic!("render task") };
+        assert_eq!(t.input_names(), p.inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>());
+        assert_eq!(t.check(), Ok(()));
+    }
+
+    #[test]
+    fn plans_a_bare_render() {
+        let req = Operation::Render
+            .parse(
+                br#"{"scenes":[{"image_url":"r2://t/acme/a.jpg","duration":2},{"image_url":"r2://t/acme/b.jpg","duration":2}],
+                        "music_url":"r2://t/acme/m.mp3","volume_reduction_db":12,"captions":{"type":"segments","url":"r2://t/acme/s.srt"},
+                        "output_filename":"final.mp4"}"#,
+            )
+            .unwrap();
+        let p = plan(&req, "j5", &ctx()).unwrap();
+        assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["scene_1", "scene_2", "music", "captions"]);
+        assert_eq!(p.outputs[0].key, "t/acme/jobs/j5/final.mp4");
+        let Task::Render(t) = p.task else { panic!("render task") };
+        assert_eq!((t.width, t.height, t.frame_rate), (1920, 1080, 24));
+        assert_eq!(t.scenes.iter().map(|s| (s.frames, s.easing)).collect::<Vec<_>>(), [(48, EasingType::Linear); 2]);
+        assert_eq!(t.scenes.iter().map(|s| s.zoom).collect::<Vec<_>>(), distribute_zooms(2, &ZoomType::ALL, seed_from("j5")));
+        assert!(!t.narration && !t.fit_to_narration);
+        assert_eq!(t.music, Some(MusicTask { reduction_db: 12.0 }));
+        assert_eq!(t.captions, Some(CaptionTask { mode: CaptionMode::Segments { style: Default::default() }, uppercase: false }));
+        // A narration fitted by default, or kept as is on request.
+        let with = |extra: &str| {
+            let body =
+                format!(r#"{{"scenes":[{{"image_url":"r2://t/acme/a.jpg","duration":2}}],"narration_url":"r2://t/acme/n.mp3"{extra}}}"#);
+            let Task::Render(t) = plan(&Operation::Render.parse(body.as_bytes()).unwrap(), "j", &ctx()).unwrap().task else { panic!() };
+            (t.narration, t.fit_to_narration, t.music, t.captions)
+        };
+        assert_eq!(with(""), (true, true, None, None));
+        assert_eq!(with(r#","fit_to_narration":false"#), (true, false, None, None));
+        // Invalid requests are refused before planning.
+        let bad =
+            Operation::Render.parse(br#"{"scenes":[{"image_url":"r2://t/acme/a.jpg","duration":2}],"fit_to_narration":true}"#).unwrap();
+        assert!(matches!(plan(&bad, "j", &ctx()), Err(PlanError::Invalid(p)) if p[0].field == "narration_url"));
+    }
+
+    #[test]
+    fn render_zooms_are_deterministic_per_job() {
+        let body = format!(r#"{{"scenes":[{}]}}"#, [r#"{"image_url":"r2://t/acme/a.jpg","duration":1}"#; 9].join(","));
+        let req = Operation::Render.parse(body.as_bytes()).unwrap();
+        let zooms = |job: &str| {
+            let Task::Render(t) = plan(&req, job, &ctx()).unwrap().task else { panic!("render task") };
+            t.scenes.iter().map(|s| s.zoom).collect::<Vec<_>>()
+        };
+        let a = zooms("job-a");
+        assert_eq!(a, zooms("job-a"));
+        assert_eq!(a, distribute_zooms(9, &ZoomType::ALL, seed_from("job-a")));
+        for t in ZoomType::ALL {
+            assert_eq!(a.iter().filter(|z| **z == t).count(), 3, "{t:?}");
+        }
+        assert_ne!(a, zooms("job-b"), "another job, another order");
     }
 }

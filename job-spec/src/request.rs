@@ -22,13 +22,14 @@ pub enum Operation {
     AudioTrim,
     Downsample,
     Encode,
+    Render,
     Transcribe,
     ObjectsStage,
     PipelineSegment,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Operation::Img2vid,
         Operation::Caption,
         Operation::CaptionStyle,
@@ -41,6 +42,7 @@ impl Operation {
         Operation::AudioTrim,
         Operation::Downsample,
         Operation::Encode,
+        Operation::Render,
         Operation::Transcribe,
         Operation::ObjectsStage,
         Operation::PipelineSegment,
@@ -61,6 +63,7 @@ impl Operation {
             Operation::AudioTrim => "/audio/trim",
             Operation::Downsample => "/video/downsample",
             Operation::Encode => "/video/encode",
+            Operation::Render => "/video/render",
             Operation::Transcribe => "/audio/transcribe",
             Operation::ObjectsStage => "/objects/stage",
             Operation::PipelineSegment => "/pipeline/segment",
@@ -112,6 +115,7 @@ impl Operation {
             Operation::AudioTrim => OpRequest::AudioTrim(typed(&value)?),
             Operation::Downsample => OpRequest::Downsample(typed(&value)?),
             Operation::Encode => OpRequest::Encode(typed(&value)?),
+            Operation::Render => OpRequest::Render(typed(&value)?),
             Operation::Transcribe => OpRequest::Transcribe(typed(&value)?),
             Operation::ObjectsStage => OpRequest::ObjectsStage(typed(&value)?),
             Operation::PipelineSegment => OpRequest::PipelineSegment(typed(&value)?),
@@ -145,6 +149,7 @@ pub enum OpRequest {
     AudioTrim(AudioTrim),
     Downsample(Downsample),
     Encode(Encode),
+    Render(Render),
     Transcribe(Transcribe),
     ObjectsStage(ObjectsStage),
     PipelineSegment(PipelineSegment),
@@ -165,6 +170,7 @@ impl OpRequest {
             OpRequest::AudioTrim(_) => Operation::AudioTrim,
             OpRequest::Downsample(_) => Operation::Downsample,
             OpRequest::Encode(_) => Operation::Encode,
+            OpRequest::Render(_) => Operation::Render,
             OpRequest::Transcribe(_) => Operation::Transcribe,
             OpRequest::ObjectsStage(_) => Operation::ObjectsStage,
             OpRequest::PipelineSegment(_) => Operation::PipelineSegment,
@@ -201,6 +207,9 @@ mod tests {
         assert_eq!(Operation::from_path("/runpod/video/img2vid"), Some(Operation::Img2vid));
         assert_eq!(Operation::from_path("/runpod/audio/transcribe"), Some(Operation::Transcribe));
         assert_eq!(Operation::from_path("/video/background_music"), Some(Operation::VideoTrilhaSonora));
+        assert_eq!(Operation::from_path("/video/render"), Some(Operation::Render));
+        assert_eq!(Operation::from_path("/runpod/video/render/"), Some(Operation::Render));
+        assert_eq!(Operation::Render.name(), "video/render");
         assert_eq!(Operation::from_path("/runpod/objects/stage"), None);
         assert_eq!(Operation::from_path("/video/nope"), None);
         assert_eq!(Operation::Img2vid.name(), "video/img2vid");
@@ -242,6 +251,44 @@ mod tests {
 
         assert_eq!(Operation::Caption.parse(b"[1]").unwrap_err()[0].code, "invalid-type");
         assert_eq!(Operation::Caption.parse(b"{").unwrap_err()[0].code, "invalid-json");
+    }
+
+    #[test]
+    fn render_parses_english_names_and_aliases_alike() {
+        let english = br#"{"scenes":[{"id":7,"image_url":"https://x.test/a.jpg","duration":2.5,"zoom":"zoomin","easing":"ease_in_out"},
+                                     {"image_url":"https://x.test/b.jpg","duration":1}],
+                           "narration_url":"https://x.test/n.mp3","fit_to_narration":false,
+                           "music_url":"https://x.test/m.mp3","volume_reduction_db":18,
+                           "captions":{"type":"highlight","url":"https://x.test/w.json","uppercase":true,"style":{"fonte":"Inter"}},
+                           "zoom_types":["zoomout"],"frame_rate":30,"orientation":"portrait","path":"out","output_filename":"v.mp4"}"#;
+        let aliases = br#"{"cenas":[{"id":"7","url":"https://x.test/a.jpg","duracao":2.5,"zoom_type":"zoomin","easing":"ease_in_out"},
+                                    {"imageUrl":"https://x.test/b.jpg","duracao":1}],
+                           "narracao":"https://x.test/n.mp3","fitToNarration":false,
+                           "trilha_sonora":"https://x.test/m.mp3","volume_reduction_db":18,
+                           "legendas":{"caption_type":"highlight","url_caption":"https://x.test/w.json","uppercase":true,"style":{"font_name":"Inter"}},
+                           "zoomTypes":["zoomout"],"fps":30,"orientation":"portrait","path":"out","output_filename":"v.mp4"}"#;
+        let (OpRequest::Render(mut a), OpRequest::Render(b)) =
+            (Operation::Render.parse(english).unwrap().op, Operation::Render.parse(aliases).unwrap().op)
+        else {
+            panic!("render requests")
+        };
+        assert_eq!(a.scenes[0].id, Some(FlexId::Number(7)));
+        assert_eq!(b.scenes[0].id, Some(FlexId::Text("7".into())));
+        a.scenes[0].id = b.scenes[0].id.clone();
+        assert_eq!(a, b);
+        assert_eq!(a.scenes[1].zoom, None);
+        assert_eq!(a.captions.as_ref().map(|c| (c.kind.as_str(), c.url.as_str())), Some(("highlight", "https://x.test/w.json")));
+        for alias in ["audio_url", "url_audio", "narration"] {
+            let body = format!(r#"{{"scenes":[{{"image_url":"https://x.test/a.jpg","duration":1}}],"{alias}":"https://x.test/n.mp3"}}"#);
+            let OpRequest::Render(r) = Operation::Render.parse(body.as_bytes()).unwrap().op else { panic!() };
+            assert_eq!(r.narration_url.as_deref(), Some("https://x.test/n.mp3"), "{alias}");
+        }
+        let err = Operation::Render.parse(br#"{"scenes":[{"image_url":"https://x.test/a.jpg"}]}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("scenes[0].duration", "required"));
+        let err = Operation::Render
+            .parse(br#"{"scenes":[{"image_url":"https://x.test/a.jpg","duration":1}],"captions":{"url":"u"}}"#)
+            .unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("captions.type", "required"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use crate::request::{JobRequest, OpRequest};
 /// Limits a request must respect. Public so the README and OpenAPI can quote them.
 pub mod limits {
     pub const MAX_IMAGES: usize = 500;
+    /// Scenes of one `/video/render`.
+    pub const MAX_SCENES: usize = 200;
     pub const MIN_IMAGE_SECONDS: f64 = 0.1;
     pub const MAX_IMAGE_SECONDS: f64 = 600.0;
     pub const MIN_FPS: u32 = 1;
@@ -26,6 +28,8 @@ pub mod limits {
     pub const SYNC_MODES: [&str; 3] = ["shortest", "stretch_video", "loop_video"];
     pub const CAPTION_TYPES: [&str; 2] = ["segments", "highlight"];
     pub const VIDEO_EXTENSIONS: [&str; 3] = ["mp4", "mov", "mkv"];
+    /// `/video/render` writes MP4 only.
+    pub const MP4_EXTENSIONS: [&str; 1] = ["mp4"];
     pub const AUDIO_EXTENSIONS: [&str; 7] = ["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"];
     pub const MAX_VOLUME_REDUCTION_DB: f64 = 40.0;
     pub const MAX_DB_OFFSET: f64 = 50.0;
@@ -115,6 +119,7 @@ pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Pro
             }
             v.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         }
+        OpRequest::Render(r) => v.render(r),
         OpRequest::Transcribe(r) => v.transcribe(r),
         OpRequest::ObjectsStage(r) => {
             match crate::media::parse_media_ref(&r.source_uri, v.ctx) {
@@ -231,21 +236,29 @@ impl V<'_> {
             check_media_ref(&mut self.p, &join(&at, "image_url"), &img.image_url, self.ctx);
             self.p.range_f64(&join(&at, "duracao"), img.duracao, MIN_IMAGE_SECONDS, MAX_IMAGE_SECONDS);
         }
-        if let Some(types) = &r.zoom_types {
+        self.frames(&r.zoom_types, r.frame_rate, r.orientation.as_deref(), r.width, r.height);
+        if let Some(path) = &r.path
+            && let Err((code, msg)) = check_path(path)
+        {
+            self.p.push("path", code, msg);
+        }
+    }
+
+    /// `zoom_types`, `frame_rate`, `orientation`, `width`, `height` of img2vid and render.
+    fn frames(&mut self, zoom_types: &Option<Vec<String>>, fps: Option<u32>, orientation: Option<&str>, w: Option<u32>, h: Option<u32>) {
+        if let Some(types) = zoom_types {
             if types.is_empty() {
                 self.p.push("zoom_types", "too-few", "list at least one zoom type or leave it out");
             }
             for (i, t) in types.iter().enumerate() {
-                if crate::ZoomType::parse(t).is_none() {
-                    self.p.push(index("zoom_types", i), "invalid-value", format!("`{t}` is not one of: zoomin, zoomout, zoompanright"));
-                }
+                self.zoom(&index("zoom_types", i), t);
             }
         }
-        if let Some(fps) = r.frame_rate {
+        if let Some(fps) = fps {
             self.p.range_u32("frame_rate", fps, MIN_FPS, MAX_FPS);
         }
-        self.one_of("orientation", r.orientation.as_deref(), &ORIENTATIONS);
-        for (field, d) in [("width", r.width), ("height", r.height)] {
+        self.one_of("orientation", orientation, &ORIENTATIONS);
+        for (field, d) in [("width", w), ("height", h)] {
             if let Some(d) = d {
                 self.p.range_u32(field, d, MIN_DIMENSION, MAX_DIMENSION);
                 if d % 2 == 1 {
@@ -253,10 +266,65 @@ impl V<'_> {
                 }
             }
         }
-        if let Some(path) = &r.path
-            && let Err((code, msg)) = check_path(path)
+    }
+
+    fn zoom(&mut self, field: &str, t: &str) {
+        if crate::ZoomType::parse(t).is_none() {
+            self.p.push(field, "invalid-value", format!("`{t}` is not one of: zoomin, zoomout, zoompanright"));
+        }
+    }
+
+    fn render(&mut self, r: &Render) {
+        if r.scenes.is_empty() {
+            self.p.push("scenes", "too-few", "needs at least 1 scene");
+        }
+        if r.scenes.len() > MAX_SCENES {
+            self.p.push("scenes", "too-many", format!("at most {MAX_SCENES} scenes per request"));
+        }
+        for (i, scene) in r.scenes.iter().enumerate() {
+            let at = index("scenes", i);
+            check_media_ref(&mut self.p, &join(&at, "image_url"), &scene.image_url, self.ctx);
+            self.p.range_f64(&join(&at, "duration"), scene.duration, MIN_IMAGE_SECONDS, MAX_IMAGE_SECONDS);
+            if let Some(z) = &scene.zoom {
+                self.zoom(&join(&at, "zoom"), z);
+            }
+            if let Some(e) = &scene.easing
+                && crate::values::EasingType::parse(e).is_none()
+            {
+                self.p.push(join(&at, "easing"), "invalid-value", format!("`{e}` is not one of: linear, ease_in_out"));
+            }
+        }
+        let total: f64 = r.scenes.iter().map(|s| s.duration).sum();
+        if total > MAX_MEDIA_SECONDS {
+            self.p.push("scenes", "too-long", format!("the scenes last {total} s in all; at most {MAX_MEDIA_SECONDS} s"));
+        }
+        match &r.narration_url {
+            Some(n) => self.media("narration_url", n),
+            None if r.fit_to_narration == Some(true) => {
+                self.p.push("narration_url", "required", "fit_to_narration needs a narration_url to fit the scenes to")
+            }
+            None => {}
+        }
+        if let Some(m) = &r.music_url {
+            self.media("music_url", m);
+        }
+        if let Some(db) = r.volume_reduction_db {
+            self.p.range_f64("volume_reduction_db", db, 0.0, MAX_VOLUME_REDUCTION_DB);
+        }
+        if let Some(c) = &r.captions {
+            self.one_of("captions.type", Some(&c.kind), &CAPTION_TYPES);
+            self.media("captions.url", &c.url);
+            if let Some(s) = &c.style {
+                self.style("captions.style", s);
+            }
+        }
+        self.frames(&r.zoom_types, r.frame_rate, r.orientation.as_deref(), r.width, r.height);
+        self.output(&r.path, &r.output_filename, &MP4_EXTENSIONS);
+        if let Some(name) = &r.output_filename
+            && check_filename(name).is_ok()
+            && extension(name).is_none()
         {
-            self.p.push("path", code, msg);
+            self.p.push("output_filename", "unsupported-extension", "the output is an MP4: end the name in .mp4");
         }
     }
 
@@ -265,87 +333,93 @@ impl V<'_> {
         self.media("url_caption", &r.url_caption);
         self.output(&r.path, &r.output_filename, &VIDEO_EXTENSIONS);
         self.one_of("type", Some(&r.kind), &CAPTION_TYPES);
-        let Some(s) = &r.style else { return };
+        if let Some(s) = &r.style {
+            self.style("style", s);
+        }
+    }
+
+    /// `StyleOptions` under `at` (`style`, `captions.style`).
+    fn style(&mut self, at: &str, s: &StyleOptions) {
         if let Some(f) = &s.font {
             if let Some(size) = f.size {
-                self.p.range_f64("style.font.size", size, MIN_FONT_SIZE, MAX_FONT_SIZE);
+                self.p.range_f64(&join(at, "font.size"), size, MIN_FONT_SIZE, MAX_FONT_SIZE);
             }
             if f.name.as_deref().is_some_and(|n| n.chars().any(|c| c.is_control() || c == ',')) {
-                self.p.push("style.font.name", "invalid-font", "font names must not contain commas or control characters");
+                self.p.push(join(at, "font.name"), "invalid-font", "font names must not contain commas or control characters");
             }
         }
         if let Some(c) = &s.colors {
-            self.color("style.colors.primary", &c.primary);
-            self.color("style.colors.secondary", &c.secondary);
-            self.color("style.colors.outline", &c.outline);
-            self.color("style.colors.background", &c.background);
+            self.color(&join(at, "colors.primary"), &c.primary);
+            self.color(&join(at, "colors.secondary"), &c.secondary);
+            self.color(&join(at, "colors.outline"), &c.outline);
+            self.color(&join(at, "colors.background"), &c.background);
         }
         if let Some(o) = &s.opacity {
-            for (f, v) in [("style.opacity.primary", o.primary), ("style.opacity.background", o.background)] {
+            for (f, v) in [(join(at, "opacity.primary"), o.primary), (join(at, "opacity.background"), o.background)] {
                 if let Some(v) = v {
-                    self.p.range_f64(f, v, 0.0, 1.0);
+                    self.p.range_f64(&f, v, 0.0, 1.0);
                 }
             }
         }
         if let Some(b) = &s.border {
             if b.style.is_some_and(|st| !BORDER_STYLES.contains(&st)) {
-                self.p.push("style.border.style", "invalid-value", "border style must be 1, 3 or 4");
+                self.p.push(join(at, "border.style"), "invalid-value", "border style must be 1, 3 or 4");
             }
             if let Some(w) = b.width {
-                self.p.range_f64("style.border.width", w, 0.0, MAX_BORDER);
+                self.p.range_f64(&join(at, "border.width"), w, 0.0, MAX_BORDER);
             }
         }
         if let Some(b) = &s.borders {
             if b.style.is_some_and(|st| !BORDER_STYLES.contains(&st)) {
-                self.p.push("style.borders.style", "invalid-value", "border style must be 1, 3 or 4");
+                self.p.push(join(at, "borders.style"), "invalid-value", "border style must be 1, 3 or 4");
             }
-            for (f, v) in [("style.borders.outline", b.outline), ("style.borders.shadow", b.shadow)] {
+            for (f, v) in [(join(at, "borders.outline"), b.outline), (join(at, "borders.shadow"), b.shadow)] {
                 if let Some(v) = v {
-                    self.p.range_f64(f, v, 0.0, MAX_BORDER);
+                    self.p.range_f64(&f, v, 0.0, MAX_BORDER);
                 }
             }
         }
         if let Some(pos) = &s.position {
-            self.position(pos);
+            self.position(&join(at, "position"), pos);
         }
         if s.fonte.as_deref().is_some_and(|n| n.chars().any(|c| c.is_control() || c == ',')) {
-            self.p.push("style.fonte", "invalid-font", "font names must not contain commas or control characters");
+            self.p.push(join(at, "fonte"), "invalid-font", "font names must not contain commas or control characters");
         }
         if let Some(v) = s.tamanho_fonte {
-            self.p.range_f64("style.tamanho_fonte", v, MIN_FONT_SIZE, MAX_FONT_SIZE);
+            self.p.range_f64(&join(at, "tamanho_fonte"), v, MIN_FONT_SIZE, MAX_FONT_SIZE);
         }
-        self.color("style.fundo_cor", &s.fundo_cor);
-        self.color("style.texto_cor", &s.texto_cor);
-        self.color("style.highlight_texto_cor", &s.highlight_texto_cor);
-        self.color("style.highlight_cor", &s.highlight_cor);
+        self.color(&join(at, "fundo_cor"), &s.fundo_cor);
+        self.color(&join(at, "texto_cor"), &s.texto_cor);
+        self.color(&join(at, "highlight_texto_cor"), &s.highlight_texto_cor);
+        self.color(&join(at, "highlight_cor"), &s.highlight_cor);
         if let Some(v) = s.fundo_opacidade {
-            self.p.range_f64("style.fundo_opacidade", v, 0.0, 1.0);
+            self.p.range_f64(&join(at, "fundo_opacidade"), v, 0.0, 1.0);
         }
         if let Some(v) = s.highlight_borda {
-            self.p.range_f64("style.highlight_borda", v, 0.0, MAX_HIGHLIGHT_BORDER);
+            self.p.range_f64(&join(at, "highlight_borda"), v, 0.0, MAX_HIGHLIGHT_BORDER);
         }
-        for (f, v) in [("style.padding_horizontal", s.padding_horizontal), ("style.padding_vertical", s.padding_vertical)] {
+        for (f, v) in [(join(at, "padding_horizontal"), s.padding_horizontal), (join(at, "padding_vertical"), s.padding_vertical)] {
             if let Some(v) = v {
-                self.p.range_f64(f, v, 0.0, MAX_PADDING);
+                self.p.range_f64(&f, v, 0.0, MAX_PADDING);
             }
         }
         if let Some(v) = s.words_per_line {
-            self.p.range_u32("style.words_per_line", v, 1, MAX_WORDS_PER_LINE);
+            self.p.range_u32(&join(at, "words_per_line"), v, 1, MAX_WORDS_PER_LINE);
         }
         if let Some(v) = s.max_lines {
-            self.p.range_u32("style.max_lines", v, 1, MAX_LINES);
+            self.p.range_u32(&join(at, "max_lines"), v, 1, MAX_LINES);
         }
     }
 
-    fn position(&mut self, pos: &Value) {
+    fn position(&mut self, at: &str, pos: &Value) {
         let alignment = match pos {
             Value::String(s) => Some(s.as_str()),
             Value::Object(o) => {
                 for key in ["marginVertical", "margin_v"] {
                     if let Some(m) = o.get(key) {
                         match m.as_f64() {
-                            Some(m) => self.p.range_f64(&format!("style.position.{key}"), m, 0.0, MAX_MARGIN_V),
-                            None => self.p.push(format!("style.position.{key}"), "invalid-type", "must be a number"),
+                            Some(m) => self.p.range_f64(&join(at, key), m, 0.0, MAX_MARGIN_V),
+                            None => self.p.push(join(at, key), "invalid-type", "must be a number"),
                         }
                     }
                 }
@@ -353,20 +427,20 @@ impl V<'_> {
                     None => None,
                     Some(Value::String(s)) => Some(s.as_str()),
                     Some(_) => {
-                        self.p.push("style.position.alignment", "invalid-type", "must be a string");
+                        self.p.push(join(at, "alignment"), "invalid-type", "must be a string");
                         None
                     }
                 }
             }
             _ => {
-                self.p.push("style.position", "invalid-type", "must be an alignment name or an object");
+                self.p.push(at, "invalid-type", "must be an alignment name or an object");
                 None
             }
         };
         if let Some(a) = alignment
             && crate::alignment_number(a).is_none()
         {
-            self.p.push("style.position", "invalid-value", format!("`{a}` is not an alignment (top_left … bottom_right)"));
+            self.p.push(at, "invalid-value", format!("`{a}` is not an alignment (top_left … bottom_right)"));
         }
     }
 
@@ -552,6 +626,81 @@ mod tests {
         assert_eq!(
             problems(Operation::PipelineSegment, r#"{"job_id":"..","segments":[]}"#),
             pairs(&[("job_id", "path-traversal"), ("master_audio_uri", "required"), ("segments", "too-few")])
+        );
+    }
+
+    #[test]
+    fn render_reports_every_problem_at_once() {
+        let got = problems(
+            Operation::Render,
+            r##"{"scenes":[
+                {"image_url":"https://cdn.example.com/a.jpg","duration":5,"zoom":"zoomin","easing":"ease_in_out"},
+                {"image_url":"ftp://x/b.jpg","duracao":0,"zoom":"spin","easing":"bounce"},
+                {"image_url":"r2://t/other/c.jpg","duration":601}],
+              "fit_to_narration":true, "music_url":"http://10.0.0.1/m.mp3", "volume_reduction_db":41,
+              "captions":{"type":"boxes","url":"s3://other/w.json","style":{"colors":{"primary":"red"},"position":{"margin_v":-1},"max_lines":9}},
+              "zoom_types":[], "frame_rate":0, "width":17, "orientation":"diagonal",
+              "path":"/abs", "output_filename":"render.mov"}"##,
+        );
+        assert_eq!(
+            got,
+            pairs(&[
+                ("scenes[1].image_url", "unsupported-scheme"),
+                ("scenes[1].duration", "out-of-range"),
+                ("scenes[1].zoom", "invalid-value"),
+                ("scenes[1].easing", "invalid-value"),
+                ("scenes[2].image_url", "key-outside-tenant"),
+                ("scenes[2].duration", "out-of-range"),
+                ("narration_url", "required"),
+                ("music_url", "insecure-url"),
+                ("volume_reduction_db", "out-of-range"),
+                ("captions.type", "invalid-value"),
+                ("captions.url", "foreign-bucket"),
+                ("captions.style.colors.primary", "invalid-color"),
+                ("captions.style.position.margin_v", "out-of-range"),
+                ("captions.style.max_lines", "out-of-range"),
+                ("zoom_types", "too-few"),
+                ("frame_rate", "out-of-range"),
+                ("orientation", "invalid-value"),
+                ("width", "odd-dimension"),
+                ("path", "absolute-path"),
+                ("output_filename", "unsupported-extension"),
+            ])
+        );
+    }
+
+    #[test]
+    fn render_limits_and_valid_requests() {
+        let scene = r#"{"image_url":"r2://t/acme/a.jpg","duration":600}"#;
+        let many = vec![scene; MAX_SCENES + 1].join(",");
+        assert_eq!(
+            problems(Operation::Render, &format!(r#"{{"scenes":[{many}]}}"#)),
+            pairs(&[("scenes", "too-many"), ("scenes", "too-long")])
+        );
+        assert_eq!(problems(Operation::Render, r#"{"scenes":[]}"#), pairs(&[("scenes", "too-few")]));
+        // An output name must end in .mp4 (any case); fit_to_narration false needs no narration.
+        assert_eq!(
+            problems(Operation::Render, r#"{"scenes":[{"image_url":"r2://t/acme/a.jpg","duration":1}],"output_filename":"render"}"#),
+            pairs(&[("output_filename", "unsupported-extension")])
+        );
+        assert!(
+            problems(
+                Operation::Render,
+                r#"{"scenes":[{"image_url":"r2://t/acme/a.jpg","duration":1}],"output_filename":"Final.MP4","fit_to_narration":false}"#
+            )
+            .is_empty()
+        );
+        assert!(
+            problems(
+                Operation::Render,
+                r##"{"scenes":[{"id":1,"image_url":"r2://t/acme/a.jpg","duracao":2.5,"zoom":"zoom_out","easing":"ease-in-out"},
+                               {"url":"https://cdn.example.com/b.png","duration":3}],
+                     "narration_url":"r2://t/acme/voice.mp3","trilha_sonora":"s3://media/t/acme/music.mp3","volume_reduction_db":0,
+                     "captions":{"type":"segments","url_caption":"r2://t/acme/subs.srt","uppercase":true,
+                                 "style":{"font":{"name":"Inter","size":48},"position":{"alignment":"bottom_center","marginVertical":120}}},
+                     "zoom_types":["zoomin","zoompanright"],"fps":30,"orientation":"vertical","path":"shorts/ep1"}"##
+            )
+            .is_empty()
         );
     }
 }

@@ -35,6 +35,46 @@ impl ZoomType {
     }
 }
 
+// The wire form of `kenburns::Easing` (which `From` converts to).
+/// How a Ken Burns motion moves through time: `linear` (constant speed) or `ease_in_out`
+/// (starts and ends at rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EasingType {
+    #[default]
+    Linear,
+    EaseInOut,
+}
+
+impl EasingType {
+    pub const ALL: [EasingType; 2] = [EasingType::Linear, EasingType::EaseInOut];
+
+    /// Case-insensitive; `ease-in-out` and `easeinout` are accepted too.
+    pub fn parse(s: &str) -> Option<EasingType> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "linear" => Some(EasingType::Linear),
+            "ease_in_out" | "easeinout" => Some(EasingType::EaseInOut),
+            _ => None,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EasingType::Linear => "linear",
+            EasingType::EaseInOut => "ease_in_out",
+        }
+    }
+}
+
+impl From<EasingType> for crate::kenburns::Easing {
+    fn from(e: EasingType) -> Self {
+        match e {
+            EasingType::Linear => crate::kenburns::Easing::Linear,
+            EasingType::EaseInOut => crate::kenburns::Easing::EaseInOut,
+        }
+    }
+}
+
 /// `#RRGGBB` (or `RRGGBB`) → (r, g, b).
 pub fn parse_hex_color(s: &str) -> Option<(u8, u8, u8)> {
     let h = s.strip_prefix('#').unwrap_or(s);
@@ -104,5 +144,14 @@ mod tests {
         assert_eq!(resolution_height(&Value::from(100)), None);
         assert_eq!(ZoomType::parse("ZoomIn"), Some(ZoomType::Zoomin));
         assert_eq!(serde_json::to_string(&ZoomType::Zoompanright).unwrap(), "\"zoompanright\"");
+        assert_eq!(EasingType::parse("Ease-In-Out"), Some(EasingType::EaseInOut));
+        assert_eq!(EasingType::parse(" linear "), Some(EasingType::Linear));
+        assert_eq!(EasingType::parse("bounce"), None);
+        for e in EasingType::ALL {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+            assert_eq!(EasingType::parse(e.as_str()), Some(e));
+        }
+        assert_eq!(crate::kenburns::Easing::from(EasingType::EaseInOut), crate::kenburns::Easing::EaseInOut);
+        assert_eq!(crate::kenburns::Easing::from(EasingType::default()), crate::kenburns::Easing::Linear);
     }
 }

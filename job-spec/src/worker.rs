@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::values::ZoomType;
+use crate::values::{EasingType, ZoomType};
 
 /// RunPod `input` of one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +87,9 @@ pub enum Task {
     Caption(CaptionTask),
     /// Input `video`, optional `audio` and `subtitles` (SRT or ASS): one pass.
     Encode(EncodeTask),
+    /// Inputs `scene_1` … `scene_n` (images), and `narration`, `music` (audio) and
+    /// `captions` (SRT, or words JSON for `highlight`) when the task names them: one MP4.
+    Render(RenderTask),
 }
 
 /// How captions look.
@@ -134,6 +137,7 @@ impl Task {
                 _ => crate::Operation::CaptionStyle,
             },
             Task::Encode(_) => crate::Operation::Encode,
+            Task::Render(_) => crate::Operation::Render,
         }
     }
 }
@@ -274,6 +278,125 @@ pub struct ClipTask {
     pub zoom: ZoomType,
 }
 
+/// `/video/render`: the whole video in one pass and one encode.
+///
+/// - Video: scene after scene, each a Ken Burns motion ([`crate::kenburns`]) over its
+///   image at `width`×`height`, `frame_rate`; scene `i` lasts
+///   [`RenderTask::scene_frames`]`[i]` frames (`frames`, or the `seconds` fitted to the
+///   narration). The captions, when given, are drawn on those frames (libass; timed on
+///   the output's clock).
+/// - Audio: the narration, when given; the music, when given, looped to the video's
+///   length, `reduction_db` below the narration's loudness (EBU R128), or at its own
+///   level when there is no narration. No audio stream when neither is given.
+/// - Length: exactly the sum of the scene frames. Unfitted, a narration longer than the
+///   video is cut and a shorter one is followed by silence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderTask {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: u32,
+    /// In order; input `scene_<n>` is the n-th (1-based).
+    pub scenes: Vec<RenderScene>,
+    /// Input [`RenderTask::NARRATION`] is present.
+    pub narration: bool,
+    /// Scene lengths follow the narration's duration ([`crate::plan::fit_frames`] of the
+    /// scenes' `seconds`) instead of their `frames`. Only with `narration`.
+    pub fit_to_narration: bool,
+    /// Input [`RenderTask::MUSIC`] is present, mixed this way.
+    pub music: Option<MusicTask>,
+    /// Input [`RenderTask::CAPTIONS`] is present, drawn this way (the plan gives
+    /// `segments` or `highlight`).
+    pub captions: Option<CaptionTask>,
+}
+
+/// One scene of a [`RenderTask`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderScene {
+    /// The caller's scene id (or its 1-based position).
+    pub id: String,
+    /// Name of the input holding the image.
+    pub input: String,
+    /// Frames when the scenes are not fitted to the narration ([`crate::plan::frames_for`]
+    /// of `seconds`).
+    pub frames: u32,
+    /// The requested duration, the weight of the scene when fitted to the narration.
+    pub seconds: f64,
+    pub zoom: ZoomType,
+    pub easing: EasingType,
+}
+
+impl RenderTask {
+    pub const NARRATION: &'static str = "narration";
+    pub const MUSIC: &'static str = "music";
+    pub const CAPTIONS: &'static str = "captions";
+
+    /// Every input the task reads, in plan order: the scenes, then `narration`, `music`,
+    /// `captions` when present.
+    pub fn input_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.scenes.iter().map(|s| s.input.clone()).collect();
+        for (present, name) in
+            [(self.narration, Self::NARRATION), (self.music.is_some(), Self::MUSIC), (self.captions.is_some(), Self::CAPTIONS)]
+        {
+            if present {
+                names.push(name.to_owned());
+            }
+        }
+        names
+    }
+
+    /// Frames of each scene: fitted to `narration_seconds` (the probed narration) when
+    /// `fit_to_narration`, else the planned `frames`.
+    pub fn scene_frames(&self, narration_seconds: Option<f64>) -> Vec<u32> {
+        match narration_seconds {
+            Some(secs) if self.fit_to_narration => {
+                let seconds: Vec<f64> = self.scenes.iter().map(|s| s.seconds).collect();
+                crate::plan::fit_frames(&seconds, self.frame_rate, secs)
+            }
+            _ => self.scenes.iter().map(|s| s.frames).collect(),
+        }
+    }
+
+    /// The limits of [`crate::validate`], re-checked on the parameters alone (for the
+    /// worker, whoever sent the task).
+    pub fn check(&self) -> Result<(), String> {
+        use crate::validate::limits::*;
+        if !(MIN_FPS..=MAX_FPS).contains(&self.frame_rate) {
+            return Err(format!("frame_rate {} outside {MIN_FPS}–{MAX_FPS}", self.frame_rate));
+        }
+        for d in [self.width, self.height] {
+            if !(MIN_DIMENSION..=MAX_DIMENSION).contains(&d) || d % 2 == 1 {
+                return Err(format!("dimension {d} must be even and within {MIN_DIMENSION}–{MAX_DIMENSION}"));
+            }
+        }
+        if self.scenes.is_empty() || self.scenes.len() > MAX_SCENES {
+            return Err(format!("{} scenes; 1–{MAX_SCENES} allowed", self.scenes.len()));
+        }
+        let max_frames = (MAX_IMAGE_SECONDS * f64::from(self.frame_rate)).ceil() as u32;
+        for s in &self.scenes {
+            if s.frames == 0 || s.frames > max_frames {
+                return Err(format!("scene `{}` has {} frames; 1–{max_frames} allowed", s.id, s.frames));
+            }
+            if !(MIN_IMAGE_SECONDS..=MAX_IMAGE_SECONDS).contains(&s.seconds) {
+                return Err(format!("scene `{}` lasts {} s; {MIN_IMAGE_SECONDS}–{MAX_IMAGE_SECONDS} allowed", s.id, s.seconds));
+            }
+        }
+        let mut inputs = self.input_names();
+        inputs.sort();
+        if inputs.windows(2).any(|w| w[0] == w[1]) {
+            return Err("two scenes read the same input".into());
+        }
+        if self.fit_to_narration && !self.narration {
+            return Err("fit_to_narration without a narration".into());
+        }
+        if let Some(m) = &self.music
+            && !(0.0..=MAX_VOLUME_REDUCTION_DB).contains(&m.reduction_db)
+        {
+            return Err(format!("music reduction_db {} outside 0–{MAX_VOLUME_REDUCTION_DB}", m.reduction_db));
+        }
+        Ok(())
+    }
+}
+
 /// RunPod `output` of a successful job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkerOutput {
@@ -373,6 +496,94 @@ mod tests {
             serde_json::to_value(&t).unwrap(),
             serde_json::json!({"operation":"img2vid","params":{"width":1920,"height":1080,"frame_rate":24,"clips":[]}})
         );
+    }
+
+    fn render_task() -> RenderTask {
+        RenderTask {
+            width: 1080,
+            height: 1920,
+            frame_rate: 24,
+            scenes: vec![
+                RenderScene {
+                    id: "intro".into(),
+                    input: "scene_1".into(),
+                    frames: 72,
+                    seconds: 3.0,
+                    zoom: ZoomType::Zoomin,
+                    easing: EasingType::EaseInOut,
+                },
+                RenderScene {
+                    id: "2".into(),
+                    input: "scene_2".into(),
+                    frames: 36,
+                    seconds: 1.5,
+                    zoom: ZoomType::Zoompanright,
+                    easing: EasingType::Linear,
+                },
+            ],
+            narration: true,
+            fit_to_narration: true,
+            music: Some(MusicTask { reduction_db: 20.0 }),
+            captions: Some(CaptionTask { mode: CaptionMode::Highlight { style: Default::default() }, uppercase: true }),
+        }
+    }
+
+    #[test]
+    fn render_task_wire_shape_round_trips() {
+        let t = Task::Render(render_task());
+        let v = serde_json::to_value(&t).unwrap();
+        let style = serde_json::to_value(crate::ops::StyleOptions::default()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"operation": "render", "params": {
+                "width": 1080, "height": 1920, "frame_rate": 24,
+                "scenes": [
+                    {"id": "intro", "input": "scene_1", "frames": 72, "seconds": 3.0, "zoom": "zoomin", "easing": "ease_in_out"},
+                    {"id": "2", "input": "scene_2", "frames": 36, "seconds": 1.5, "zoom": "zoompanright", "easing": "linear"},
+                ],
+                "narration": true, "fit_to_narration": true,
+                "music": {"reduction_db": 20.0},
+                "captions": {"mode": {"type": "highlight", "style": style}, "uppercase": true},
+            }})
+        );
+        assert_eq!(serde_json::from_value::<Task>(v).unwrap(), t);
+        assert_eq!(t.operation(), crate::Operation::Render);
+        // Absent options read as none.
+        let bare = serde_json::json!({"operation": "render", "params": {"width": 640, "height": 360, "frame_rate": 30,
+            "scenes": [{"id": "1", "input": "scene_1", "frames": 30, "seconds": 1.0, "zoom": "zoomout", "easing": "linear"}],
+            "narration": false, "fit_to_narration": false}});
+        let Task::Render(bare) = serde_json::from_value::<Task>(bare).unwrap() else { panic!("render") };
+        assert_eq!((bare.music, bare.captions), (None, None));
+    }
+
+    #[test]
+    fn render_task_inputs_frames_and_checks() {
+        let mut t = render_task();
+        assert_eq!(t.input_names(), ["scene_1", "scene_2", "narration", "music", "captions"]);
+        // Fitted: 3 s + 1.5 s onto a 9 s narration at 24 fps = 216 frames, 2:1.
+        assert_eq!(t.scene_frames(Some(9.0)), [144, 72]);
+        assert_eq!(t.scene_frames(None), [72, 36]);
+        assert_eq!(t.check(), Ok(()));
+        t.fit_to_narration = false;
+        assert_eq!(t.scene_frames(Some(9.0)), [72, 36]);
+        t.narration = false;
+        t.music = None;
+        t.captions = None;
+        assert_eq!(t.input_names(), ["scene_1", "scene_2"]);
+        assert_eq!(t.check(), Ok(()));
+        let bad = |f: &dyn Fn(&mut RenderTask)| {
+            let mut t = render_task();
+            f(&mut t);
+            t.check().unwrap_err()
+        };
+        assert!(bad(&|t| t.width = 1081).contains("even"));
+        assert!(bad(&|t| t.frame_rate = 0).contains("frame_rate"));
+        assert!(bad(&|t| t.scenes.clear()).contains("0 scenes"));
+        assert!(bad(&|t| t.scenes[1].frames = 0).contains("scene `2`"));
+        assert!(bad(&|t| t.scenes[0].seconds = 0.0).contains("scene `intro`"));
+        assert!(bad(&|t| t.scenes[1].input = "scene_1".into()).contains("same input"));
+        assert!(bad(&|t| t.narration = false).contains("fit_to_narration"));
+        assert!(bad(&|t| t.music = Some(MusicTask { reduction_db: 41.0 })).contains("reduction_db"));
     }
 
     #[test]

@@ -9,3 +9,4 @@ pub mod concat;
 pub mod downsample;
 pub mod img2vid;
 pub mod music;
+pub mod render;

@@ -39,12 +39,16 @@ pub fn music_gain(voice_lufs: Option<f64>, music_lufs: f64, reduction_db: f64) -
     (voice - reduction_db) - music
 }
 
-const STEREO: &str = "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo";
+/// Every track is mixed as 48 kHz float stereo.
+pub(crate) const STEREO: &str = "aresample=48000,aformat=sample_fmts=fltp:channel_layouts=stereo";
 
-fn mix_graph(voice: Option<&str>, music: &str, gain_db: f64, seconds: f64) -> String {
+/// The mix, labelled `[a]`: the voice (`(label, filters after its resampling)`, the
+/// filters empty or starting with a comma) and the music, `gain_db`, cut at `seconds`;
+/// the voice's length is the mix's. Without a voice, the music alone.
+pub(crate) fn mix_graph(voice: Option<(&str, &str)>, music: &str, gain_db: f64, seconds: f64) -> String {
     let m = format!("[{music}]{STEREO},volume={gain_db:.2}dB,atrim=0:{}[m]", secs(seconds));
     match voice {
-        Some(v) => format!("[{v}]{STEREO}[v];{m};[v][m]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[a]"),
+        Some((v, tail)) => format!("[{v}]{STEREO}{tail}[v];{m};[v][m]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[a]"),
         None => m.replace("[m]", "[a]"),
     }
 }
@@ -55,7 +59,7 @@ pub fn video_args(video: &Path, music: &Path, has_voice: bool, gain_db: f64, vid
     a.extend(input(video));
     a.extend(["-stream_loop".into(), "-1".into()]);
     a.extend(input(music));
-    let graph = mix_graph(has_voice.then_some("0:a:0"), "1:a:0", gain_db, video_secs);
+    let graph = mix_graph(has_voice.then_some(("0:a:0", "")), "1:a:0", gain_db, video_secs);
     a.extend(["-filter_complex".into(), graph, "-map".into(), "0:v:0".into(), "-map".into(), "[a]".into(), "-c:v".into(), "copy".into()]);
     a.extend(aac());
     a.extend(["-t".into(), secs(video_secs)]);
@@ -69,7 +73,7 @@ pub fn audio_args(voice: &Path, music: &Path, gain_db: f64, voice_secs: f64, for
     a.extend(input(voice));
     a.extend(["-stream_loop".into(), "-1".into()]);
     a.extend(input(music));
-    let graph = mix_graph(Some("0:a:0"), "1:a:0", gain_db, voice_secs);
+    let graph = mix_graph(Some(("0:a:0", "")), "1:a:0", gain_db, voice_secs);
     a.extend(["-filter_complex".into(), graph, "-map".into(), "[a]".into(), "-t".into(), secs(voice_secs)]);
     a.extend(audio_out(format, out));
     a
