@@ -12,6 +12,7 @@ pub mod ops;
 pub mod plan;
 pub mod problem;
 pub mod request;
+pub mod transcript;
 pub mod validate;
 pub mod values;
 pub mod worker;
