@@ -13,4 +13,5 @@ pub mod process;
 pub mod render;
 pub mod serve;
 mod single;
+pub mod transcribe;
 pub mod transfer;
