@@ -1,10 +1,35 @@
 //! Speech to text for `POST /audio/transcribe`: Whisper models in CTranslate2 format
-//! (the `Systran/faster-whisper-*` layout), run through the `ct2rs` crate.
+//! (the `Systran/faster-whisper-*` layout: `model.bin`, `config.json`, `vocabulary.txt`,
+//! `tokenizer.json`), run through the `ct2rs` crate's low-level `sys::Whisper`.
 //!
-//! The public API is blocking (model loading and decoding are CPU/GPU bound); the
-//! worker calls [`Engine::transcribe`] inside `spawn_blocking`.
+//! The pipeline follows faster-whisper: ffmpeg decodes to 16 kHz mono f32 ([`audio`]);
+//! optionally an energy gate keeps only speech ([`vad`]); our own log-mel ([`mel`]) feeds
+//! 30 s windows to the model, decoded with timestamps and seeking by the last complete
+//! segment ([`decode`]); words are timed by CTranslate2's cross-attention alignment
+//! (`alignment_heads` from `config.json`) and post-processed ([`words`]).
+//!
+//! Models are configured by name ([`models::Registry::from_env`]):
+//! - `WHISPER_MODELS_DIR`: a directory whose subdirectories (holding a `model.bin`) are
+//!   models named after them; default `$API_GPU_CACHE/models` (`~/.cache/api-gpu/models`),
+//!   where `scripts/models.sh` puts `tiny.en` and `base`;
+//! - `WHISPER_MODELS="name=/dir,name2=/dir2"`: extra or overriding entries;
+//! - `WHISPER_DEFAULT_MODEL`: the model used when a job names none; default the first
+//!   configured name in sorted order.
+//!
+//! A model is loaded on first use and kept warm. The public API is blocking (model loading
+//! and decoding are CPU/GPU bound); the worker calls [`Engine::transcribe`] inside
+//! `spawn_blocking`. ffmpeg is `FFMPEG_BIN` (default `ffmpeg` on PATH).
 
-use std::path::Path;
+pub mod audio;
+pub mod decode;
+pub mod mel;
+pub mod models;
+pub mod tokens;
+pub mod vad;
+pub mod words;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use job_spec::transcript::Transcript;
 
@@ -67,23 +92,112 @@ impl std::error::Error for TranscribeError {}
 
 /// The transcription engine: the model registry and the loaded models. `Send + Sync`;
 /// share it in an `Arc`.
-#[derive(Debug, Default)]
-pub struct Engine {}
+#[derive(Debug)]
+pub struct Engine {
+    registry: models::Registry,
+    cache: models::Cache,
+    ffmpeg: PathBuf,
+}
 
 impl Engine {
     /// Reads the model registry from the environment; loads nothing yet.
     pub fn from_env() -> Engine {
-        Engine {}
+        let ffmpeg = std::env::var_os("FFMPEG_BIN").filter(|v| !v.is_empty()).unwrap_or_else(|| "ffmpeg".into());
+        Engine::new(models::Registry::from_env(), PathBuf::from(ffmpeg))
+    }
+
+    pub fn new(registry: models::Registry, ffmpeg: PathBuf) -> Engine {
+        Engine { registry, cache: models::Cache::default(), ffmpeg }
     }
 
     /// The configured model names, sorted.
     pub fn model_names(&self) -> Vec<String> {
-        Vec::new()
+        self.registry.models.keys().cloned().collect()
+    }
+
+    /// The model a job gets when it names none.
+    pub fn default_model(&self) -> Option<&str> {
+        self.registry.default.as_deref()
     }
 
     /// Transcribes the audio (or video) file at `audio`.
     pub fn transcribe(&self, audio: &Path, opts: &TranscribeOptions) -> Result<(Transcript, TranscribeStats), TranscribeError> {
-        let _ = (audio, opts);
-        Err(TranscribeError::new("transcribe-failed", "the transcription engine is not built yet"))
+        let name = opts.model.as_deref().or(self.registry.default.as_deref()).unwrap_or("");
+        let Some(dir) = self.registry.models.get(name) else {
+            let configured = self.model_names();
+            return Err(TranscribeError::new(
+                "unknown-model",
+                format!("model {name:?} is not configured; configured: [{}] (WHISPER_MODELS_DIR, WHISPER_MODELS)", configured.join(", ")),
+            ));
+        };
+        let started = Instant::now();
+        let samples = audio::decode(&self.ffmpeg, audio)?;
+        let decode_audio_ms = started.elapsed().as_millis() as u64;
+        let duration = samples.len() as f64 / mel::SAMPLE_RATE as f64;
+        let (model, load_model_ms) = self.cache.get(name, dir)?;
+
+        let started = Instant::now();
+        let mut vad_speech_seconds = None;
+        let (language, language_probability, mut segments) = if opts.enable_vad {
+            let chunks = vad::speech_chunks(&samples);
+            let speech = vad::collect(&samples, &chunks);
+            vad_speech_seconds = Some(speech.len() as f64 / mel::SAMPLE_RATE as f64);
+            if speech.is_empty() {
+                // Nothing to decode; the language still comes from the audio (or is forced).
+                let first = &samples[..samples.len().min(30 * mel::SAMPLE_RATE)];
+                let (language, p) = decode::language_only(&model, &mel::LogMel::new(first, model.n_mels), opts)?;
+                (language, p, Vec::new())
+            } else {
+                let decoded = decode::run(&model, &speech, opts)?;
+                let map = vad::TimeMap::new(&chunks);
+                let mut segments = decoded.segments;
+                for segment in &mut segments {
+                    restore_times(segment, &map);
+                }
+                (decoded.language, decoded.language_probability, segments)
+            }
+        } else {
+            let decoded = decode::run(&model, &samples, opts)?;
+            (decoded.language, decoded.language_probability, decoded.segments)
+        };
+        {
+            let mut all: Vec<&mut job_spec::transcript::TranscriptWord> = segments.iter_mut().flat_map(|s| s.words.iter_mut()).collect();
+            words::make_monotonic(&mut all, duration);
+        }
+        for segment in &mut segments {
+            segment.start = segment.start.clamp(0.0, duration);
+            segment.end = segment.end.clamp(segment.start, duration);
+        }
+        let transcribe_ms = started.elapsed().as_millis() as u64;
+        Ok((
+            Transcript { language, language_probability, duration, segments },
+            TranscribeStats {
+                audio_seconds: duration,
+                decode_audio_ms,
+                load_model_ms,
+                transcribe_ms,
+                model: name.to_owned(),
+                vad_speech_seconds,
+            },
+        ))
     }
+}
+
+/// faster-whisper's `restore_speech_timestamps`: each word maps back through the chunk
+/// holding its middle (so a word never straddles removed silence); a segment with words
+/// spans them.
+fn restore_times(segment: &mut job_spec::transcript::TranscriptSegment, map: &vad::TimeMap) {
+    if segment.words.is_empty() {
+        segment.start = map.original(segment.start, map.chunk(segment.start));
+        let end_chunk = map.chunk((segment.end - 1e-6).max(segment.start));
+        segment.end = map.original(segment.end, end_chunk);
+        return;
+    }
+    for w in &mut segment.words {
+        let chunk = map.chunk((w.start + w.end) / 2.0);
+        w.start = map.original(w.start, chunk);
+        w.end = map.original(w.end, chunk);
+    }
+    segment.start = segment.words[0].start;
+    segment.end = segment.words[segment.words.len() - 1].end;
 }

@@ -1,0 +1,135 @@
+//! The model registry (name → directory, from the environment) and the loaded models,
+//! each loaded once and kept warm for later jobs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ct2rs::sys::{Config, Device, Whisper};
+
+use super::TranscribeError;
+use super::tokens::Vocab;
+
+/// Where the models are, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    pub models: BTreeMap<String, PathBuf>,
+    pub default: Option<String>,
+}
+
+impl Registry {
+    /// `WHISPER_MODELS_DIR` (default `$API_GPU_CACHE/models`, else `~/.cache/api-gpu/models`):
+    /// each subdirectory holding a `model.bin` is a model named after the subdirectory.
+    /// `WHISPER_MODELS="name=/dir,name2=/dir2"` adds or overrides entries.
+    /// `WHISPER_DEFAULT_MODEL` names the default; else the first name in sorted order.
+    pub fn from_env() -> Registry {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let root = var("WHISPER_MODELS_DIR").map(PathBuf::from).or_else(|| {
+            var("API_GPU_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache/api-gpu")))
+                .map(|c| c.join("models"))
+        });
+        Registry::new(root.as_deref(), var("WHISPER_MODELS").as_deref(), var("WHISPER_DEFAULT_MODEL"))
+    }
+
+    pub fn new(root: Option<&Path>, list: Option<&str>, default: Option<String>) -> Registry {
+        let mut models = BTreeMap::new();
+        if let Some(Ok(entries)) = root.map(std::fs::read_dir) {
+            for entry in entries.flatten() {
+                let dir = entry.path();
+                if dir.join("model.bin").is_file()
+                    && let Some(name) = dir.file_name().and_then(|n| n.to_str())
+                {
+                    models.insert(name.to_owned(), dir.clone());
+                }
+            }
+        }
+        for item in list.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if let Some((name, dir)) = item.split_once('=') {
+                models.insert(name.trim().to_owned(), PathBuf::from(dir.trim()));
+            }
+        }
+        let default = default.or_else(|| models.keys().next().cloned());
+        Registry { models, default }
+    }
+}
+
+/// A loaded model: CTranslate2's Whisper and its vocabulary.
+pub struct Model {
+    pub name: String,
+    pub whisper: Whisper,
+    pub vocab: Vocab,
+    /// English-only (`.en`) models take no language or task tokens.
+    pub multilingual: bool,
+    pub n_mels: usize,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("name", &self.name).field("multilingual", &self.multilingual).finish()
+    }
+}
+
+fn device_config() -> Config {
+    // The `cuda` build runs on the GPU; float16 weights are kept as converted.
+    let device = if cfg!(feature = "cuda") { Device::CUDA } else { Device::CPU };
+    Config { device, ..Config::default() }
+}
+
+impl Model {
+    pub fn load(name: &str, dir: &Path) -> Result<Model, TranscribeError> {
+        let fail = |e: String| TranscribeError::new("model-load-failed", format!("model {name} ({}): {e}", dir.display()));
+        let vocab = Vocab::load(dir).map_err(fail)?;
+        let whisper = Whisper::new(dir, device_config()).map_err(|e| fail(e.to_string()))?;
+        let multilingual = whisper.is_multilingual();
+        let n_mels = whisper.n_mels();
+        Ok(Model { name: name.to_owned(), whisper, vocab, multilingual, n_mels })
+    }
+}
+
+/// Loaded models by name. One lock: a second job for a model being loaded waits for it
+/// rather than loading it twice.
+#[derive(Debug, Default)]
+pub struct Cache {
+    loaded: Mutex<HashMap<String, Arc<Model>>>,
+}
+
+impl Cache {
+    /// The model, loading it first if needed; also the milliseconds spent loading (0 when warm).
+    pub fn get(&self, name: &str, dir: &Path) -> Result<(Arc<Model>, u64), TranscribeError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(model) = loaded.get(name) {
+            return Ok((Arc::clone(model), 0));
+        }
+        let started = Instant::now();
+        let model = Arc::new(Model::load(name, dir)?);
+        loaded.insert(name.to_owned(), Arc::clone(&model));
+        Ok((model, started.elapsed().as_millis() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_from_a_root_and_a_list() {
+        let Ok(root) = tempfile::tempdir() else { panic!("tempdir") };
+        for name in ["tiny.en", "base", "empty"] {
+            let Ok(()) = std::fs::create_dir(root.path().join(name)) else { panic!("mkdir") };
+        }
+        for name in ["tiny.en", "base"] {
+            let Ok(()) = std::fs::write(root.path().join(name).join("model.bin"), b"x") else { panic!("write") };
+        }
+        let r = Registry::new(Some(root.path()), Some("large-v3=/models/lv3, base=/elsewhere"), None);
+        let names: Vec<&str> = r.models.keys().map(String::as_str).collect();
+        assert_eq!(names, vec!["base", "large-v3", "tiny.en"]);
+        assert_eq!(r.models["base"], PathBuf::from("/elsewhere"));
+        assert_eq!(r.default.as_deref(), Some("base"));
+        let r = Registry::new(None, Some("a=/x"), Some("tiny.en".into()));
+        assert_eq!(r.default.as_deref(), Some("tiny.en"));
+        assert!(Registry::new(Some(Path::new("/nonexistent")), None, None).models.is_empty());
+    }
+}

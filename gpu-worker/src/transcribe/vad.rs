@@ -1,0 +1,163 @@
+//! Voice activity detection for `enable_vad`: an energy gate with hangover and padding.
+//!
+//! Why not a model: faster-whisper's Silero VAD needs an ONNX runtime and a model file
+//! (the `voice_activity_detector` crate downloads both), and `webrtc-vad` is an unmaintained
+//! (2019) C binding. What `enable_vad` must achieve here is to keep Whisper from
+//! hallucinating text over silence and to save decoding time, and silence versus speech is
+//! well separated by energy for narration and recorded speech. The gate: 30 ms frames
+//! are speech when their RMS level exceeds a threshold that adapts to the clip's noise
+//! floor; short bursts are dropped, short pauses bridged (hangover), and each kept region
+//! padded so word onsets and tails are not clipped. It does not tell speech from loud
+//! music or steady noise above the threshold: those pass through to Whisper, whose own
+//! no-speech check still applies.
+
+use super::mel::SAMPLE_RATE;
+
+const FRAME: usize = SAMPLE_RATE * 30 / 1000;
+/// Absolute floor: quieter than this is never speech (−50 dBFS).
+const MIN_THRESHOLD_DB: f64 = -50.0;
+/// Speech must stand this far above the noise floor (the 10th percentile frame)…
+const ABOVE_FLOOR_DB: f64 = 12.0;
+/// …but the threshold never comes closer than this to the loud frames (95th percentile),
+/// so a clip that is speech throughout keeps its quieter syllables.
+const BELOW_PEAK_DB: f64 = 25.0;
+const MIN_SPEECH_S: f64 = 0.25;
+const MIN_SILENCE_S: f64 = 0.5;
+const PAD_S: f64 = 0.2;
+
+/// A kept region of the original audio, in samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    pub start: usize,
+    pub end: usize,
+}
+
+fn db(frame: &[f32]) -> f64 {
+    let energy = frame.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame.len().max(1) as f64;
+    10.0 * energy.max(1e-12).log10()
+}
+
+/// The speech regions of 16 kHz audio, sorted and disjoint.
+pub fn speech_chunks(samples: &[f32]) -> Vec<Chunk> {
+    let levels: Vec<f64> = samples.chunks(FRAME).map(db).collect();
+    if levels.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted = levels.clone();
+    sorted.sort_by(f64::total_cmp);
+    let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    let threshold = (pct(0.10) + ABOVE_FLOOR_DB).min(pct(0.95) - BELOW_PEAK_DB).max(MIN_THRESHOLD_DB);
+
+    let frames = |s: f64| (s * SAMPLE_RATE as f64 / FRAME as f64).ceil() as usize;
+    // Runs of speech frames, pauses shorter than MIN_SILENCE bridged.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for (i, &level) in levels.iter().enumerate() {
+        if level <= threshold {
+            continue;
+        }
+        match runs.last_mut() {
+            Some(last) if i - last.1 <= frames(MIN_SILENCE_S) => last.1 = i + 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    let pad = (PAD_S * SAMPLE_RATE as f64) as usize;
+    let mut chunks: Vec<Chunk> = Vec::new();
+    for (a, b) in runs.into_iter().filter(|(a, b)| b - a >= frames(MIN_SPEECH_S)) {
+        let start = (a * FRAME).saturating_sub(pad);
+        let end = (b * FRAME + pad).min(samples.len());
+        match chunks.last_mut() {
+            Some(last) if start <= last.end => last.end = end,
+            _ => chunks.push(Chunk { start, end }),
+        }
+    }
+    chunks
+}
+
+/// The kept samples, concatenated.
+pub fn collect(samples: &[f32], chunks: &[Chunk]) -> Vec<f32> {
+    chunks.iter().flat_map(|c| samples[c.start..c.end].iter().copied()).collect()
+}
+
+/// Maps times in the concatenated speech back to the original audio.
+#[derive(Debug, Clone)]
+pub struct TimeMap {
+    /// (start in the concatenation, start in the original), seconds, per chunk.
+    starts: Vec<(f64, f64)>,
+}
+
+impl TimeMap {
+    pub fn new(chunks: &[Chunk]) -> TimeMap {
+        let mut at = 0.0;
+        let starts = chunks
+            .iter()
+            .map(|c| {
+                let s = (at, c.start as f64 / SAMPLE_RATE as f64);
+                at += (c.end - c.start) as f64 / SAMPLE_RATE as f64;
+                s
+            })
+            .collect();
+        TimeMap { starts }
+    }
+
+    /// The chunk holding concatenated time `t` (the last one starting at or before it).
+    pub fn chunk(&self, t: f64) -> usize {
+        self.starts.iter().rposition(|&(s, _)| s <= t).unwrap_or(0)
+    }
+
+    /// Original time of concatenated time `t`, within chunk `chunk`.
+    pub fn original(&self, t: f64, chunk: usize) -> f64 {
+        self.starts.get(chunk).map_or(t, |&(s, o)| o + (t - s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(seconds: f64, amplitude: f32) -> Vec<f32> {
+        (0..(seconds * SAMPLE_RATE as f64) as usize).map(|i| amplitude * (i as f32 * 0.2).sin()).collect()
+    }
+
+    #[test]
+    fn silence_has_no_speech() {
+        assert!(speech_chunks(&vec![0.0; SAMPLE_RATE * 5]).is_empty());
+        assert!(speech_chunks(&[]).is_empty());
+    }
+
+    #[test]
+    fn finds_speech_between_silences_with_padding() {
+        let mut audio = vec![0.0; SAMPLE_RATE * 2];
+        audio.extend(tone(1.0, 0.3));
+        audio.extend(vec![0.0; SAMPLE_RATE * 3]);
+        audio.extend(tone(0.5, 0.3));
+        audio.extend(vec![0.0; SAMPLE_RATE]);
+        let chunks = speech_chunks(&audio);
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        let secs = |s: usize| s as f64 / SAMPLE_RATE as f64;
+        assert!((secs(chunks[0].start) - 1.8).abs() < 0.04, "{chunks:?}");
+        assert!((secs(chunks[0].end) - 3.2).abs() < 0.04, "{chunks:?}");
+        assert!((secs(chunks[1].start) - 5.8).abs() < 0.04, "{chunks:?}");
+    }
+
+    #[test]
+    fn short_pauses_are_bridged_and_clicks_dropped() {
+        let mut audio = tone(1.0, 0.3);
+        audio.extend(vec![0.0; SAMPLE_RATE / 4]);
+        audio.extend(tone(1.0, 0.3));
+        audio.extend(vec![0.0; SAMPLE_RATE * 2]);
+        audio.extend(tone(0.06, 0.3));
+        audio.extend(vec![0.0; SAMPLE_RATE * 2]);
+        assert_eq!(speech_chunks(&audio).len(), 1);
+    }
+
+    #[test]
+    fn times_map_back_to_the_original() {
+        let chunks = [Chunk { start: 16_000, end: 32_000 }, Chunk { start: 80_000, end: 96_000 }];
+        let map = TimeMap::new(&chunks);
+        assert_eq!(map.chunk(0.5), 0);
+        assert_eq!(map.original(0.5, 0), 1.5);
+        assert_eq!(map.chunk(1.25), 1);
+        assert_eq!(map.original(1.25, 1), 5.25);
+        assert_eq!(collect(&vec![1.0; 100_000], &chunks).len(), 32_000);
+    }
+}
