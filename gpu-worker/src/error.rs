@@ -24,6 +24,10 @@ pub enum JobError {
     Upload { name: String, detail: String, retryable: bool },
     #[error("ffmpeg failed: {0}")]
     Ffmpeg(ProcessError),
+    /// The transcription engine failed; `code` is stable (`unknown-model`,
+    /// `model-load-failed`, `input-not-media`, `transcribe-failed`).
+    #[error("transcription failed: {message}")]
+    Transcribe { code: &'static str, message: String, retryable: bool },
     #[error("the job was cancelled")]
     Cancelled,
     #[error("internal error: {0}")]
@@ -41,6 +45,7 @@ impl JobError {
             JobError::BadInput { code, .. } => code,
             JobError::Upload { .. } => "upload-failed",
             JobError::Ffmpeg(e) => e.code(),
+            JobError::Transcribe { code, .. } => code,
             JobError::Cancelled => "cancelled",
             JobError::Internal(_) => "internal-error",
         }
@@ -48,7 +53,9 @@ impl JobError {
 
     pub fn is_retryable(&self) -> bool {
         match self {
-            JobError::Download { retryable, .. } | JobError::Upload { retryable, .. } => *retryable,
+            JobError::Download { retryable, .. } | JobError::Upload { retryable, .. } | JobError::Transcribe { retryable, .. } => {
+                *retryable
+            }
             JobError::Ffmpeg(e) => matches!(e, ProcessError::Timeout { .. } | ProcessError::Io(_)),
             JobError::Internal(_) => true,
             _ => false,

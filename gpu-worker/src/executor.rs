@@ -30,6 +30,8 @@ pub struct Executor {
     pub encoder: Encoder,
     /// `-hwaccel cuda` for video inputs (probed at start).
     pub cuda_decode: bool,
+    /// The Whisper engine: one per process, so loaded models stay warm across jobs.
+    pub transcriber: Arc<crate::transcribe::Engine>,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -39,7 +41,8 @@ impl Executor {
         let http = transfer::client(&cfg)?;
         let encoder = crate::encoder::detect(&cfg.ffmpeg, cfg.encoder).await;
         let cuda_decode = cfg.cuda_decode && crate::encoder::detect_cuda_decode(&cfg.ffmpeg, &cfg.work_root).await;
-        Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode })
+        let transcriber = Arc::new(crate::transcribe::Engine::from_env());
+        Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode, transcriber })
     }
 
     /// Runs the job to completion, failure or cancellation.
@@ -54,6 +57,7 @@ impl Executor {
             Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             Task::Stage => self.stage(job, dir.path(), &progress, cancel, &mut timings).await?,
             Task::Render(t) => self.render(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Transcribe(t) => self.transcribe(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             single => self.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);

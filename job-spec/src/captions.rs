@@ -320,7 +320,7 @@ fn apply_position(s: &mut AssStyle, pos: Option<&serde_json::Value>) {
     }
 }
 
-fn header(style: &AssStyle, (w, h): (u32, u32)) -> String {
+pub(crate) fn header(style: &AssStyle, (w, h): (u32, u32)) -> String {
     format!(
         "[Script Info]\nScriptType: v4.00+\nPlayResX: {w}\nPlayResY: {h}\nWrapStyle: 0\nScaledBorderAndShadow: yes\nYCbCr Matrix: TV.709\n\n\
          [V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, \
@@ -403,6 +403,22 @@ pub fn karaoke_ass(
     measure: Option<&dyn Fn(&str) -> f64>,
 ) -> String {
     let mut out = header(style, size);
+    out.push_str(&karaoke_events(words, style, k, size, uppercase, measure));
+    out
+}
+
+/// The `Dialogue` lines of [`karaoke_ass`] for `words` alone (no header): a caller that
+/// groups words itself (transcription: one group per segment) appends the groups' events
+/// under one header. Pages never span two calls.
+pub(crate) fn karaoke_events(
+    words: &[Word],
+    style: &AssStyle,
+    k: &Karaoke,
+    size: (u32, u32),
+    uppercase: bool,
+    measure: Option<&dyn Fn(&str) -> f64>,
+) -> String {
+    let mut out = String::new();
     let per_page = k.words_per_line * k.max_lines;
     let pages: Vec<&[Word]> = words.chunks(per_page).collect();
     let layer = if k.rounded.is_some() && measure.is_some() { 1 } else { 0 };

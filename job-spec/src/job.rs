@@ -143,8 +143,32 @@ pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
             }
             r
         }
+        Task::Transcribe(_) => transcribe_result(out, url_of),
         _ => single_output_result(out, url_of),
     }
+}
+
+/// `/audio/transcribe`: `files{segments{srt,json}, words{ass_karaoke,json}}` (download
+/// URLs), `s3_keys` (the same shape), and the worker's `transcription`, `language`,
+/// `language_probability`, `duration`, `stats`; `timings_ms`.
+fn transcribe_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+    use crate::worker::TranscribeTask as T;
+    let key = |name: &str| out.output(name).map(|m| m.key.as_str());
+    let tree = |f: &dyn Fn(&str) -> Value| {
+        json!({
+            "segments": { "srt": f(T::SEGMENTS_SRT), "json": f(T::SEGMENTS_JSON) },
+            "words": { "ass_karaoke": f(T::KARAOKE_ASS), "json": f(T::WORDS_JSON) },
+        })
+    };
+    let mut r = json!({
+        "files": tree(&|name| json!(key(name).map(url_of))),
+        "s3_keys": tree(&|name| json!(key(name))),
+        "timings_ms": out.timings_ms,
+    });
+    for (k, v) in &out.extras {
+        r[k] = v.clone();
+    }
+    r
 }
 
 /// `{filename, url, video_url|audio_url, s3_key, duration, …, timings_ms}` plus the
@@ -246,6 +270,44 @@ mod tests {
         assert_eq!(r["videos"][0]["s3_key"], "t/x/video_1.mp4");
         assert_eq!(r["videos"][1]["zoom_type"], "zoomout");
         assert_eq!(r["videos"][1]["duration"], 1.0);
+    }
+
+    #[test]
+    fn transcribe_result_names_the_four_files() {
+        use crate::worker::TranscribeTask;
+        let task = Task::Transcribe(TranscribeTask { model: None, language: None, enable_vad: true, beam_size: 5, temperature: 0.0 });
+        let meta = |name: &str, file: &str| OutputMeta { name: name.into(), key: format!("t/x/{file}"), ..Default::default() };
+        let mut extras = Map::new();
+        extras.insert("transcription".into(), json!("Hello world."));
+        extras.insert("language".into(), json!("en"));
+        extras.insert("language_probability".into(), json!(1.0));
+        extras.insert("duration".into(), json!(2.5));
+        extras.insert("stats".into(), json!({"model": "tiny.en"}));
+        let out = WorkerOutput {
+            outputs: TranscribeTask::OUTPUTS.iter().rev().map(|(name, file)| meta(name, file)).collect(),
+            timings_ms: [("total", 10)].map(|(k, v)| (k.to_owned(), v)).into(),
+            extras,
+        };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(
+            r,
+            json!({
+                "files": {
+                    "segments": {"srt": "https://dl.test/t/x/segments.srt", "json": "https://dl.test/t/x/segments.json"},
+                    "words": {"ass_karaoke": "https://dl.test/t/x/karaoke.ass", "json": "https://dl.test/t/x/words.json"},
+                },
+                "s3_keys": {
+                    "segments": {"srt": "t/x/segments.srt", "json": "t/x/segments.json"},
+                    "words": {"ass_karaoke": "t/x/karaoke.ass", "json": "t/x/words.json"},
+                },
+                "transcription": "Hello world.",
+                "language": "en",
+                "language_probability": 1.0,
+                "duration": 2.5,
+                "stats": {"model": "tiny.en"},
+                "timings_ms": {"total": 10},
+            })
+        );
     }
 
     #[test]

@@ -39,7 +39,8 @@ pub const MP4_FILENAME_PATTERN: &str = "^[^/\\\\]+\\.[Mm][Pp]4$";
 pub const FONT_NAME_PATTERN: &str = "^[^,\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// An ISO 639-1/639-2 code or `auto`.
 pub const LANGUAGE_PATTERN: &str = "^(auto|[a-z]{2,3})$";
-pub const MODEL_NAME_PATTERN: &str = "^[A-Za-z0-9._-]+$";
+/// A model name (not starting with `.`).
+pub const MODEL_NAME_PATTERN: &str = "^[A-Za-z0-9_-][A-Za-z0-9._-]*$";
 /// `720p`, `720`, `720P`.
 pub const RESOLUTION_PATTERN: &str = "^\\s*[0-9]+[pP]?\\s*$";
 /// A job id: a Durable Object id.

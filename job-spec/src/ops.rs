@@ -598,31 +598,41 @@ pub struct Encode {
     pub output_filename: Option<String>,
 }
 
-/// `POST /audio/transcribe`: `segments.srt`, `segments.json`, `karaoke.ass` and
-/// `words.json` from the audio.
+/// `POST /audio/transcribe`: speech to text with word timestamps (Whisper). Writes
+/// `segments.srt`, `segments.json` (`[{id, start, end, text, avg_logprob,
+/// no_speech_prob}]`), `words.json` (`{"words":[{word, start, end, probability}]}`, what
+/// `caption_style` `highlight` reads) and `karaoke.ass` (word-by-word highlight, default
+/// style) under `path`. Result: `files{segments{srt,json}, words{ass_karaoke,json}}`,
+/// `transcription`, `language`, `language_probability`, `duration`, `stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Transcribe {
+    /// Any audio (or video) ffmpeg reads.
     #[serde(alias = "url_audio")]
     #[schemars(with = "MediaRefText", extend("x-aliases" = ["url_audio"]))]
     pub audio_url: String,
     #[serde(default)]
     #[schemars(with = "Option<OutputPath>")]
     pub path: Option<String>,
-    /// Model name: letters, digits, `-`, `_` and `.`.
+    /// A model the worker is configured with (letters, digits, `-`, `_` and `.`); default:
+    /// the worker's default model. An unknown name fails the job with `unknown-model`.
     #[serde(default)]
     #[schemars(length(min = 1, max = MAX_MODEL_NAME), regex(pattern = MODEL_NAME_PATTERN))]
     pub model: Option<String>,
-    /// An ISO 639-1 code such as `pt` or `en`, or `auto`.
+    /// An ISO 639-1 code such as `pt` or `en` to force; `auto` or absent: detected.
     #[serde(default)]
     #[schemars(regex(pattern = LANGUAGE_PATTERN))]
     pub language: Option<String>,
+    /// Skip silence before decoding, so no text is invented over it (default true).
     #[serde(default)]
+    #[schemars(extend("default" = true))]
     pub enable_vad: Option<bool>,
+    /// Beam width; 1 is greedy (default 5).
     #[serde(default)]
-    #[schemars(range(min = 1, max = MAX_BEAM_SIZE))]
+    #[schemars(range(min = 1, max = MAX_BEAM_SIZE), extend("default" = 5))]
     pub beam_size: Option<u32>,
+    /// 0 decodes by beam search (default); above 0 samples at this temperature.
     #[serde(default)]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(min = 0.0, max = 1.0), extend("default" = 0.0))]
     pub temperature: Option<f64>,
 }
 

@@ -5,21 +5,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
 use crate::ops::{
-    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, Render, UrlItem,
-    VideoTrilhaSonora,
+    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, Render, Transcribe,
+    UrlItem, VideoTrilhaSonora,
 };
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
 use crate::values::{EasingType, ZoomType};
 use crate::worker::{
     AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask,
-    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, RenderScene, RenderTask, SyncMode, Task,
+    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, RenderScene, RenderTask, SyncMode, Task, TranscribeTask,
 };
 
 /// Music under video: 20 dB below the voice unless `volume_reduction_db` says otherwise.
 pub const DEFAULT_VIDEO_MUSIC_REDUCTION_DB: f64 = 20.0;
 /// Music under a voice track (`/audio/trilhasonora`): `db_offset` defaults to 30 dB.
 pub const DEFAULT_AUDIO_MUSIC_OFFSET_DB: f64 = 30.0;
+
+/// Transcription: beam search of width 5 (faster-whisper's default), at temperature 0.
+pub const DEFAULT_BEAM_SIZE: u32 = 5;
+/// Transcription skips silence unless `enable_vad: false` (no text invented over it).
+pub const DEFAULT_TRANSCRIBE_VAD: bool = true;
 
 pub const DEFAULT_FRAME_RATE: u32 = 24;
 pub const LANDSCAPE: (u32, u32) = (1920, 1080);
@@ -110,6 +115,7 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
         }
         OpRequest::ConcatVideoAudio(r) => plan_concat_video_audio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::Render(r) => plan_render(&mut b, r, job_id, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::Transcribe(r) => plan_transcribe(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         other => return Err(PlanError::NotImplemented(other.operation())),
     };
     Ok(Plan { inputs: b.inputs, outputs: b.outputs, task })
@@ -255,6 +261,26 @@ fn plan_render(b: &mut Builder<'_>, r: &Render, job_id: &str, dir: &str) -> Task
         fit_to_narration: narration && r.fit_to_narration.unwrap_or(true),
         music: r.music_url.as_ref().map(|_| MusicTask { reduction_db: r.volume_reduction_db.unwrap_or(DEFAULT_VIDEO_MUSIC_REDUCTION_DB) }),
         captions,
+    })
+}
+
+/// `/audio/transcribe`: input `audio`; the four files of [`TranscribeTask::OUTPUTS`] in
+/// the output folder.
+fn plan_transcribe(b: &mut Builder<'_>, r: &Transcribe, dir: &str) -> Task {
+    b.input(TranscribeTask::AUDIO, &r.audio_url);
+    for (name, file) in TranscribeTask::OUTPUTS {
+        b.outputs.push(PlannedOutput {
+            name: name.into(),
+            key: format!("{dir}{file}"),
+            content_type: crate::media::content_type_for(file).into(),
+        });
+    }
+    Task::Transcribe(TranscribeTask {
+        model: r.model.clone(),
+        language: r.language.clone().filter(|l| l != "auto"),
+        enable_vad: r.enable_vad.unwrap_or(DEFAULT_TRANSCRIBE_VAD),
+        beam_size: r.beam_size.unwrap_or(DEFAULT_BEAM_SIZE),
+        temperature: r.temperature.unwrap_or(0.0),
     })
 }
 
@@ -516,8 +542,58 @@ mod tests {
         let p = plan(&cap, "j", &ctx()).unwrap();
         assert_eq!(p.task, Task::Caption(CaptionTask { mode: CaptionMode::Highlight { style: Default::default() }, uppercase: true }));
         assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["video", "captions"]);
-        let tr = Operation::Transcribe.parse(br#"{"audio_url":"https://x.example/a.mp3"}"#).unwrap();
-        assert_eq!(plan(&tr, "j", &ctx()), Err(PlanError::NotImplemented(Operation::Transcribe)));
+        let seg = Operation::PipelineSegment
+            .parse(br#"{"job_id":"p1","master_audio_uri":"https://x.example/a.wav","segments":[{"start_sec":0,"duration_sec":1}]}"#)
+            .unwrap();
+        assert_eq!(plan(&seg, "j", &ctx()), Err(PlanError::NotImplemented(Operation::PipelineSegment)));
+    }
+
+    #[test]
+    fn plans_transcribe() {
+        let tr = Operation::Transcribe.parse(br#"{"audio_url":"r2://t/acme/voice.mp3","path":"ep1/subs"}"#).unwrap();
+        let p = plan(&tr, "j", &ctx()).unwrap();
+        assert_eq!(p.inputs, vec![PlannedInput { name: "audio".into(), source: MediaRef::Object { key: "t/acme/voice.mp3".into() } }]);
+        let out = |name: &str, key: &str, content_type: &str| PlannedOutput {
+            name: name.into(),
+            key: key.into(),
+            content_type: content_type.into(),
+        };
+        assert_eq!(
+            p.outputs,
+            vec![
+                out("segments_srt", "t/acme/ep1/subs/segments.srt", "application/x-subrip"),
+                out("segments_json", "t/acme/ep1/subs/segments.json", "application/json"),
+                out("words_json", "t/acme/ep1/subs/words.json", "application/json"),
+                out("karaoke_ass", "t/acme/ep1/subs/karaoke.ass", "text/x-ssa"),
+            ]
+        );
+        // Defaults: the worker's model, detected language, VAD on, beam 5, temperature 0.
+        assert_eq!(
+            p.task,
+            Task::Transcribe(TranscribeTask { model: None, language: None, enable_vad: true, beam_size: 5, temperature: 0.0 })
+        );
+        let tr = Operation::Transcribe
+            .parse(
+                br#"{"url_audio":"https://x.example/a.mp3","model":"base","language":"pt","enable_vad":false,"beam_size":1,"temperature":0.2}"#,
+            )
+            .unwrap();
+        let p = plan(&tr, "j3", &ctx()).unwrap();
+        assert_eq!(p.outputs[2].key, "t/acme/jobs/j3/words.json");
+        assert_eq!(
+            p.task,
+            Task::Transcribe(TranscribeTask {
+                model: Some("base".into()),
+                language: Some("pt".into()),
+                enable_vad: false,
+                beam_size: 1,
+                temperature: 0.2,
+            })
+        );
+        // `auto` is detection.
+        let tr = Operation::Transcribe.parse(br#"{"audio_url":"https://x.example/a.mp3","language":"auto"}"#).unwrap();
+        let Task::Transcribe(t) = plan(&tr, "j", &ctx()).unwrap().task else { panic!("transcribe task") };
+        assert_eq!(t.language, None);
+        assert_eq!(t.check(), Ok(()));
     }
 
     #[test]

@@ -458,9 +458,9 @@ impl V<'_> {
             }
         }
         if let Some(m) = &r.model
-            && (m.is_empty() || m.len() > MAX_MODEL_NAME || !m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            && !is_model_name(m)
         {
-            self.p.push("model", "invalid-model", "model names are letters, digits, `-`, `_` and `.`");
+            self.p.push("model", "invalid-model", "model names are letters, digits, `-`, `_` and `.`, not starting with `.`");
         }
         if let Some(b) = r.beam_size {
             self.p.range_u32("beam_size", b, 1, MAX_BEAM_SIZE);
@@ -501,6 +501,15 @@ impl V<'_> {
             (None, None) => self.p.push("segments", "required", "segments (or segments_uri) is required"),
         }
     }
+}
+
+/// A model name: 1–[`limits::MAX_MODEL_NAME`] letters, digits, `-`, `_` and `.`, not
+/// starting with `.` (the worker may look models up as directories).
+pub fn is_model_name(m: &str) -> bool {
+    !m.is_empty()
+        && m.len() <= limits::MAX_MODEL_NAME
+        && !m.starts_with('.')
+        && m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 #[cfg(test)]
@@ -619,9 +628,9 @@ mod tests {
         assert_eq!(
             problems(
                 Operation::Transcribe,
-                r#"{"audio_url":"https://x.example/a.mp3","language":"Portuguese","beam_size":0,"temperature":1.5}"#
+                r#"{"audio_url":"https://x.example/a.mp3","language":"Portuguese","model":"..","beam_size":0,"temperature":1.5}"#
             ),
-            pairs(&[("language", "invalid-language"), ("beam_size", "out-of-range"), ("temperature", "out-of-range")])
+            pairs(&[("language", "invalid-language"), ("model", "invalid-model"), ("beam_size", "out-of-range"), ("temperature", "out-of-range")])
         );
         assert_eq!(
             problems(Operation::PipelineSegment, r#"{"job_id":"..","segments":[]}"#),

@@ -90,6 +90,9 @@ pub enum Task {
     /// Inputs `scene_1` … `scene_n` (images), and `narration`, `music` (audio) and
     /// `captions` (SRT, or words JSON for `highlight`) when the task names them: one MP4.
     Render(RenderTask),
+    /// Input `audio` (any audio or video): speech to text; the four outputs of
+    /// [`TranscribeTask::OUTPUTS`].
+    Transcribe(TranscribeTask),
 }
 
 /// How captions look.
@@ -138,6 +141,7 @@ impl Task {
             },
             Task::Encode(_) => crate::Operation::Encode,
             Task::Render(_) => crate::Operation::Render,
+            Task::Transcribe(_) => crate::Operation::Transcribe,
         }
     }
 }
@@ -397,6 +401,61 @@ impl RenderTask {
     }
 }
 
+/// `/audio/transcribe`: Whisper over the input `audio`, written as the files of
+/// [`crate::transcript`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscribeTask {
+    /// A model name the worker is configured with; `None`: the worker's default model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// ISO 639-1 code to force; `None`: detected.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Skip silence before decoding.
+    pub enable_vad: bool,
+    /// Beam width; 1 is greedy.
+    pub beam_size: u32,
+    /// 0: beam search; above 0: sampling at this temperature.
+    pub temperature: f64,
+}
+
+impl TranscribeTask {
+    pub const AUDIO: &'static str = "audio";
+    pub const SEGMENTS_SRT: &'static str = "segments_srt";
+    pub const SEGMENTS_JSON: &'static str = "segments_json";
+    pub const WORDS_JSON: &'static str = "words_json";
+    pub const KARAOKE_ASS: &'static str = "karaoke_ass";
+    /// The outputs: (name, file name under the request's `path`).
+    pub const OUTPUTS: [(&'static str, &'static str); 4] = [
+        (Self::SEGMENTS_SRT, "segments.srt"),
+        (Self::SEGMENTS_JSON, "segments.json"),
+        (Self::WORDS_JSON, "words.json"),
+        (Self::KARAOKE_ASS, "karaoke.ass"),
+    ];
+
+    /// The limits of [`crate::validate`], re-checked on the parameters alone.
+    pub fn check(&self) -> Result<(), String> {
+        use crate::validate::limits::MAX_BEAM_SIZE;
+        if !(1..=MAX_BEAM_SIZE).contains(&self.beam_size) {
+            return Err(format!("beam_size {} outside 1–{MAX_BEAM_SIZE}", self.beam_size));
+        }
+        if !(0.0..=1.0).contains(&self.temperature) {
+            return Err(format!("temperature {} outside 0–1", self.temperature));
+        }
+        if let Some(m) = &self.model
+            && !crate::validate::is_model_name(m)
+        {
+            return Err(format!("`{m}` is not a model name"));
+        }
+        if let Some(l) = &self.language
+            && !((2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase()))
+        {
+            return Err(format!("`{l}` is not a language code"));
+        }
+        Ok(())
+    }
+}
+
 /// RunPod `output` of a successful job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkerOutput {
@@ -584,6 +643,32 @@ mod tests {
         assert!(bad(&|t| t.scenes[1].input = "scene_1".into()).contains("same input"));
         assert!(bad(&|t| t.narration = false).contains("fit_to_narration"));
         assert!(bad(&|t| t.music = Some(MusicTask { reduction_db: 41.0 })).contains("reduction_db"));
+    }
+
+    #[test]
+    fn transcribe_task_wire_shape_and_checks() {
+        let t = TranscribeTask { model: None, language: Some("pt".into()), enable_vad: true, beam_size: 5, temperature: 0.0 };
+        let v = serde_json::to_value(Task::Transcribe(t.clone())).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"operation": "transcribe", "params":
+                {"model": null, "language": "pt", "enable_vad": true, "beam_size": 5, "temperature": 0.0}})
+        );
+        let bare = serde_json::json!({"operation": "transcribe", "params": {"enable_vad": false, "beam_size": 1, "temperature": 0.5}});
+        let Task::Transcribe(bare) = serde_json::from_value::<Task>(bare).unwrap() else { panic!("transcribe") };
+        assert_eq!((bare.model, bare.language), (None, None));
+        assert_eq!(Task::Transcribe(t.clone()).operation(), crate::Operation::Transcribe);
+        assert_eq!(t.check(), Ok(()));
+        let bad = |f: &dyn Fn(&mut TranscribeTask)| {
+            let mut t = t.clone();
+            f(&mut t);
+            t.check().unwrap_err()
+        };
+        assert!(bad(&|t| t.beam_size = 0).contains("beam_size"));
+        assert!(bad(&|t| t.temperature = 1.5).contains("temperature"));
+        assert!(bad(&|t| t.model = Some("../etc".into())).contains("model"));
+        assert!(bad(&|t| t.model = Some("..".into())).contains("model"));
+        assert!(bad(&|t| t.language = Some("Portuguese".into())).contains("language"));
     }
 
     #[test]

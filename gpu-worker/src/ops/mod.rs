@@ -10,3 +10,4 @@ pub mod downsample;
 pub mod img2vid;
 pub mod music;
 pub mod render;
+pub mod transcribe;

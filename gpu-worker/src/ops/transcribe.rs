@@ -1,0 +1,223 @@
+//! `/audio/transcribe` in the worker: download `audio` → probe (it must have an audio
+//! stream) → the Whisper engine ([`crate::transcribe::Engine`], blocking, on tokio's
+//! blocking pool) → the four files of [`job_spec::transcript`] → upload.
+//!
+//! Stages (each timed, and reported as progress): `download`, `transcribe` (audio
+//! decoding, model loading when it is not loaded yet, decoding), `write`, `upload`.
+//!
+//! The engine lives in the [`Executor`] (one per process, shared by every job), so a
+//! model loaded by one job stays loaded for the next. A cancelled job returns at once;
+//! the transcription already running on the blocking pool finishes in the background
+//! (CTranslate2 has no way to stop a decode half-way) and its result is dropped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use job_spec::transcript::{self, Transcript};
+use job_spec::worker::TranscribeTask;
+use job_spec::{Progress, WorkerJob, WorkerOutput};
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::JobError;
+use crate::executor::{Executor, ProgressFn};
+use crate::single::need_audio;
+use crate::transcribe::{TranscribeError, TranscribeOptions, TranscribeStats};
+
+fn elapsed_ms(clock: Instant) -> u64 {
+    clock.elapsed().as_millis() as u64
+}
+
+/// The engine's options for a task.
+pub fn options(t: &TranscribeTask) -> TranscribeOptions {
+    TranscribeOptions {
+        model: t.model.clone(),
+        language: t.language.clone(),
+        enable_vad: t.enable_vad,
+        beam_size: t.beam_size as usize,
+        temperature: t.temperature as f32,
+    }
+}
+
+/// The engine's error as the job's: its stable code; `unknown-model` and
+/// `input-not-media` are the request's fault (no retry helps), a model that failed to
+/// load or a decode that failed may be a passing fault of the GPU (retried).
+pub fn job_error(e: TranscribeError) -> JobError {
+    let retryable = matches!(e.code, "model-load-failed" | "transcribe-failed");
+    JobError::Transcribe { code: e.code, message: e.message, retryable }
+}
+
+/// The four files' names (output name, file in the work dir) and contents.
+pub fn files(t: &Transcript) -> [(&'static str, &'static str, String); 4] {
+    [
+        (TranscribeTask::SEGMENTS_SRT, "segments.srt", transcript::segments_srt(t)),
+        (TranscribeTask::SEGMENTS_JSON, "segments.json", transcript::segments_json(t)),
+        (TranscribeTask::WORDS_JSON, "words.json", transcript::words_json(t)),
+        (TranscribeTask::KARAOKE_ASS, "karaoke.ass", transcript::karaoke_ass(t)),
+    ]
+}
+
+/// The result's facts: `transcription`, `language`, `language_probability`, `duration`,
+/// `stats` (the engine's timings, the model, the real-time factor — seconds of audio per
+/// second of transcription — and the counts).
+pub fn extras(t: &Transcript, s: &TranscribeStats) -> Map<String, Value> {
+    let words: usize = t.segments.iter().map(|seg| seg.words.len()).sum();
+    let compute_ms = s.decode_audio_ms + s.transcribe_ms;
+    let rtf = (compute_ms > 0).then(|| (s.audio_seconds / (compute_ms as f64 / 1000.0) * 100.0).round() / 100.0);
+    let mut m = Map::new();
+    m.insert("transcription".into(), json!(transcript::full_text(t)));
+    m.insert("language".into(), json!(t.language));
+    m.insert("language_probability".into(), json!((t.language_probability * 10_000.0).round() / 10_000.0));
+    m.insert("duration".into(), json!((t.duration * 1000.0).round() / 1000.0));
+    m.insert(
+        "stats".into(),
+        json!({
+            "model": s.model,
+            "audio_seconds": s.audio_seconds,
+            "vad_speech_seconds": s.vad_speech_seconds,
+            "decode_audio_ms": s.decode_audio_ms,
+            "load_model_ms": s.load_model_ms,
+            "transcribe_ms": s.transcribe_ms,
+            "real_time_factor": rtf,
+            "segments": t.segments.len(),
+            "words": words,
+        }),
+    );
+    m
+}
+
+impl Executor {
+    pub(crate) async fn transcribe(
+        &self,
+        job: &WorkerJob,
+        t: &TranscribeTask,
+        dir: &Path,
+        progress: &ProgressFn,
+        cancel: &CancellationToken,
+        timings: &mut BTreeMap<String, u64>,
+    ) -> Result<WorkerOutput, JobError> {
+        t.check().map_err(JobError::InvalidTask)?;
+        // An unknown model fails before anything is downloaded.
+        if let Some(m) = &t.model
+            && !self.transcriber.model_names().contains(m)
+        {
+            return Err(job_error(TranscribeError {
+                code: "unknown-model",
+                message: format!("no model `{m}` on this worker (configured: {})", self.transcriber.model_names().join(", ")),
+            }));
+        }
+
+        let clock = Instant::now();
+        progress(Progress::new("download", 0, 1));
+        let mut inputs = self.download_inputs(job, vec![TranscribeTask::AUDIO.to_owned()], dir, cancel).await?;
+        let (audio, probe) = inputs.pop().ok_or_else(|| JobError::Internal("no input downloaded".into()))?;
+        need_audio(TranscribeTask::AUDIO, &probe)?;
+        progress(Progress::new("download", 1, 1));
+        timings.insert("download".into(), elapsed_ms(clock));
+
+        let clock = Instant::now();
+        progress(Progress::new("transcribe", 0, 1));
+        let engine = Arc::clone(&self.transcriber);
+        let opts = options(t);
+        let run = tokio::task::spawn_blocking(move || engine.transcribe(&audio, &opts));
+        let (text, stats) = tokio::select! {
+            r = run => r.map_err(|e| JobError::Internal(format!("transcription task: {e}")))?.map_err(job_error)?,
+            () = cancel.cancelled() => return Err(JobError::Cancelled),
+        };
+        progress(Progress::new("transcribe", 1, 1));
+        timings.insert("transcribe".into(), elapsed_ms(clock));
+        tracing::info!(
+            job_id = %job.job_id, model = %stats.model, language = %text.language, audio_seconds = stats.audio_seconds,
+            load_model_ms = stats.load_model_ms, transcribe_ms = stats.transcribe_ms, segments = text.segments.len(), "transcribed"
+        );
+
+        let clock = Instant::now();
+        progress(Progress::new("write", 0, 1));
+        let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(4);
+        for (name, file, content) in files(&text) {
+            let path = dir.join(file);
+            std::fs::write(&path, content).map_err(|e| JobError::Internal(format!("writing {file}: {e}")))?;
+            written.push((name.to_owned(), path));
+        }
+        progress(Progress::new("write", 1, 1));
+        timings.insert("write".into(), elapsed_ms(clock));
+
+        let clock = Instant::now();
+        let count = written.len() as u64;
+        progress(Progress::new("upload", 0, count));
+        let outputs = self.upload_outputs(job, written, None, cancel).await?;
+        progress(Progress::new("upload", count, count));
+        timings.insert("upload".into(), elapsed_ms(clock));
+        Ok(WorkerOutput { outputs, extras: extras(&text, &stats), ..Default::default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use job_spec::transcript::{TranscriptSegment, TranscriptWord};
+
+    #[test]
+    fn task_to_engine_options() {
+        let t = TranscribeTask { model: Some("base".into()), language: None, enable_vad: true, beam_size: 3, temperature: 0.25 };
+        assert_eq!(
+            options(&t),
+            TranscribeOptions { model: Some("base".into()), language: None, enable_vad: true, beam_size: 3, temperature: 0.25 }
+        );
+    }
+
+    #[test]
+    fn engine_errors_keep_their_codes() {
+        let e = |code| job_error(TranscribeError { code, message: "m".into() }).to_worker_error();
+        assert_eq!((e("unknown-model").code.as_str(), e("unknown-model").retryable), ("unknown-model", false));
+        assert_eq!((e("input-not-media").code.as_str(), e("input-not-media").retryable), ("input-not-media", false));
+        assert!(e("model-load-failed").retryable && e("transcribe-failed").retryable);
+        assert_eq!(e("transcribe-failed").message, "transcription failed: m");
+    }
+
+    #[test]
+    fn result_facts() {
+        let t = Transcript {
+            language: "en".into(),
+            language_probability: 0.987654,
+            duration: 12.34567,
+            segments: vec![TranscriptSegment {
+                start: 0.0,
+                end: 1.0,
+                text: " Hello  there.".into(),
+                avg_logprob: -0.2,
+                no_speech_prob: 0.0,
+                words: vec![
+                    TranscriptWord { word: " Hello".into(), start: 0.0, end: 0.4, probability: 0.9 },
+                    TranscriptWord { word: " there.".into(), start: 0.4, end: 1.0, probability: 0.9 },
+                ],
+            }],
+        };
+        let s = TranscribeStats {
+            audio_seconds: 12.34567,
+            decode_audio_ms: 100,
+            load_model_ms: 0,
+            transcribe_ms: 1900,
+            model: "tiny.en".into(),
+            vad_speech_seconds: Some(1.5),
+        };
+        assert_eq!(
+            Value::Object(extras(&t, &s)),
+            json!({
+                "transcription": "Hello there.",
+                "language": "en",
+                "language_probability": 0.9877,
+                "duration": 12.346,
+                "stats": {"model": "tiny.en", "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "decode_audio_ms": 100,
+                          "load_model_ms": 0, "transcribe_ms": 1900, "real_time_factor": 6.17, "segments": 1, "words": 2},
+            })
+        );
+        assert_eq!(
+            TranscribeTask::OUTPUTS.to_vec(),
+            files(&t).iter().map(|(n, f, _)| (*n, *f)).collect::<Vec<_>>(),
+            "the planned files are the ones written"
+        );
+    }
+}
