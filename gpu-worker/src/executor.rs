@@ -41,7 +41,9 @@ impl Executor {
         let http = transfer::client(&cfg)?;
         let encoder = crate::encoder::detect(&cfg.ffmpeg, cfg.encoder).await;
         let cuda_decode = cfg.cuda_decode && crate::encoder::detect_cuda_decode(&cfg.ffmpeg, &cfg.work_root).await;
-        let transcriber = Arc::new(crate::transcribe::Engine::from_env());
+        // The model registry from the environment (WHISPER_MODELS_DIR, WHISPER_MODELS,
+        // WHISPER_DEFAULT_MODEL); nothing is loaded until a job asks for a model.
+        let transcriber = Arc::new(crate::transcribe::Engine::new(crate::transcribe::models::Registry::from_env(), cfg.ffmpeg.clone()));
         Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode, transcriber })
     }
 
