@@ -174,7 +174,8 @@ async fn auth_validation_and_errors() {
     assert_eq!(status, 404);
     let (status, _) = s.get_job("not-a-job", &s.key).await;
     assert_eq!(status, 404);
-    let (status, err) = s.post("/audio/transcribe", Some(&s.key), &json!({"audio_url":"https://x.example/a.mp3"})).await;
+    let segment = json!({"job_id":"p1","master_audio_uri":"https://x.example/a.wav","segments":[{"start_sec":0,"duration_sec":1}]});
+    let (status, err) = s.post("/pipeline/segment", Some(&s.key), &segment).await;
     assert_eq!((status, err["code"].as_str()), (501, Some("operation-not-implemented")));
     let resp = s.http.get(format!("{}/nope", s.edge)).send().await.unwrap();
     assert_eq!(resp.status(), 404);
