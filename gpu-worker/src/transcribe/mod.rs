@@ -44,7 +44,10 @@ pub struct TranscribeOptions {
     pub enable_vad: bool,
     /// Beam width; 1 is greedy.
     pub beam_size: usize,
-    /// 0 decodes by beam search; above 0 samples at this temperature.
+    /// 0 decodes by beam search; above 0 samples at this temperature (`beam_size`
+    /// candidates, the most probable kept). Either way a window whose average log
+    /// probability is below −1 is decoded again at +0.2 steps up to 1.0 (faster-whisper's
+    /// fallback, without its compression-ratio test).
     pub temperature: f32,
 }
 
