@@ -630,7 +630,12 @@ mod tests {
                 Operation::Transcribe,
                 r#"{"audio_url":"https://x.example/a.mp3","language":"Portuguese","model":"..","beam_size":0,"temperature":1.5}"#
             ),
-            pairs(&[("language", "invalid-language"), ("model", "invalid-model"), ("beam_size", "out-of-range"), ("temperature", "out-of-range")])
+            pairs(&[
+                ("language", "invalid-language"),
+                ("model", "invalid-model"),
+                ("beam_size", "out-of-range"),
+                ("temperature", "out-of-range")
+            ])
         );
         assert_eq!(
             problems(Operation::PipelineSegment, r#"{"job_id":"..","segments":[]}"#),
