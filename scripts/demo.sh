@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo pipeline, run against the local stack by `make demo` (scripts/with-stack.sh
-# exports the stack's dev.env): sample media made locally → storage → a real img2vid job
-# through the public API → the MP4s downloaded into ./out/.
+# exports the stack's dev.env): sample media made locally → storage → a chain of real
+# jobs through the public API (img2vid → concatenate → addaudio → trilhasonora →
+# transcribe → caption_style highlight with the transcription's words.json) → ./out/.
 set -euo pipefail
 : "${EDGE_URL:?run through make demo}"
 cd "$(dirname "$0")/.."
@@ -16,10 +17,10 @@ ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=s=1920x1080" -frame
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "mandelbrot=s=1600x1200" -frames:v 1 "$MEDIA/2.jpg"
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "smptehdbars=s=1280x720" -frames:v 1 "$MEDIA/3.png"
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "cellauto=s=720x1280:rule=110" -frames:v 1 "$MEDIA/4.png"
-espeak-ng -v pt-br -s 150 -w "$MEDIA/narracao.wav" \
-  "Olá! Este é um vídeo de demonstração da api-gpu. Quatro imagens viram clipes com efeito Ken Burns, prontos para receber a narração."
-NARRATION=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$MEDIA/narracao.wav")
-say "narration: $(printf '%.2f' "$NARRATION") s of Portuguese speech (espeak-ng)"
+espeak-ng -v en -s 150 -w "$MEDIA/narration.wav" \
+  "Hello! This is a demo of the GPU video API. Four pictures become moving clips, joined together, with this narration and some music under it. Every word you hear is transcribed, then shown as it is spoken."
+NARRATION=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$MEDIA/narration.wav")
+say "narration: $(printf '%.2f' "$NARRATION") s of English speech (espeak-ng)"
 
 upload() { # file key — S3 PUT signed with SigV4 (curl does the signing)
   curl -fsS -o /dev/null --aws-sigv4 "aws:amz:auto:s3" -u "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
@@ -27,14 +28,7 @@ upload() { # file key — S3 PUT signed with SigV4 (curl does the signing)
 }
 # A little music: two detuned tones with a slow tremolo, 6 s (it loops under the video).
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i "aevalsrc=0.3*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.5*t))+0.2*sin(2*PI*330.5*t):s=44100:d=6"   -ac 2 -c:a libmp3lame "$MEDIA/musica.mp3"
-TEXT="Olá! Este é um vídeo de demonstração da api-gpu. Quatro imagens viram clipes com efeito Ken Burns, prontos para receber a narração."
-python3 - "$TEXT" "$NARRATION" >"$MEDIA/words.json" <<'PY'
-import json, sys
-words, total = sys.argv[1].split(), float(sys.argv[2])
-step = total / len(words)
-print(json.dumps({"words": [{"word": w, "start": round(i * step, 3), "end": round((i + 0.9) * step, 3)} for i, w in enumerate(words)]}))
-PY
-for f in 1.jpg 2.jpg 3.png 4.png narracao.wav musica.mp3; do upload "$MEDIA/$f" "${TENANT_PREFIX}inputs/$RUN/$f"; done
+for f in 1.jpg 2.jpg 3.png 4.png narration.wav musica.mp3; do upload "$MEDIA/$f" "${TENANT_PREFIX}inputs/$RUN/$f"; done
 say "uploaded 4 photos, the narration and music under ${TENANT_PREFIX}inputs/$RUN/"
 
 # run_job PATH BODY → waits for the job, prints progress, leaves its object in $JOB.
@@ -79,7 +73,7 @@ say "  stream copy: $(jq -r .result.copied <<<"$JOB")"
 JOINED=$(jq -r .result.s3_key <<<"$JOB")
 
 # 3. addaudio: the narration under the video.
-run_job /video/addaudio "$(jq -n --arg v "r2://$JOINED" --arg a "r2://${TENANT_PREFIX}inputs/$RUN/narracao.wav" --arg path "demo/$RUN" \
+run_job /video/addaudio "$(jq -n --arg v "r2://$JOINED" --arg a "r2://${TENANT_PREFIX}inputs/$RUN/narration.wav" --arg path "demo/$RUN" \
   '{url_video: $v, url_audio: $a, path: $path, output_filename: "narrated.mp4"}')"
 NARRATED=$(jq -r .result.s3_key <<<"$JOB")
 
@@ -89,14 +83,26 @@ run_job /video/trilhasonora "$(jq -n --arg v "r2://$NARRATED" --arg m "r2://${TE
 say "  loops: $(jq -r .result.loops_applied <<<"$JOB"), analysis: $(jq -c .result.audio_analysis <<<"$JOB")"
 WITH_MUSIC=$(jq -r .result.s3_key <<<"$JOB")
 
-# 5. caption_style highlight: word-by-word karaoke. Without transcription yet, the word
-#    timings are spread evenly over the narration (words.json made here).
-upload "$MEDIA/words.json" "${TENANT_PREFIX}inputs/$RUN/words.json"
-run_job /video/caption_style "$(jq -n --arg v "r2://$WITH_MUSIC" --arg c "r2://${TENANT_PREFIX}inputs/$RUN/words.json" --arg path "demo/$RUN" \
+# 5. transcribe: the narration → segments.srt, segments.json, words.json, karaoke.ass
+#    (Whisper; the local worker's default model is tiny.en).
+run_job /audio/transcribe "$(jq -n --arg a "r2://${TENANT_PREFIX}inputs/$RUN/narration.wav" --arg path "demo/$RUN/transcript" \
+  '{audio_url: $a, path: $path}')"
+say "  \"$(jq -r .result.transcription <<<"$JOB")\""
+say "  language $(jq -r .result.language <<<"$JOB"), model $(jq -r .result.stats.model <<<"$JOB"), $(jq -r .result.stats.words <<<"$JOB") words, \
+$(jq -r .result.stats.real_time_factor <<<"$JOB")× real time"
+mkdir -p "$OUT/transcript"
+for f in segments.srt:.segments.srt segments.json:.segments.json words.json:.words.json karaoke.ass:.words.ass_karaoke; do
+  curl -fsS -o "$OUT/transcript/${f%%:*}" "$(jq -r ".result.files${f#*:}" <<<"$JOB")"
+done
+say "  $OUT/transcript/: $(ls "$OUT/transcript" | tr '\n' ' ')"
+WORDS=$(jq -r .result.s3_keys.words.json <<<"$JOB")
+
+# 6. caption_style highlight: word-by-word karaoke from the transcription's words.json.
+run_job /video/caption_style "$(jq -n --arg v "r2://$WITH_MUSIC" --arg c "r2://$WORDS" --arg path "demo/$RUN" \
   '{url_video: $v, url_caption: $c, type: "highlight", uppercase: true, path: $path, output_filename: "final.mp4",
     style: {fonte: "DejaVu Sans", tamanho_fonte: 72, texto_cor: "#FFFFFF", highlight_texto_cor: "#FFD400", position: "bottom_center",
       fundo_cor: "#000000", fundo_opacidade: 0.55, fundo_arredondado: true, padding_horizontal: 28, padding_vertical: 14,
       words_per_line: 4, max_lines: 2}}')"
 fetch "$(jq -r .result.video_url <<<"$JOB")" "$OUT/final.mp4"
-cp "$MEDIA/narracao.wav" "$OUT/"
-say "done: $OUT/final.mp4 (and the four clips, each step's job object, narracao.wav)"
+cp "$MEDIA/narration.wav" "$OUT/"
+say "done: $OUT/final.mp4 (and the four clips, the transcript files, each step's job object, narration.wav)"
