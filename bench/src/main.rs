@@ -35,7 +35,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use gpu_worker::encoder::Encoder;
-use gpu_worker::ops::img2vid::{EASING, clip_args};
+use gpu_worker::ops::img2vid::{DEFAULT_EASING, clip_args};
 use job_spec::ZoomType;
 use job_spec::kenburns;
 
@@ -195,7 +195,7 @@ fn machine(quick: bool) -> String {
 
 /// Our renderer's crop box of frame `i` of `n` as a [`Mapping`] (img2vid's easing).
 fn ours_mapping(i: u32, n: u32) -> Mapping {
-    let b = kenburns::crop_box(SOURCE, SIZE, ZoomType::Zoomin, i, n, EASING);
+    let b = kenburns::crop_box(SOURCE, SIZE, ZoomType::Zoomin, i, n, DEFAULT_EASING);
     Mapping { ox: b.x, oy: b.y, sx: b.width / f64::from(SIZE.0), sy: b.height / f64::from(SIZE.1) }
 }
 
@@ -204,7 +204,7 @@ fn ours_mapping(i: u32, n: u32) -> Mapping {
 fn floor_argv(input: &str, fps: u32, out: &Path) -> Vec<String> {
     let mut a = vec!["ffmpeg".to_owned()];
     let mut after_i = false;
-    for arg in clip_args(out, SIZE, fps, Encoder::Libx264) {
+    for arg in clip_args(out, SIZE, fps, Encoder::Libx264, None) {
         let is_i = arg == "-i";
         a.push(if after_i && arg == "-" { input.to_owned() } else { arg });
         after_i = is_i;

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use gpu_worker::encoder::Encoder;
 use gpu_worker::kenburns::{self, Source};
-use gpu_worker::ops::img2vid::{EASING, clip_args};
+use gpu_worker::ops::img2vid::{DEFAULT_EASING, clip_args};
 use job_spec::ZoomType;
 use job_spec::values::EasingType;
 use job_spec::worker::{CaptionMode, CaptionTask, MusicTask, RenderScene, RenderTask};
@@ -66,13 +66,13 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
         let rgb = kenburns::decode(&img).with_context(|| format!("decoding {}", img.display()))?;
         Source::new(&rgb, size).map_err(anyhow::Error::msg)?
     };
-    let clip = |mut out: &mut dyn Write| kenburns::write_clip(&source, size, ZoomType::Zoomin, frames, EASING, &mut out);
+    let clip = |mut out: &mut dyn Write| kenburns::write_clip(&source, size, ZoomType::Zoomin, frames, DEFAULT_EASING, &mut out);
     match sink {
         Sink::Null => clip(&mut std::fs::File::create("/dev/null")?)?,
         Sink::Raw(f) => clip(&mut BufWriter::with_capacity(1 << 20, std::fs::File::create(f)?))?,
         Sink::Mp4(f) => {
             let mut child = Command::new("ffmpeg")
-                .args(clip_args(&f, size, fps, Encoder::Libx264))
+                .args(clip_args(&f, size, fps, Encoder::Libx264, None))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .spawn()

@@ -68,6 +68,7 @@ mod tests {
                 output: format!("video_{i}"),
                 frames: 24,
                 zoom: ZoomType::Zoomin,
+                easing: Default::default(),
             })
             .collect();
         Plan {

@@ -534,6 +534,7 @@ mod tests {
                     output: format!("video_{i}"),
                     frames: 24,
                     zoom: job_spec::ZoomType::Zoomin,
+                    easing: Default::default(),
                 })
                 .collect(),
         })

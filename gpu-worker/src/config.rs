@@ -27,8 +27,13 @@ pub struct Config {
     pub max_input_bytes: u64,
     /// Downloads and uploads in flight per job (`TRANSFER_PARALLELISM`, default 4).
     pub transfer_parallelism: usize,
-    /// ffmpeg processes per job (`RENDER_PARALLELISM`, default: half the cores, ≥ 1).
+    /// Clips rendered at once per job at most (`RENDER_PARALLELISM`, default: the
+    /// number of cores); memory and NVENC sessions may lower it
+    /// ([`crate::ops::img2vid::clip_plan`]).
     pub render_parallelism: usize,
+    /// NVENC encode sessions the GPU allows at once (`NVENC_MAX_SESSIONS`, default 8,
+    /// GeForce drivers' limit; data-centre GPUs have none).
+    pub nvenc_sessions: usize,
     /// Hard limit for one ffmpeg run (`FFMPEG_TIMEOUT_SECS`, default 1800).
     pub ffmpeg_timeout: Duration,
     /// Connect/read timeout of transfers (`HTTP_TIMEOUT_SECS`, default 60).
@@ -70,7 +75,8 @@ impl Config {
             allow_loopback_http: matches!(env("ALLOW_LOOPBACK_HTTP").as_deref(), Some("1" | "true")),
             max_input_bytes: num("MAX_INPUT_BYTES", 2 << 30)?,
             transfer_parallelism: num("TRANSFER_PARALLELISM", 4)?.max(1) as usize,
-            render_parallelism: num("RENDER_PARALLELISM", (cores as u64 / 2).max(1))?.max(1) as usize,
+            render_parallelism: num("RENDER_PARALLELISM", cores as u64)?.max(1) as usize,
+            nvenc_sessions: num("NVENC_MAX_SESSIONS", 8)?.max(1) as usize,
             ffmpeg_timeout: Duration::from_secs(num("FFMPEG_TIMEOUT_SECS", 1800)?),
             http_timeout: Duration::from_secs(num("HTTP_TIMEOUT_SECS", 60)?),
         })
@@ -93,4 +99,30 @@ fn free_bytes(path: &std::path::Path) -> Option<u64> {
     let text = String::from_utf8(out.stdout).ok()?;
     let kb: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Memory a job may still use: the smaller of the kernel's `MemAvailable` and what the
+/// container's cgroup (v2 `memory.max` − `memory.current`, or v1's limit − usage) leaves.
+/// `None` where neither can be read.
+pub fn available_memory() -> Option<u64> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let meminfo = read("/proc/meminfo").and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    let num = |p: &str| read(p).and_then(|v| v.trim().parse::<u64>().ok());
+    let cgroup = match (num("/sys/fs/cgroup/memory.max"), num("/sys/fs/cgroup/memory.current")) {
+        (Some(max), Some(cur)) => Some(max.saturating_sub(cur)),
+        _ => match (num("/sys/fs/cgroup/memory/memory.limit_in_bytes"), num("/sys/fs/cgroup/memory/memory.usage_in_bytes")) {
+            // v1 reports "no limit" as a huge number.
+            (Some(max), Some(cur)) if max < (1 << 60) => Some(max.saturating_sub(cur)),
+            _ => None,
+        },
+    };
+    match (meminfo, cgroup) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }

@@ -167,9 +167,21 @@ impl Executor {
         let done = Arc::new(AtomicU64::new(0));
         let size = (t.width, t.height);
         let decodes = &tokio::sync::Semaphore::new(img2vid::DECODES_IN_FLIGHT);
+        let plan = img2vid::clip_plan(
+            t.clips.len(),
+            size,
+            self.encoder,
+            img2vid::Capacity {
+                cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                max_in_flight: self.cfg.render_parallelism,
+                nvenc_sessions: self.cfg.nvenc_sessions,
+                memory_bytes: crate::config::available_memory(),
+            },
+        );
+        tracing::debug!(clips = t.clips.len(), in_flight = plan.in_flight, threads = ?plan.threads, "img2vid clip plan");
         let renders = t.clips.iter().cloned().zip(inputs.into_iter().map(|(path, _)| path)).enumerate().map(|(i, (clip, input))| {
             let out = dir.join(format!("out_{i}.mp4"));
-            let args = img2vid::clip_args(&out, size, t.frame_rate, self.encoder);
+            let args = img2vid::clip_args(&out, size, t.frame_rate, self.encoder, plan.threads);
             let (done, progress) = (done.clone(), progress.clone());
             async move {
                 // Decode once (a bounded number at a time), then render into ffmpeg's stdin.
@@ -182,7 +194,7 @@ impl Executor {
                     let (progress, done) = (progress.clone(), done.clone());
                     move |f: u32| progress(Progress::new("render", (done.load(Ordering::Relaxed) + u64::from(f)).min(total), total))
                 };
-                let feed = img2vid::feed(source, size, clip.zoom, clip.frames);
+                let feed = img2vid::feed(source, size, clip.zoom, clip.frames, clip.easing.into());
                 process::run_ffmpeg_fed(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame, feed)
                     .await
                     .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
@@ -191,7 +203,7 @@ impl Executor {
                 Ok::<_, JobError>((clip.output.clone(), out))
             }
         });
-        let files: Vec<(String, PathBuf)> = futures_util::stream::iter(renders).buffered(self.cfg.render_parallelism).try_collect().await?;
+        let files: Vec<(String, PathBuf)> = futures_util::stream::iter(renders).buffered(plan.in_flight).try_collect().await?;
         timings.insert("render".into(), clock.elapsed().as_millis() as u64);
 
         let clock = Instant::now();

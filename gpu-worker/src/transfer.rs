@@ -310,6 +310,7 @@ mod tests {
             max_input_bytes: 1 << 20,
             transfer_parallelism: 1,
             render_parallelism: 1,
+            nvenc_sessions: 8,
             ffmpeg_timeout: Duration::from_secs(10),
             // Long enough that a connection attempt to an unroutable address would show.
             http_timeout: Duration::from_secs(10),

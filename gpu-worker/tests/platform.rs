@@ -207,7 +207,14 @@ impl Harness {
                 width,
                 height,
                 frame_rate: 24,
-                clips: vec![ClipTask { id: "img".into(), input: "image".into(), output: "video".into(), frames, zoom: ZoomType::Zoomin }],
+                clips: vec![ClipTask {
+                    id: "img".into(),
+                    input: "image".into(),
+                    output: "video".into(),
+                    frames,
+                    zoom: ZoomType::Zoomin,
+                    easing: Default::default(),
+                }],
             }),
         }
     }

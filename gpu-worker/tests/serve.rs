@@ -110,6 +110,7 @@ impl Harness {
                         output: format!("video_{}", n(i)),
                         frames,
                         zoom,
+                        easing: Default::default(),
                     })
                     .collect(),
             }),

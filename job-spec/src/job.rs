@@ -252,8 +252,22 @@ mod tests {
             height: 1080,
             frame_rate: 24,
             clips: vec![
-                ClipTask { id: "a".into(), input: "image_1".into(), output: "video_1".into(), frames: 48, zoom: ZoomType::Zoomin },
-                ClipTask { id: "b".into(), input: "image_2".into(), output: "video_2".into(), frames: 24, zoom: ZoomType::Zoomout },
+                ClipTask {
+                    id: "a".into(),
+                    input: "image_1".into(),
+                    output: "video_1".into(),
+                    frames: 48,
+                    zoom: ZoomType::Zoomin,
+                    easing: Default::default(),
+                },
+                ClipTask {
+                    id: "b".into(),
+                    input: "image_2".into(),
+                    output: "video_2".into(),
+                    frames: 24,
+                    zoom: ZoomType::Zoomout,
+                    easing: Default::default(),
+                },
             ],
         });
         let out = WorkerOutput {

@@ -109,6 +109,11 @@ pub struct Img2Vid {
     #[serde(default)]
     #[schemars(extend("enum" = ORIENTATIONS))]
     pub orientation: Option<String>,
+    /// Motion easing of every clip: `linear` (default, as zoompan moved) or
+    /// `ease_in_out` (starts and ends at rest). An image's own `easing` wins.
+    #[serde(default)]
+    #[schemars(with = "Option<EasingType>")]
+    pub easing: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -122,6 +127,10 @@ pub struct ImageItem {
     #[serde(alias = "duration")]
     #[schemars(range(min = MIN_IMAGE_SECONDS, max = MAX_IMAGE_SECONDS), extend("x-aliases" = ["duration"]))]
     pub duracao: f64,
+    /// This clip's easing, over the request's `easing`.
+    #[serde(default)]
+    #[schemars(with = "Option<EasingType>")]
+    pub easing: Option<String>,
 }
 
 // ---------------------------------------------------------------- video/render

@@ -394,6 +394,8 @@ fn plan_img2vid(r: &Img2Vid, job_id: &str, prefix: &str, ctx: &RefContext) -> Pl
             output,
             frames: frames_for(img.duracao, fps),
             zoom,
+            // Validated: a given easing parses.
+            easing: img.easing.as_deref().or(r.easing.as_deref()).and_then(EasingType::parse).unwrap_or_default(),
         });
     }
     Plan { inputs, outputs, task: Task::Img2vid(Img2VidTask { width, height, frame_rate: fps, clips }) }
@@ -490,6 +492,25 @@ mod tests {
         assert_eq!(t.clips[0].id, "a");
         assert_eq!(t.clips[1].id, "2");
         assert!(t.clips.iter().all(|c| c.zoom == ZoomType::Zoomout));
+        // No easing asked: linear, as zoompan moved.
+        assert!(t.clips.iter().all(|c| c.easing == EasingType::Linear));
+    }
+
+    #[test]
+    fn img2vid_easing_per_request_and_per_image() {
+        let req = Operation::Img2vid
+            .parse(
+                br#"{"images":[{"image_url":"r2://t/acme/a.jpg","duracao":1},
+                                  {"image_url":"r2://t/acme/b.jpg","duracao":1,"easing":"linear"}],
+                        "easing":"ease-in-out"}"#,
+            )
+            .unwrap();
+        let Task::Img2vid(t) = plan(&req, "j", &ctx()).unwrap().task else { panic!("img2vid task") };
+        assert_eq!(t.clips.iter().map(|c| c.easing).collect::<Vec<_>>(), [EasingType::EaseInOut, EasingType::Linear]);
+        // Tasks from before easing existed (no field) still parse, as linear.
+        let old = r#"{"id":"1","input":"image_1","output":"video_1","frames":24,"zoom":"zoomin"}"#;
+        let clip: ClipTask = serde_json::from_str(old).unwrap();
+        assert_eq!(clip.easing, EasingType::Linear);
     }
 
     #[test]

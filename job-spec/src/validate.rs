@@ -235,12 +235,23 @@ impl V<'_> {
             let at = index("images", i);
             check_media_ref(&mut self.p, &join(&at, "image_url"), &img.image_url, self.ctx);
             self.p.range_f64(&join(&at, "duracao"), img.duracao, MIN_IMAGE_SECONDS, MAX_IMAGE_SECONDS);
+            self.easing(&join(&at, "easing"), img.easing.as_deref());
         }
+        self.easing("easing", r.easing.as_deref());
         self.frames(&r.zoom_types, r.frame_rate, r.orientation.as_deref(), r.width, r.height);
         if let Some(path) = &r.path
             && let Err((code, msg)) = check_path(path)
         {
             self.p.push("path", code, msg);
+        }
+    }
+
+    /// An easing name, when given.
+    fn easing(&mut self, at: &str, easing: Option<&str>) {
+        if let Some(e) = easing
+            && crate::values::EasingType::parse(e).is_none()
+        {
+            self.p.push(at, "invalid-value", format!("`{e}` is not one of: linear, ease_in_out"));
         }
     }
 
@@ -288,11 +299,7 @@ impl V<'_> {
             if let Some(z) = &scene.zoom {
                 self.zoom(&join(&at, "zoom"), z);
             }
-            if let Some(e) = &scene.easing
-                && crate::values::EasingType::parse(e).is_none()
-            {
-                self.p.push(join(&at, "easing"), "invalid-value", format!("`{e}` is not one of: linear, ease_in_out"));
-            }
+            self.easing(&join(&at, "easing"), scene.easing.as_deref());
         }
         let total: f64 = r.scenes.iter().map(|s| s.duration).sum();
         if total > MAX_MEDIA_SECONDS {
@@ -539,10 +546,10 @@ mod tests {
             Operation::Img2vid,
             r#"{"images":[
                 {"image_url":"https://cdn.example.com/a.jpg","duracao":5},
-                {"image_url":"ftp://x/b.jpg","duracao":0},
-                {"image_url":"r2://t/other/c.jpg","duracao":601}],
+                {"image_url":"ftp://x/b.jpg","duracao":0,"easing":"ease_in_out"},
+                {"image_url":"r2://t/other/c.jpg","duracao":601,"easing":"bounce"}],
               "zoom_types":["zoomin","spin"], "frame_rate":61, "width":1921, "height":8,
-              "path":"../escape", "webhook_url":"http://10.0.0.1/hook"}"#,
+              "path":"../escape", "webhook_url":"http://10.0.0.1/hook", "easing":"wobble"}"#,
         );
         assert_eq!(
             got,
@@ -552,6 +559,8 @@ mod tests {
                 ("images[1].duracao", "out-of-range"),
                 ("images[2].image_url", "key-outside-tenant"),
                 ("images[2].duracao", "out-of-range"),
+                ("images[2].easing", "invalid-value"),
+                ("easing", "invalid-value"),
                 ("zoom_types[1]", "invalid-value"),
                 ("frame_rate", "out-of-range"),
                 ("width", "odd-dimension"),

@@ -280,6 +280,9 @@ pub struct ClipTask {
     /// Exact number of frames to render (see [`crate::plan::frames_for`]).
     pub frames: u32,
     pub zoom: ZoomType,
+    /// The motion's easing (`linear` when absent, as tasks planned before it had).
+    #[serde(default)]
+    pub easing: EasingType,
 }
 
 /// `/video/render`: the whole video in one pass and one encode.

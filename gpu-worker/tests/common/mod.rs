@@ -77,6 +77,7 @@ pub fn config(work_root: &Path) -> Config {
         max_input_bytes: 50 << 20,
         transfer_parallelism: 2,
         render_parallelism: 2,
+        nvenc_sessions: 8,
         ffmpeg_timeout: Duration::from_secs(120),
         http_timeout: Duration::from_secs(10),
     }
