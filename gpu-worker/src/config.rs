@@ -38,6 +38,41 @@ pub struct Config {
     pub ffmpeg_timeout: Duration,
     /// Connect/read timeout of transfers (`HTTP_TIMEOUT_SECS`, default 60).
     pub http_timeout: Duration,
+    /// Seed 004's public-read fallback for `s3://` inputs of direct RunPod payloads
+    /// (`R2_PUBLIC_BASE_URL`, `R2_PUBLIC_BUCKET`); `None` (the default): `s3://` inputs
+    /// answer `no-storage-credentials`.
+    pub public_inputs: Option<PublicInputs>,
+}
+
+/// `s3://<bucket>/<key>` read as `GET <base>/<key>`, for the buckets allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicInputs {
+    /// `R2_PUBLIC_BASE_URL`, without a trailing `/`.
+    pub base: String,
+    /// `R2_PUBLIC_BUCKET`: only this bucket maps; `None`: every bucket does.
+    pub bucket: Option<String>,
+}
+
+impl PublicInputs {
+    /// Checks the two variables: a base that is not an http(s) URL, or a bucket without
+    /// a base, is a configuration error.
+    pub fn from_parts(base: Option<&str>, bucket: Option<&str>) -> Result<Option<PublicInputs>, String> {
+        let Some(base) = base else {
+            return match bucket {
+                Some(b) => Err(format!("R2_PUBLIC_BUCKET={b:?} without R2_PUBLIC_BASE_URL: set the base URL or unset the bucket")),
+                None => Ok(None),
+            };
+        };
+        let fix = "set it to the public http(s) base that serves the bucket's keys, e.g. https://videos.example.com, or unset it";
+        let url = url::Url::parse(base).map_err(|e| format!("R2_PUBLIC_BASE_URL={base:?} is not a URL ({e}); {fix}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!("R2_PUBLIC_BASE_URL={base:?} is not an http(s) URL; {fix}"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("R2_PUBLIC_BASE_URL={base:?} has a query or fragment; {fix}"));
+        }
+        Ok(Some(PublicInputs { base: base.trim_end_matches('/').to_owned(), bucket: bucket.map(str::to_owned) }))
+    }
 }
 
 impl Config {
@@ -79,6 +114,7 @@ impl Config {
             nvenc_sessions: num("NVENC_MAX_SESSIONS", 8)?.max(1) as usize,
             ffmpeg_timeout: Duration::from_secs(num("FFMPEG_TIMEOUT_SECS", 1800)?),
             http_timeout: Duration::from_secs(num("HTTP_TIMEOUT_SECS", 60)?),
+            public_inputs: PublicInputs::from_parts(env("R2_PUBLIC_BASE_URL").as_deref(), env("R2_PUBLIC_BUCKET").as_deref())?,
         })
     }
 }
@@ -124,5 +160,25 @@ pub fn available_memory() -> Option<u64> {
     match (meminfo, cgroup) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_inputs_are_checked_at_start() {
+        assert_eq!(PublicInputs::from_parts(None, None), Ok(None));
+        assert_eq!(
+            PublicInputs::from_parts(Some("https://videos.example.com/"), Some("videos")),
+            Ok(Some(PublicInputs { base: "https://videos.example.com".into(), bucket: Some("videos".into()) }))
+        );
+        assert!(PublicInputs::from_parts(Some("http://127.0.0.1:9000/pub"), None).is_ok());
+        for bad in ["videos.example.com", "s3://videos", "ftp://x.example", "https://x.example/?a=1"] {
+            let e = PublicInputs::from_parts(Some(bad), None).unwrap_err();
+            assert!(e.contains("R2_PUBLIC_BASE_URL") && e.contains("http(s)"), "{bad}: {e}");
+        }
+        assert!(PublicInputs::from_parts(None, Some("videos")).unwrap_err().contains("without R2_PUBLIC_BASE_URL"));
     }
 }

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod platform;
 pub mod process;
 pub mod render;
+pub mod seed_task;
 pub mod serve;
 mod single;
 pub mod transcribe;

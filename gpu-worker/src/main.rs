@@ -44,8 +44,9 @@ enum Command {
         #[arg(long, env = "WEBHOOK_RETRY_DELAY_SECS", default_value_t = 10)]
         webhook_retry_delay_secs: u64,
     },
-    /// Run one job from a JSON file (`{"input": <WorkerJob>}` or the job itself) and
-    /// print the output; exit 1 on failure.
+    /// Run one job from a JSON file (`{"input": <WorkerJob>}` or the job itself, or a
+    /// seed 004 `{"input": {"task": …, "parameters": {…}}}`) and print the output; exit 1
+    /// on failure.
     Run {
         #[arg(long = "test-input", alias = "test_input")]
         test_input: PathBuf,
@@ -103,15 +104,22 @@ async fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&test_input).with_context(|| format!("reading {}", test_input.display()))?;
             let value: serde_json::Value = serde_json::from_str(&text).context("test input is not JSON")?;
             let value = value.get("input").cloned().unwrap_or(value);
-            let job: job_spec::WorkerJob = serde_json::from_value(value).context("test input is not a worker job")?;
+            // The edge's WorkerJob, or seed 004's task + parameters; refused like a failed job.
+            let incoming = match gpu_worker::seed_task::parse_input(value, cfg.public_inputs.as_ref()) {
+                Ok(i) => i,
+                Err(e) => {
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "error": e }))?);
+                    std::process::exit(1);
+                }
+            };
             let exec = Executor::new(cfg).await.map_err(anyhow::Error::msg)?;
             let cancel = CancellationToken::new();
             tokio::spawn(signal_shutdown(cancel.clone()));
             let progress =
                 Arc::new(|p: job_spec::Progress| tracing::info!(stage = %p.stage, completed = p.completed, total = p.total, "progress"));
-            match exec.execute(&job, progress, &cancel).await {
+            match exec.execute(incoming.job(), progress, &cancel).await {
                 Ok(out) => {
-                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "output": out }))?);
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "output": incoming.output_value(&out) }))?);
                     Ok(())
                 }
                 Err(e) => {

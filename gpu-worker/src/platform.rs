@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use job_spec::{Progress, WorkerJob};
+use job_spec::Progress;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Deserialize;
@@ -23,8 +23,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::error::JobError;
 use crate::executor::{Executor, ProgressFn};
+use crate::seed_task;
 
 /// Sent as `runpod_version` in heartbeats: the runpod-python protocol level this
 /// worker follows, with our own version as semver build metadata.
@@ -452,18 +452,19 @@ fn start_job(w: &Arc<Worker>, tracker: &TaskTracker, slots: &Arc<Semaphore>, job
 
 async fn run_job(w: &Arc<Worker>, job: &TakenJob, cancel: &CancellationToken) {
     tracing::info!(job = %job.id, "started");
-    let result = match serde_json::from_value::<WorkerJob>(job.input.clone()) {
-        Err(e) => Err(JobError::InvalidTask(format!("input is not a worker job: {e}"))),
-        Ok(task) => {
+    // The edge's WorkerJob, or seed 004's task + parameters (crate::seed_task).
+    let result = match seed_task::parse_input(job.input.clone(), w.exec.cfg.public_inputs.as_ref()) {
+        Err(e) => Err(e),
+        Ok(incoming) => {
             let (progress, finished, reporter) = progress_reporter(w, &job.id);
-            let r = w.exec.execute(&task, progress, cancel).await;
+            let r = w.exec.execute(incoming.job(), progress, cancel).await;
             if cancel.is_cancelled() {
                 reporter.abort();
             } else {
                 finished.cancel();
                 let _ = reporter.await;
             }
-            r
+            r.map(|out| incoming.output_value(&out)).map_err(|e| e.to_worker_error())
         }
     };
     if cancel.is_cancelled() {
@@ -473,8 +474,8 @@ async fn run_job(w: &Arc<Worker>, job: &TakenJob, cancel: &CancellationToken) {
     let body = match &result {
         Ok(out) => json!({ "output": out }),
         Err(e) => {
-            tracing::warn!(job = %job.id, code = e.code(), error = %e, "failed");
-            json!({ "error": e.to_worker_error().to_runpod_string() })
+            tracing::warn!(job = %job.id, code = %e.code, error = %e.message, "failed");
+            json!({ "error": e.to_runpod_string() })
         }
     };
     match w.post_done(&job.id, &body, &w.cfg.done_retry_delays).await {

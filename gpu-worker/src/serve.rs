@@ -21,13 +21,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use job_spec::{Progress, WorkerJob};
+use job_spec::Progress;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::executor::Executor;
+use crate::seed_task;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -288,17 +289,13 @@ async fn run_job(s: Shared, id: String, run: u32, spec: Spec, cancel: Cancellati
         return;
     }
     tracing::info!(job = %id, "started");
-    let (status, output, err) = match serde_json::from_value::<WorkerJob>(input) {
-        Err(e) => {
-            let we = job_spec::WorkerError {
-                code: "invalid-task".into(),
-                message: format!("input is not a worker job: {e}"),
-                retryable: false,
-                stderr_tail: None,
-            };
+    // The edge's WorkerJob, or seed 004's task + parameters (crate::seed_task).
+    let (status, output, err) = match seed_task::parse_input(input, s.exec.cfg.public_inputs.as_ref()) {
+        Err(we) => {
+            tracing::warn!(job = %id, code = %we.code, error = %we.message, "refused");
             (Status::Failed, None, Some(we.to_runpod_string()))
         }
-        Ok(job) => {
+        Ok(incoming) => {
             let progress = {
                 let (s, id) = (s.clone(), id.clone());
                 Arc::new(move |p: Progress| {
@@ -308,12 +305,12 @@ async fn run_job(s: Shared, id: String, run: u32, spec: Spec, cancel: Cancellati
                     });
                 }) as crate::executor::ProgressFn
             };
-            match tokio::time::timeout(timeout, s.exec.execute(&job, progress, &cancel)).await {
+            match tokio::time::timeout(timeout, s.exec.execute(incoming.job(), progress, &cancel)).await {
                 Err(_) => {
                     cancel.cancel(); // kills ffmpeg still running for this job
                     (Status::TimedOut, None, Some(format!("execution timeout of {} ms exceeded", timeout.as_millis())))
                 }
-                Ok(Ok(out)) => (Status::Completed, serde_json::to_value(out).ok(), None),
+                Ok(Ok(out)) => (Status::Completed, Some(incoming.output_value(&out)), None),
                 Ok(Err(crate::error::JobError::Cancelled)) => (Status::Cancelled, None, None),
                 Ok(Err(e)) => {
                     tracing::warn!(job = %id, code = e.code(), error = %e, "failed");

@@ -314,6 +314,7 @@ mod tests {
             ffmpeg_timeout: Duration::from_secs(10),
             // Long enough that a connection attempt to an unroutable address would show.
             http_timeout: Duration::from_secs(10),
+            public_inputs: None,
         }
     }
 

@@ -80,6 +80,7 @@ pub fn config(work_root: &Path) -> Config {
         nvenc_sessions: 8,
         ffmpeg_timeout: Duration::from_secs(120),
         http_timeout: Duration::from_secs(10),
+        public_inputs: None,
     }
 }
 
