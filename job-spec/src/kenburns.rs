@@ -14,7 +14,7 @@
 //! and last frames sit exactly at the ends of the motion. Zoom is linear in progress
 //! (after easing), as ffmpeg's zoompan rendered it before.
 
-use crate::values::ZoomType;
+use crate::values::{EasingType, ZoomType};
 
 /// Zoom at the far end of zoomin/zoomout.
 pub const MAX_ZOOM: f64 = 1.3;
@@ -38,6 +38,15 @@ impl Easing {
         match self {
             Easing::Linear => t,
             Easing::EaseInOut => t * t * (3.0 - 2.0 * t),
+        }
+    }
+}
+
+impl From<EasingType> for Easing {
+    fn from(e: EasingType) -> Self {
+        match e {
+            EasingType::Linear => Easing::Linear,
+            EasingType::EaseInOut => Easing::EaseInOut,
         }
     }
 }
@@ -161,6 +170,12 @@ mod tests {
         }
         // Ease-in-out starts and ends at rest: the first step is far smaller than linear's.
         assert!(Easing::EaseInOut.apply(0.01) < 0.001 && close(Easing::EaseInOut.apply(0.25), 0.15625));
+    }
+
+    #[test]
+    fn easing_from_the_request_easing_type() {
+        assert_eq!(Easing::from(EasingType::EaseInOut), Easing::EaseInOut);
+        assert_eq!(Easing::from(EasingType::default()), Easing::Linear);
     }
 
     #[test]

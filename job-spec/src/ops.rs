@@ -2,23 +2,23 @@
 //! (`url_video`, `duracao`, `trilha_sonora`, `fonte`, …) and English aliases.
 //!
 //! Types are deliberately permissive (strings for enums, options for everything the
-//! seed treated as optional) so that [`crate::validate`] can report every problem at
+//! seed treated as optional) so that [`mod@crate::validate`] can report every problem at
 //! once instead of stopping at the first serde error.
 //!
 //! The `#[schemars(...)]` attributes only shape the generated OpenAPI document
-//! ([`crate::openapi`]): the limits [`crate::validate`] enforces, the string formats of
-//! [`crate::openapi`]'s format types, and `x-aliases` (the `#[serde(alias)]` names; a
+//! ([`crate::openapi`]): the limits [`mod@crate::validate`] enforces, the string formats of
+//! [`crate::formats`]'s format types, and `x-aliases` (the `#[serde(alias)]` names; a
 //! test checks the two lists agree). They do not change serde behaviour.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::openapi::{
+use crate::formats::{
     AudioFilename, FONT_NAME_PATTERN, Filename, HexColor, LANGUAGE_PATTERN, MODEL_NAME_PATTERN, MediaRefText, Mp4Filename, OutputPath,
     Position, Resolution, VideoFilename,
 };
-use crate::validate::limits::*;
+use crate::limits::*;
 use crate::values::{EasingType, ZoomType};
 
 /// Fields every asynchronous request may carry.

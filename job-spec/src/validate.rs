@@ -4,50 +4,15 @@
 
 use serde_json::Value;
 
+use crate::limits::*;
 use crate::media::{RefContext, check_fetch_url, check_filename, check_media_ref, check_path, extension};
 use crate::ops::*;
 use crate::problem::{Problems, index, join};
 use crate::request::{JobRequest, OpRequest};
 
-/// Limits a request must respect. Public so the README and OpenAPI can quote them.
-pub mod limits {
-    pub const MAX_IMAGES: usize = 500;
-    /// Scenes of one `/video/render`.
-    pub const MAX_SCENES: usize = 200;
-    pub const MIN_IMAGE_SECONDS: f64 = 0.1;
-    pub const MAX_IMAGE_SECONDS: f64 = 600.0;
-    pub const MIN_FPS: u32 = 1;
-    pub const MAX_FPS: u32 = 60;
-    pub const MIN_DIMENSION: u32 = 16;
-    pub const MAX_DIMENSION: u32 = 4096;
-    pub const MAX_LIST: usize = 500;
-    pub const MAX_MEDIA_SECONDS: f64 = 6.0 * 3600.0;
-    pub const MAX_METADATA_BYTES: usize = 16 * 1024;
-    pub const MAX_SEGMENTS: usize = 2000;
-    pub const ORIENTATIONS: [&str; 4] = ["landscape", "portrait", "horizontal", "vertical"];
-    pub const SYNC_MODES: [&str; 3] = ["shortest", "stretch_video", "loop_video"];
-    pub const CAPTION_TYPES: [&str; 2] = ["segments", "highlight"];
-    pub const VIDEO_EXTENSIONS: [&str; 3] = ["mp4", "mov", "mkv"];
-    /// `/video/render` writes MP4 only.
-    pub const MP4_EXTENSIONS: [&str; 1] = ["mp4"];
-    pub const AUDIO_EXTENSIONS: [&str; 7] = ["mp3", "m4a", "aac", "wav", "ogg", "opus", "flac"];
-    pub const MAX_VOLUME_REDUCTION_DB: f64 = 40.0;
-    pub const MAX_DB_OFFSET: f64 = 50.0;
-    pub const MIN_FONT_SIZE: f64 = 1.0;
-    pub const MAX_FONT_SIZE: f64 = 500.0;
-    /// ASS border styles: 1 outline + shadow, 3 opaque box, 4 box behind the text.
-    pub const BORDER_STYLES: [u32; 3] = [1, 3, 4];
-    /// Border width, outline and shadow.
-    pub const MAX_BORDER: f64 = 20.0;
-    pub const MAX_HIGHLIGHT_BORDER: f64 = 50.0;
-    pub const MAX_PADDING: f64 = 500.0;
-    pub const MAX_MARGIN_V: f64 = 2000.0;
-    pub const MAX_WORDS_PER_LINE: u32 = 10;
-    pub const MAX_LINES: u32 = 5;
-    pub const MAX_BEAM_SIZE: u32 = 10;
-    pub const MAX_MODEL_NAME: usize = 64;
-}
-use limits::*;
+/// The limits this module enforces, also at their former path `validate::limits`
+/// (the gpu-worker names them there).
+pub use crate::limits;
 
 /// Validates a parsed request; `Err` lists every problem found.
 pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Problem>> {
@@ -510,11 +475,11 @@ impl V<'_> {
     }
 }
 
-/// A model name: 1–[`limits::MAX_MODEL_NAME`] letters, digits, `-`, `_` and `.`, not
+/// A model name: 1–[`crate::limits::MAX_MODEL_NAME`] letters, digits, `-`, `_` and `.`, not
 /// starting with `.` (the worker may look models up as directories).
 pub fn is_model_name(m: &str) -> bool {
     !m.is_empty()
-        && m.len() <= limits::MAX_MODEL_NAME
+        && m.len() <= crate::limits::MAX_MODEL_NAME
         && !m.starts_with('.')
         && m.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }

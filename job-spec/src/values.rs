@@ -66,15 +66,6 @@ impl EasingType {
     }
 }
 
-impl From<EasingType> for crate::kenburns::Easing {
-    fn from(e: EasingType) -> Self {
-        match e {
-            EasingType::Linear => crate::kenburns::Easing::Linear,
-            EasingType::EaseInOut => crate::kenburns::Easing::EaseInOut,
-        }
-    }
-}
-
 /// `#RRGGBB` (or `RRGGBB`) → (r, g, b).
 pub fn parse_hex_color(s: &str) -> Option<(u8, u8, u8)> {
     let h = s.strip_prefix('#').unwrap_or(s);
@@ -151,7 +142,5 @@ mod tests {
             assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
             assert_eq!(EasingType::parse(e.as_str()), Some(e));
         }
-        assert_eq!(crate::kenburns::Easing::from(EasingType::EaseInOut), crate::kenburns::Easing::EaseInOut);
-        assert_eq!(crate::kenburns::Easing::from(EasingType::default()), crate::kenburns::Easing::Linear);
     }
 }

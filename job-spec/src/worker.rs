@@ -277,7 +277,7 @@ pub struct ClipTask {
     pub input: String,
     /// Name of the output receiving the MP4.
     pub output: String,
-    /// Exact number of frames to render (see [`crate::plan::frames_for`]).
+    /// Exact number of frames to render (see [`crate::timing::frames_for`]).
     pub frames: u32,
     pub zoom: ZoomType,
     /// The motion's easing (`linear` when absent, as tasks planned before it had).
@@ -306,7 +306,7 @@ pub struct RenderTask {
     pub scenes: Vec<RenderScene>,
     /// Input [`RenderTask::NARRATION`] is present.
     pub narration: bool,
-    /// Scene lengths follow the narration's duration ([`crate::plan::fit_frames`] of the
+    /// Scene lengths follow the narration's duration ([`crate::timing::fit_frames`] of the
     /// scenes' `seconds`) instead of their `frames`. Only with `narration`.
     pub fit_to_narration: bool,
     /// Input [`RenderTask::MUSIC`] is present, mixed this way.
@@ -323,7 +323,7 @@ pub struct RenderScene {
     pub id: String,
     /// Name of the input holding the image.
     pub input: String,
-    /// Frames when the scenes are not fitted to the narration ([`crate::plan::frames_for`]
+    /// Frames when the scenes are not fitted to the narration ([`crate::timing::frames_for`]
     /// of `seconds`).
     pub frames: u32,
     /// The requested duration, the weight of the scene when fitted to the narration.
@@ -357,16 +357,16 @@ impl RenderTask {
         match narration_seconds {
             Some(secs) if self.fit_to_narration => {
                 let seconds: Vec<f64> = self.scenes.iter().map(|s| s.seconds).collect();
-                crate::plan::fit_frames(&seconds, self.frame_rate, secs)
+                crate::timing::fit_frames(&seconds, self.frame_rate, secs)
             }
             _ => self.scenes.iter().map(|s| s.frames).collect(),
         }
     }
 
-    /// The limits of [`crate::validate`], re-checked on the parameters alone (for the
+    /// The limits of [`mod@crate::validate`], re-checked on the parameters alone (for the
     /// worker, whoever sent the task).
     pub fn check(&self) -> Result<(), String> {
-        use crate::validate::limits::*;
+        use crate::limits::*;
         if !(MIN_FPS..=MAX_FPS).contains(&self.frame_rate) {
             return Err(format!("frame_rate {} outside {MIN_FPS}–{MAX_FPS}", self.frame_rate));
         }
@@ -436,9 +436,9 @@ impl TranscribeTask {
         (Self::KARAOKE_ASS, "karaoke.ass"),
     ];
 
-    /// The limits of [`crate::validate`], re-checked on the parameters alone.
+    /// The limits of [`mod@crate::validate`], re-checked on the parameters alone.
     pub fn check(&self) -> Result<(), String> {
-        use crate::validate::limits::MAX_BEAM_SIZE;
+        use crate::limits::MAX_BEAM_SIZE;
         if !(1..=MAX_BEAM_SIZE).contains(&self.beam_size) {
             return Err(format!("beam_size {} outside 1–{MAX_BEAM_SIZE}", self.beam_size));
         }
