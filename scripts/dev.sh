@@ -73,8 +73,12 @@ start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY"
 # restarted if it dies (tests kill it mid-job); its pid is kept in gpu-worker.pid.
 # Transcription models: those scripts/models.sh installed (tiny.en, base), tiny.en by
 # default (the fastest on CPU); WHISPER_DEFAULT_MODEL=base in the environment overrides.
+# The seed's model names (large-v3, turbo, medium, …) run on the multilingual base here, so
+# its documented requests (Portuguese, "model": "large-v3") work unedited.
+WHISPER_MODEL_ALIASES="${WHISPER_MODEL_ALIASES:-large-v3=base,large-v3-turbo=base,turbo=base,large=base,medium=base,small=base,tiny=base}"
 start gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
   WHISPER_MODELS_DIR="${WHISPER_MODELS_DIR:-$API_GPU_CACHE/models}" WHISPER_DEFAULT_MODEL="${WHISPER_DEFAULT_MODEL:-tiny.en}" \
+  WHISPER_MODEL_ALIASES="$WHISPER_MODEL_ALIASES" \
   bash -c 'while :; do "$0" serve --host 127.0.0.1 --port "$1" --endpoint-id local --api-key "$2" --webhook-retry-delay-secs 2 &
     echo $! >"$3"; wait $! || true; echo "[dev] gpu-worker exited; restarting" >&2; sleep 0.3; done' \
   "$CARGO_TARGET_DIR/debug/gpu-worker" "$WORKER_PORT" "$RUNPOD_API_KEY" "$LOCAL_DIR/gpu-worker.pid"

@@ -35,10 +35,17 @@ fn models_dir() -> PathBuf {
     dir
 }
 
-/// One engine for the test binary, as one worker process has: tiny.en is the default.
+/// One engine for the test binary, as one worker process has: tiny.en is the default, and
+/// the seed's `large-v3` is an operator alias for it (`WHISPER_MODEL_ALIASES`).
 fn engine() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
-    ENGINE.get_or_init(|| Arc::new(Engine::new(Registry::new(Some(&models_dir()), None, Some("tiny.en".into())), "ffmpeg".into()))).clone()
+    ENGINE
+        .get_or_init(|| {
+            let registry =
+                Registry::new(Some(&models_dir()), None, Some("tiny.en".into())).with_aliases(Some("large-v3=tiny.en,medium=gone"));
+            Arc::new(Engine::new(registry, "ffmpeg".into()))
+        })
+        .clone()
 }
 
 struct Env {
@@ -190,6 +197,8 @@ async fn speech_becomes_the_four_files() {
     assert!((out.extras["duration"].as_f64().unwrap() - length).abs() < 0.1, "{} vs {length}", out.extras["duration"]);
     let stats = &out.extras["stats"];
     assert_eq!(stats["model"], "tiny.en");
+    assert_eq!(stats["requested_model"], "tiny.en", "the default model ran: {stats}");
+    assert!(stats["engine"].as_str().unwrap().contains("CTranslate2"), "{stats}");
     assert_eq!(stats["words"].as_u64().unwrap() as usize, words.len());
     assert!(stats["real_time_factor"].as_f64().unwrap() > 0.0, "{stats}");
 
@@ -200,6 +209,10 @@ async fn speech_becomes_the_four_files() {
     let out = out.unwrap();
     assert_eq!(out.extras["stats"]["load_model_ms"], 0, "warm model: {}", out.extras["stats"]);
     assert_eq!(out.extras["transcription"], "");
+    // The seed's model name runs on the model its alias names, and the result says both.
+    let (aliased, _) = e.run("silence.wav", task(Some("large-v3"))).await;
+    let stats = &aliased.unwrap().extras["stats"];
+    assert_eq!((stats["model"].as_str(), stats["requested_model"].as_str()), (Some("tiny.en"), Some("large-v3")), "{stats}");
     assert_eq!(e.file("words.json"), r#"{"words":[]}"#);
     assert_eq!(e.file("segments.srt"), "");
     assert_eq!(e.file("segments.json"), "[]");
@@ -225,6 +238,9 @@ async fn bad_requests_fail_with_stable_codes() {
     assert_eq!((err.code.as_str(), err.retryable), ("unknown-model", false), "{err:?}");
     assert!(err.message.contains("tiny.en"), "names the models it has: {}", err.message);
     assert!(stages.is_empty(), "{stages:?}");
+    // An alias whose model this worker does not carry is no model either.
+    let err = e.run("silence.wav", task(Some("medium"))).await.0.unwrap_err();
+    assert_eq!(err.code, "unknown-model", "{err:?}");
     // Not media at all.
     e.storage.put("notes.txt", b"hello, I am text".to_vec());
     let err = e.run("notes.txt", task(None)).await.0.unwrap_err();

@@ -59,6 +59,14 @@ pub fn files(t: &Transcript) -> [(&'static str, &'static str, String); 4] {
     ]
 }
 
+/// What ran, as `stats.engine`: the seed's `/runpod/audio/transcribe` (faster-whisper) and
+/// `/runpod/audio/transcribe-whisper` ("OpenAI Whisper official") are both served here by
+/// this one engine on the same model files.
+pub const ENGINE: &str = "faster-whisper (CTranslate2); /transcribe-whisper is served by the same engine and model files";
+
+/// `stats.device`, as the seed reports it.
+pub const DEVICE: &str = if cfg!(feature = "cuda") { "cuda" } else { "cpu" };
+
 /// The result's facts: `transcription`, `language`, `language_probability`, `duration`,
 /// `stats` (the engine's timings, the model, the real-time factor — seconds of audio per
 /// second of transcription — and the counts).
@@ -75,6 +83,9 @@ pub fn extras(t: &Transcript, s: &TranscribeStats) -> Map<String, Value> {
         "stats".into(),
         json!({
             "model": s.model,
+            "requested_model": s.requested_model,
+            "engine": ENGINE,
+            "device": DEVICE,
             "audio_seconds": s.audio_seconds,
             "vad_speech_seconds": s.vad_speech_seconds,
             "decode_audio_ms": s.decode_audio_ms,
@@ -101,7 +112,7 @@ impl Executor {
         t.check().map_err(JobError::InvalidTask)?;
         // An unknown model fails before anything is downloaded.
         if let Some(m) = &t.model
-            && !self.transcriber.model_names().contains(m)
+            && !self.transcriber.has_model(m)
         {
             return Err(job_error(TranscribeError {
                 code: "unknown-model",
@@ -201,6 +212,7 @@ mod tests {
             load_model_ms: 0,
             transcribe_ms: 1900,
             model: "tiny.en".into(),
+            requested_model: "large-v3".into(),
             vad_speech_seconds: Some(1.5),
         };
         assert_eq!(
@@ -210,7 +222,7 @@ mod tests {
                 "language": "en",
                 "language_probability": 0.9877,
                 "duration": 12.346,
-                "stats": {"model": "tiny.en", "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "decode_audio_ms": 100,
+                "stats": {"model": "tiny.en", "requested_model": "large-v3", "engine": ENGINE, "device": DEVICE, "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "decode_audio_ms": 100,
                           "load_model_ms": 0, "transcribe_ms": 1900, "real_time_factor": 6.17, "segments": 1, "words": 2},
             })
         );

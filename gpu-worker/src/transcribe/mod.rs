@@ -65,8 +65,11 @@ pub struct TranscribeStats {
     /// 0 when the model was already loaded.
     pub load_model_ms: u64,
     pub transcribe_ms: u64,
-    /// The model's configured name.
+    /// The configured name of the model that ran.
     pub model: String,
+    /// The name the request asked for (the default model's name when it named none); differs
+    /// from `model` when an alias (`WHISPER_MODEL_ALIASES`) led to it.
+    pub requested_model: String,
     /// Seconds the VAD kept, when it ran.
     pub vad_speech_seconds: Option<f64>,
 }
@@ -113,9 +116,15 @@ impl Engine {
         Engine { registry, cache: models::Cache::default(), ffmpeg }
     }
 
-    /// The configured model names, sorted.
+    /// The names a request may give, sorted: the configured models, then each alias as
+    /// `alias→model`.
     pub fn model_names(&self) -> Vec<String> {
-        self.registry.models.keys().cloned().collect()
+        self.registry.names()
+    }
+
+    /// True when a request naming `model` gets a model here (itself or its alias's target).
+    pub fn has_model(&self, model: &str) -> bool {
+        self.registry.resolve(Some(model)).is_some()
     }
 
     /// The model a job gets when it names none.
@@ -125,12 +134,15 @@ impl Engine {
 
     /// Transcribes the audio (or video) file at `audio`.
     pub fn transcribe(&self, audio: &Path, opts: &TranscribeOptions) -> Result<(Transcript, TranscribeStats), TranscribeError> {
-        let name = opts.model.as_deref().or(self.registry.default.as_deref()).unwrap_or("");
-        let Some(dir) = self.registry.models.get(name) else {
+        let requested = opts.model.as_deref().or(self.registry.default.as_deref()).unwrap_or("");
+        let Some((name, dir)) = self.registry.resolve(Some(requested)) else {
             let configured = self.model_names();
             return Err(TranscribeError::new(
                 "unknown-model",
-                format!("model {name:?} is not configured; configured: [{}] (WHISPER_MODELS_DIR, WHISPER_MODELS)", configured.join(", ")),
+                format!(
+                    "model {requested:?} is not configured; configured: [{}] (WHISPER_MODELS_DIR, WHISPER_MODELS, WHISPER_MODEL_ALIASES)",
+                    configured.join(", ")
+                ),
             ));
         };
         let started = Instant::now();
@@ -180,6 +192,7 @@ impl Engine {
                 load_model_ms,
                 transcribe_ms,
                 model: name.to_owned(),
+                requested_model: requested.to_owned(),
                 vad_speech_seconds,
             },
         ))

@@ -11,11 +11,14 @@ use ct2rs::sys::{Config, Device, Whisper};
 use super::TranscribeError;
 use super::tokens::Vocab;
 
-/// Where the models are, by name.
+/// Where the models are, by name, and the names that stand for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registry {
     pub models: BTreeMap<String, PathBuf>,
     pub default: Option<String>,
+    /// Operator-set aliases (`WHISPER_MODEL_ALIASES`): a name requests ask for (the seed's
+    /// `large-v3`, `turbo`, …) → the configured model that runs in its place.
+    pub aliases: BTreeMap<String, String>,
 }
 
 impl Registry {
@@ -23,6 +26,8 @@ impl Registry {
     /// each subdirectory holding a `model.bin` is a model named after the subdirectory.
     /// `WHISPER_MODELS="name=/dir,name2=/dir2"` adds or overrides entries.
     /// `WHISPER_DEFAULT_MODEL` names the default; else the first name in sorted order.
+    /// `WHISPER_MODEL_ALIASES="large-v3=large-v3-turbo,medium=base"` lets requests name a
+    /// model this worker does not carry and get the configured one in its place.
     pub fn from_env() -> Registry {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let root = var("WHISPER_MODELS_DIR").map(PathBuf::from).or_else(|| {
@@ -32,6 +37,7 @@ impl Registry {
                 .map(|c| c.join("models"))
         });
         Registry::new(root.as_deref(), var("WHISPER_MODELS").as_deref(), var("WHISPER_DEFAULT_MODEL"))
+            .with_aliases(var("WHISPER_MODEL_ALIASES").as_deref())
     }
 
     pub fn new(root: Option<&Path>, list: Option<&str>, default: Option<String>) -> Registry {
@@ -52,7 +58,41 @@ impl Registry {
             }
         }
         let default = default.or_else(|| models.keys().next().cloned());
-        Registry { models, default }
+        Registry { models, default, aliases: BTreeMap::new() }
+    }
+
+    /// Adds `alias=model` pairs (comma-separated). A configured model keeps its own name:
+    /// an alias never shadows a model that is there.
+    pub fn with_aliases(mut self, list: Option<&str>) -> Registry {
+        for item in list.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if let Some((alias, target)) = item.split_once('=') {
+                self.aliases.insert(alias.trim().to_owned(), target.trim().to_owned());
+            }
+        }
+        self
+    }
+
+    /// The configured model a request's name (or the default, for none) runs on: the name
+    /// itself when configured, else its alias's target when that is configured.
+    pub fn resolve<'a>(&'a self, requested: Option<&'a str>) -> Option<(&'a str, &'a Path)> {
+        let name = requested.or(self.default.as_deref())?;
+        if let Some((name, dir)) = self.models.get_key_value(name) {
+            return Some((name.as_str(), dir.as_path()));
+        }
+        let target = self.aliases.get(name)?;
+        self.models.get_key_value(target.as_str()).map(|(name, dir)| (name.as_str(), dir.as_path()))
+    }
+
+    /// Every name a request may give: the models and the aliases that lead to one, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.models.keys().cloned().collect();
+        names.extend(
+            self.aliases
+                .iter()
+                .filter(|(a, t)| !self.models.contains_key(*a) && self.models.contains_key(*t))
+                .map(|(a, t)| format!("{a}→{t}")),
+        );
+        names
     }
 }
 
@@ -131,5 +171,20 @@ mod tests {
         let r = Registry::new(None, Some("a=/x"), Some("tiny.en".into()));
         assert_eq!(r.default.as_deref(), Some("tiny.en"));
         assert!(Registry::new(Some(Path::new("/nonexistent")), None, None).models.is_empty());
+    }
+
+    #[test]
+    fn aliases_lead_to_configured_models_only() {
+        let r = Registry::new(None, Some("base=/m/base,tiny.en=/m/tiny"), Some("tiny.en".into()))
+            .with_aliases(Some("large-v3=base, turbo = base,medium=missing,base=tiny.en"));
+        assert_eq!(r.resolve(Some("large-v3")), Some(("base", Path::new("/m/base"))));
+        assert_eq!(r.resolve(Some("turbo")), Some(("base", Path::new("/m/base"))));
+        // A configured model keeps its own name even when an alias claims it.
+        assert_eq!(r.resolve(Some("base")), Some(("base", Path::new("/m/base"))));
+        assert_eq!(r.resolve(None), Some(("tiny.en", Path::new("/m/tiny"))));
+        // An alias to a model that is not there resolves to nothing.
+        assert_eq!(r.resolve(Some("medium")), None);
+        assert_eq!(r.resolve(Some("small")), None);
+        assert_eq!(r.names(), vec!["base", "tiny.en", "large-v3→base", "turbo→base"]);
     }
 }
