@@ -43,8 +43,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         ["openapi.json"] => only("GET", Route::OpenApi),
         ["jobs"] => only("GET", Route::ListJobs),
         ["queue", "stats"] => only("GET", Route::QueueStats),
-        ["jobs", id] => only("GET", Route::GetJob((*id).to_owned())),
-        ["jobs", id, "cancel"] => only("POST", Route::CancelJob((*id).to_owned())),
+        // `/job/…`: the seed's first job routes (api-gpu README, migration report).
+        ["jobs" | "job", id] => only("GET", Route::GetJob((*id).to_owned())),
+        ["jobs" | "job", id, "cancel"] => only("POST", Route::CancelJob((*id).to_owned())),
         ["internal", "runpod", job_id, token] => {
             only("POST", Route::RunpodWebhook { job_id: (*job_id).to_owned(), token: (*token).to_owned() })
         }
@@ -70,6 +71,12 @@ mod tests {
         assert_eq!(route("GET", "/video/img2vid"), Err(RouteError::MethodNotAllowed("POST")));
         assert_eq!(route("GET", "/jobs/abc"), Ok(Route::GetJob("abc".into())));
         assert_eq!(route("POST", "/jobs/abc/cancel"), Ok(Route::CancelJob("abc".into())));
+        assert_eq!(route("GET", "/job/abc"), Ok(Route::GetJob("abc".into())));
+        assert_eq!(route("POST", "/job/abc/cancel"), Ok(Route::CancelJob("abc".into())));
+        assert_eq!(route("POST", "/vps/video/caption_style"), Ok(Route::Submit(Operation::CaptionStyle)));
+        assert_eq!(route("POST", "/vps/audio/trilhasonora"), Ok(Route::Submit(Operation::AudioTrilhaSonora)));
+        assert_eq!(route("POST", "/runpod/audio/transcribe-whisper"), Ok(Route::Submit(Operation::Transcribe)));
+        assert_eq!(route("POST", "/api/pipeline/segment"), Ok(Route::Submit(Operation::PipelineSegment)));
         assert_eq!(route("GET", "/jobs"), Ok(Route::ListJobs));
         assert_eq!(route("GET", "/queue/stats"), Ok(Route::QueueStats));
         assert_eq!(route("POST", "/internal/runpod/j%31/t"), Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() }));

@@ -75,15 +75,32 @@ impl Operation {
         &self.path()[1..]
     }
 
-    /// Resolves a request path, accepting the `/runpod/video/…`, `/runpod/audio/…`
-    /// aliases and `/video/background_music`.
+    /// The other paths that reach this operation, as the seed's clients call them: the
+    /// `/runpod/video/…` and `/runpod/audio/…` GPU routes, the `/vps/video/…` and
+    /// `/vps/audio/…` CPU twins (the same operation here), and a few seed names.
+    pub fn alias_paths(self) -> Vec<String> {
+        let path = self.path();
+        let mut aliases = vec![];
+        if path.starts_with("/video/") || path.starts_with("/audio/") {
+            aliases.extend([format!("/runpod{path}"), format!("/vps{path}")]);
+        }
+        let extra: &[&str] = match self {
+            Operation::VideoTrilhaSonora => &["/video/background_music", "/runpod/video/background_music"],
+            // The seed's "official Whisper" route and its first route: the same engine and
+            // model files here (the result's `stats.engine` says so).
+            Operation::Transcribe => &["/runpod/audio/transcribe-whisper", "/audio/transcribe-whisper", "/transcribe"],
+            // Seed 004's API route.
+            Operation::PipelineSegment => &["/api/pipeline/segment"],
+            _ => &[],
+        };
+        aliases.extend(extra.iter().map(|a| (*a).to_owned()));
+        aliases
+    }
+
+    /// Resolves a request path: the canonical one or one of [`Operation::alias_paths`].
     pub fn from_path(path: &str) -> Option<Operation> {
         let path = path.trim_end_matches('/');
-        let path = path.strip_prefix("/runpod").filter(|p| p.starts_with("/video/") || p.starts_with("/audio/")).unwrap_or(path);
-        if path == "/video/background_music" {
-            return Some(Operation::VideoTrilhaSonora);
-        }
-        Operation::ALL.into_iter().find(|op| op.path() == path)
+        Operation::ALL.into_iter().find(|op| op.path() == path || op.alias_paths().iter().any(|a| a == path))
     }
 
     /// Parses a JSON body into this operation's typed request.
@@ -101,6 +118,7 @@ impl Operation {
                 message: "the body must be a JSON object".into(),
             }]);
         }
+        let value = if self == Operation::Img2vid { single_image_form(value) } else { value };
         let common: Common = typed(&value)?;
         let op = match self {
             Operation::Img2vid => OpRequest::Img2vid(typed(&value)?),
@@ -178,6 +196,26 @@ impl OpRequest {
     }
 }
 
+/// The seed's first img2vid body named one image at the top level (`{"url_image",
+/// "duration", "frame_rate"}`, migration report): it is the batch of that one image.
+fn single_image_form(mut value: Value) -> Value {
+    let Some(body) = value.as_object_mut() else { return value };
+    if body.contains_key("images") {
+        return value;
+    }
+    let Some(url) = ["url_image", "image_url"].into_iter().find_map(|k| body.remove(k)) else { return value };
+    let mut image = serde_json::Map::new();
+    image.insert("image_url".into(), url);
+    if let Some(d) = ["duracao", "duration"].into_iter().find_map(|k| body.remove(k)) {
+        image.insert("duracao".into(), d);
+    }
+    if let Some(id) = body.remove("id") {
+        image.insert("id".into(), id);
+    }
+    body.insert("images".into(), Value::Array(vec![Value::Object(image)]));
+    value
+}
+
 /// Deserializes with the JSON path of the first type error (`images[1].duracao`).
 fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Vec<Problem>> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -211,6 +249,30 @@ mod tests {
         assert_eq!(Operation::from_path("/runpod/video/render/"), Some(Operation::Render));
         assert_eq!(Operation::Render.name(), "video/render");
         assert_eq!(Operation::from_path("/runpod/objects/stage"), None);
+        // The seed's CPU twins and its other names.
+        for (path, op) in [
+            ("/vps/video/img2vid", Operation::Img2vid),
+            ("/vps/video/addaudio", Operation::AddAudio),
+            ("/vps/video/concatenate", Operation::Concatenate),
+            ("/vps/video/caption_style", Operation::CaptionStyle),
+            ("/vps/video/concat_video_audio", Operation::ConcatVideoAudio),
+            ("/vps/audio/concatenate", Operation::AudioConcatenate),
+            ("/vps/audio/trilhasonora", Operation::AudioTrilhaSonora),
+            ("/runpod/audio/transcribe-whisper", Operation::Transcribe),
+            ("/transcribe", Operation::Transcribe),
+            ("/api/pipeline/segment", Operation::PipelineSegment),
+        ] {
+            assert_eq!(Operation::from_path(path), Some(op), "{path}");
+        }
+        assert_eq!(Operation::from_path("/vps/objects/stage"), None);
+        assert_eq!(Operation::from_path("/vps/pipeline/segment"), None);
+        // No alias is another operation's path or alias.
+        let mut seen = std::collections::HashSet::new();
+        for op in Operation::ALL {
+            for p in std::iter::once(op.path().to_owned()).chain(op.alias_paths()) {
+                assert!(seen.insert(p.clone()), "{p} reaches two operations");
+            }
+        }
         assert_eq!(Operation::from_path("/video/nope"), None);
         assert_eq!(Operation::Img2vid.name(), "video/img2vid");
     }
@@ -289,6 +351,19 @@ mod tests {
             .parse(br#"{"scenes":[{"image_url":"https://x.test/a.jpg","duration":1}],"captions":{"url":"u"}}"#)
             .unwrap_err();
         assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("captions.type", "required"));
+    }
+
+    #[test]
+    fn img2vid_of_one_top_level_image() {
+        let one = Operation::Img2vid.parse(br#"{"url_image":"https://x.test/a.jpg","frame_rate":24,"duration":5.0}"#).unwrap();
+        let batch = Operation::Img2vid.parse(br#"{"images":[{"image_url":"https://x.test/a.jpg","duracao":5.0}],"frame_rate":24}"#).unwrap();
+        assert_eq!(one, batch);
+        // Without a duration the image's own field is the one reported missing.
+        let err = Operation::Img2vid.parse(br#"{"url_image":"https://x.test/a.jpg"}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("images[0].duracao", "required"));
+        // Neither form: `images` is required.
+        let err = Operation::Img2vid.parse(br#"{"path":"p"}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("images", "required"));
     }
 
     #[test]
