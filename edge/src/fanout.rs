@@ -1,16 +1,20 @@
-//! Fan-out, pure: an img2vid batch with more clips than a threshold is split into
-//! several RunPod jobs ("parts"), at most as many as the tenant may run at once, each
-//! a contiguous run of clips, so merging the parts' outputs in part order gives the
-//! clips in input order. Every other plan is a single part.
+//! Fan-out, pure: an img2vid batch with more clips than a threshold, or a
+//! `/pipeline/segment` job with more segments than it, is split into several RunPod jobs
+//! ("parts"), at most as many as the tenant may run at once, each a contiguous run of
+//! clips (segments), so merging the parts' outputs in part order gives them in input
+//! order. Every other plan is a single part.
 
-use job_spec::worker::{Img2VidTask, WorkerOutput};
+use job_spec::worker::{Img2VidTask, SegmentAudioTask, WorkerOutput};
 use job_spec::{Plan, Task};
 
-/// Splits `plan` into parts of at most `threshold` clips (more when `max_parts`
+/// Splits `plan` into parts of at most `threshold` units (more when `max_parts`
 /// bounds the count), sized as evenly as possible.
 pub fn split(plan: &Plan, threshold: usize, max_parts: usize) -> Vec<Plan> {
-    let Task::Img2vid(t) = &plan.task else { return vec![plan.clone()] };
-    let n = t.clips.len();
+    let n = match &plan.task {
+        Task::Img2vid(t) => t.clips.len(),
+        Task::SegmentAudio(t) => t.segments.len(),
+        _ => return vec![plan.clone()],
+    };
     if threshold == 0 || n <= threshold {
         return vec![plan.clone()];
     }
@@ -23,18 +27,50 @@ pub fn split(plan: &Plan, threshold: usize, max_parts: usize) -> Vec<Plan> {
     let mut start = 0;
     for p in 0..parts {
         let len = base + usize::from(p < extra);
-        let clips = t.clips[start..start + len].to_vec();
+        out.push(part(plan, start..start + len, p == 0));
         start += len;
-        let inputs = plan.inputs.iter().filter(|i| clips.iter().any(|c| c.input == i.name)).cloned().collect();
-        let outputs = plan.outputs.iter().filter(|o| clips.iter().any(|c| c.output == o.name)).cloned().collect();
-        out.push(Plan { inputs, outputs, task: Task::Img2vid(Img2VidTask { clips, ..t.clone() }) });
     }
     out
 }
 
+/// The part of `plan` holding units `range`; `first` is the part that does the work done
+/// once per job (staging a pipeline's sources).
+fn part(plan: &Plan, range: std::ops::Range<usize>, first: bool) -> Plan {
+    // The task's slice, and the input and output names it uses.
+    let (task, inputs, outputs): (Task, Vec<String>, Vec<String>) = match &plan.task {
+        Task::Img2vid(t) => {
+            let clips = t.clips[range].to_vec();
+            let inputs = clips.iter().map(|c| c.input.clone()).collect();
+            let outputs = clips.iter().map(|c| c.output.clone()).collect();
+            (Task::Img2vid(Img2VidTask { clips, ..t.clone() }), inputs, outputs)
+        }
+        Task::SegmentAudio(t) => {
+            let segments = t.segments[range].to_vec();
+            let (stage_master, stage_presenter) = (first && t.stage_master, first && t.stage_presenter);
+            let mut inputs = vec![SegmentAudioTask::MASTER.to_owned()];
+            let mut outputs: Vec<String> = segments.iter().map(|c| c.output()).collect();
+            if stage_presenter {
+                inputs.push(SegmentAudioTask::PRESENTER.into());
+                outputs.push(SegmentAudioTask::STAGED_PRESENTER.into());
+            }
+            if stage_master {
+                outputs.push(SegmentAudioTask::STAGED_MASTER.into());
+            }
+            (Task::SegmentAudio(SegmentAudioTask { segments, stage_master, stage_presenter, ..t.clone() }), inputs, outputs)
+        }
+        _ => return plan.clone(),
+    };
+    Plan {
+        inputs: plan.inputs.iter().filter(|i| inputs.contains(&i.name)).cloned().collect(),
+        outputs: plan.outputs.iter().filter(|o| outputs.contains(&o.name)).cloned().collect(),
+        task,
+    }
+}
+
 /// One output from the parts' outputs, in part order: outputs concatenated, each
-/// stage's time the slowest part's (they ran side by side), extras merged, and
-/// `parts` recorded when there was more than one.
+/// stage's time the slowest part's (they ran side by side), extras merged (lists, such
+/// as a pipeline's per-segment facts, concatenated; other values from the first part
+/// that has them), and `parts` recorded when there was more than one.
 pub fn merge(parts: &[WorkerOutput]) -> WorkerOutput {
     let mut out = WorkerOutput::default();
     for p in parts {
@@ -44,7 +80,13 @@ pub fn merge(parts: &[WorkerOutput]) -> WorkerOutput {
             *e = (*e).max(*v);
         }
         for (k, v) in &p.extras {
-            out.extras.entry(k.clone()).or_insert_with(|| v.clone());
+            match (out.extras.get_mut(k), v) {
+                (Some(serde_json::Value::Array(have)), serde_json::Value::Array(more)) => have.extend(more.iter().cloned()),
+                (Some(_), _) => {}
+                (None, _) => {
+                    out.extras.insert(k.clone(), v.clone());
+                }
+            }
         }
     }
     if parts.len() > 1 {
@@ -114,6 +156,64 @@ mod tests {
         // The tenant's concurrency bounds the number of parts.
         let parts = split(&img2vid(100), 4, 3);
         assert_eq!(parts.iter().map(|p| clip_ids(p).len()).collect::<Vec<_>>(), [34, 33, 33]);
+    }
+
+    /// A `/pipeline/segment` plan of `n` segments whose master (and presenter) come from URLs.
+    fn segments(n: u32) -> Plan {
+        let req = format!(
+            r#"{{"job_id":"p1","master_audio_http_url":"https://x.example/m.mp3","presenter_image_http_url":"https://x.example/p.png",
+                "segments":[{}]}}"#,
+            (0..n).map(|i| format!(r#"{{"start_sec":{i},"duration_sec":1}}"#)).collect::<Vec<_>>().join(",")
+        );
+        let req = job_spec::Operation::PipelineSegment.parse(req.as_bytes()).unwrap();
+        let ctx = job_spec::RefContext { tenant_prefix: Some("t/".into()), ..Default::default() };
+        job_spec::plan(&req, "j", &ctx).unwrap()
+    }
+
+    #[test]
+    fn segment_jobs_split_like_img2vid_and_stage_once() {
+        let plan = segments(5);
+        assert_eq!(split(&plan, 5, 8), vec![plan.clone()]);
+        let parts = split(&plan, 2, 8);
+        let task = |p: &Plan| match &p.task {
+            Task::SegmentAudio(t) => t.clone(),
+            _ => unreachable!(),
+        };
+        let names = |p: &Plan| {
+            (p.inputs.iter().map(|i| i.name.clone()).collect::<Vec<_>>(), p.outputs.iter().map(|o| o.name.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            parts.iter().map(|p| task(p).segments.iter().map(|s| s.index).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            [vec![0, 1], vec![2, 3], vec![4]]
+        );
+        // The first part stages the master and the presenter; every part reads the master.
+        let staged = |p: &Plan| (task(p).stage_master, task(p).stage_presenter);
+        assert_eq!(parts.iter().map(staged).collect::<Vec<_>>(), [(true, true), (false, false), (false, false)]);
+        assert_eq!(
+            names(&parts[0]),
+            (
+                vec!["master".into(), "presenter".into()],
+                vec!["staged_master".into(), "staged_presenter".into(), "segment_0".into(), "segment_1".into()]
+            )
+        );
+        assert_eq!(names(&parts[2]), (vec!["master".into()], vec!["segment_4".into()]));
+        // Keys, the master's key and the job's size are the whole job's.
+        assert_eq!(parts[2].outputs[0].key, "t/pipelines/p1/stage/segmentation/audio_segments/segment_4.wav");
+        assert!(parts.iter().all(|p| task(p).expected == 5 && task(p).master_key == "t/pipelines/p1/inputs/audio/master.mp3"));
+        // The tenant's concurrency bounds the parts.
+        assert_eq!(split(&segments(9), 2, 2).iter().map(|p| task(p).segments.len()).collect::<Vec<_>>(), [5, 4]);
+    }
+
+    #[test]
+    fn merge_concatenates_lists_in_part_order() {
+        let out = |segs: serde_json::Value, rate: u32| WorkerOutput {
+            extras: [("segments".to_owned(), segs), ("sample_rate".to_owned(), rate.into())].into_iter().collect(),
+            ..Default::default()
+        };
+        let m = merge(&[out(serde_json::json!([{"index": 0}, {"index": 1}]), 44_100), out(serde_json::json!([{"index": 2}]), 1)]);
+        assert_eq!(m.extras["segments"], serde_json::json!([{"index": 0}, {"index": 1}, {"index": 2}]));
+        assert_eq!(m.extras["sample_rate"], 44_100);
+        assert_eq!(m.extras["parts"], 2);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod api_error;
 pub mod auth;
 pub mod config;
 pub mod fanout;
+pub mod pipeline;
 pub mod presign;
 pub mod record;
 pub mod routes;

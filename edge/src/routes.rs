@@ -15,6 +15,8 @@ pub enum Route {
     CancelJob(String),
     ListJobs,
     QueueStats,
+    /// `GET /pipeline/status?job_id=…&expected=N` (also `/api/pipeline/status`).
+    PipelineStatus,
     /// RunPod's completion webhook: `POST /internal/runpod/{job_id}/{token}`.
     RunpodWebhook {
         job_id: String,
@@ -43,6 +45,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         ["openapi.json"] => only("GET", Route::OpenApi),
         ["jobs"] => only("GET", Route::ListJobs),
         ["queue", "stats"] => only("GET", Route::QueueStats),
+        ["pipeline", "status"] | ["api", "pipeline", "status"] => only("GET", Route::PipelineStatus),
         // `/job/…`: the seed's first job routes (api-gpu README, migration report).
         ["jobs" | "job", id] => only("GET", Route::GetJob((*id).to_owned())),
         ["jobs" | "job", id, "cancel"] => only("POST", Route::CancelJob((*id).to_owned())),
@@ -79,6 +82,10 @@ mod tests {
         assert_eq!(route("POST", "/api/pipeline/segment"), Ok(Route::Submit(Operation::PipelineSegment)));
         assert_eq!(route("GET", "/jobs"), Ok(Route::ListJobs));
         assert_eq!(route("GET", "/queue/stats"), Ok(Route::QueueStats));
+        assert_eq!(route("GET", "/pipeline/status"), Ok(Route::PipelineStatus));
+        assert_eq!(route("GET", "/api/pipeline/status/"), Ok(Route::PipelineStatus));
+        assert_eq!(route("POST", "/pipeline/status"), Err(RouteError::MethodNotAllowed("GET")));
+        assert_eq!(route("POST", "/pipeline/segment"), Ok(Route::Submit(Operation::PipelineSegment)));
         assert_eq!(route("POST", "/internal/runpod/j%31/t"), Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
         assert_eq!(route("POST", "/video/img2vid/extra"), Err(RouteError::NotFound));

@@ -169,14 +169,11 @@ async fn auth_validation_and_errors() {
     let (status, err) = s.post("/video/img2vid", Some(&s.key), &json!({"images": "nope"})).await;
     assert_eq!((status, err["details"][0]["field"].as_str()), (400, Some("images")));
 
-    // Unknown jobs and routes are 404; contract operations not rendered yet are 501.
+    // Unknown jobs and routes are 404.
     let (status, _) = s.get_job(&"a".repeat(64), &s.key).await;
     assert_eq!(status, 404);
     let (status, _) = s.get_job("not-a-job", &s.key).await;
     assert_eq!(status, 404);
-    let segment = json!({"job_id":"p1","master_audio_uri":"https://x.example/a.wav","segments":[{"start_sec":0,"duration_sec":1}]});
-    let (status, err) = s.post("/pipeline/segment", Some(&s.key), &segment).await;
-    assert_eq!((status, err["code"].as_str()), (501, Some("operation-not-implemented")));
     let resp = s.http.get(format!("{}/nope", s.edge)).send().await.unwrap();
     assert_eq!(resp.status(), 404);
 

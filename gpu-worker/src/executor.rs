@@ -60,6 +60,7 @@ impl Executor {
             Task::Stage => self.stage(job, dir.path(), &progress, cancel, &mut timings).await?,
             Task::Render(t) => self.render(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             Task::Transcribe(t) => self.transcribe(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::SegmentAudio(t) => self.segment_audio(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             single => self.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);

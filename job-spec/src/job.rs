@@ -144,8 +144,65 @@ pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
             r
         }
         Task::Transcribe(_) => transcribe_result(out, url_of),
+        Task::SegmentAudio(t) => segment_result(t, out, url_of),
         _ => single_output_result(out, url_of),
     }
+}
+
+/// `/pipeline/segment`: `segments: [{index, key, url, start_sec, duration_sec, samples,
+/// duration, bytes, truncated}]` in index order (the worker's facts joined by index, from
+/// every part), `expected`, `ready`, `status_url` (`GET /pipeline/status` for the same
+/// pipeline), `master` (its key; `master_staged` when it was copied in from a URL),
+/// `presenter` likewise, the master's `sample_rate`, `channels` and `master_duration`,
+/// `timings_ms` and, fanned out, `parts`.
+fn segment_result(t: &crate::worker::SegmentAudioTask, out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+    let facts = |index: u32| {
+        out.extras.get("segments").and_then(Value::as_array).and_then(|a| a.iter().find(|f| f["index"] == json!(index))).cloned()
+    };
+    let rate = out.extras.get("sample_rate").and_then(Value::as_u64);
+    let segments: Vec<Value> = t
+        .segments
+        .iter()
+        .filter_map(|c| {
+            let meta = out.output(&c.output())?;
+            let f = facts(c.index).unwrap_or(Value::Null);
+            let samples = f["samples"].as_u64();
+            Some(json!({
+                "index": c.index,
+                "filename": meta.key.rsplit('/').next().unwrap_or(&meta.key),
+                "key": meta.key,
+                "s3_key": meta.key,
+                "url": url_of(&meta.key),
+                "start_sec": c.start_sec,
+                "duration_sec": c.duration_sec,
+                "samples": samples,
+                "duration": samples.zip(rate).map(|(n, r)| n as f64 / r as f64),
+                "bytes": meta.bytes,
+                "truncated": f["truncated"].as_bool().unwrap_or(false),
+            }))
+        })
+        .collect();
+    let id: String = url::form_urlencoded::byte_serialize(t.pipeline_id.as_bytes()).collect();
+    let mut r = json!({
+        "job_id": t.pipeline_id,
+        "expected": t.expected,
+        "ready": segments.len(),
+        "segments": segments,
+        "status_url": format!("/pipeline/status?job_id={id}&expected={}", t.expected),
+        "master": t.master_key,
+        "master_staged": t.stage_master,
+        "timings_ms": out.timings_ms,
+    });
+    if let Some(p) = &t.presenter_key {
+        r["presenter"] = json!(p);
+        r["presenter_staged"] = json!(t.stage_presenter);
+    }
+    for k in ["sample_rate", "channels", "master_duration", "parts"] {
+        if let Some(v) = out.extras.get(k) {
+            r[k] = v.clone();
+        }
+    }
+    r
 }
 
 /// `/audio/transcribe`: `files{segments{srt,json}, words{ass_karaoke,json}}` (download
@@ -364,5 +421,51 @@ mod tests {
         assert_eq!(r["url"], r["video_url"]);
         assert_eq!((r["frames"].clone(), r["duration"].clone()), (json!(48), json!(2.0)));
         assert_eq!(r["timings_ms"], json!({"download": 5, "render": 900, "upload": 40, "total": 950}));
+    }
+
+    #[test]
+    fn segment_result_joins_the_parts_facts_by_index() {
+        use crate::worker::{SegmentAudioTask, SegmentCut};
+        let cut = |index, start_sec, duration_sec| SegmentCut { index, start_sec, duration_sec };
+        let task = Task::SegmentAudio(SegmentAudioTask {
+            pipeline_id: "ep 1".into(),
+            segments: vec![cut(0, 0.0, 1.5), cut(1, 1.5, 1.0), cut(2, 9.0, 5.0)],
+            master_key: "t/pipelines/ep 1/inputs/audio/master.mp3".into(),
+            stage_master: true,
+            presenter_key: None,
+            stage_presenter: false,
+            expected: 3,
+        });
+        let seg = |i: u32, bytes| OutputMeta {
+            name: format!("segment_{i}"),
+            key: format!("t/pipelines/ep 1/stage/segmentation/audio_segments/segment_{i}.wav"),
+            bytes,
+            content_type: "audio/wav".into(),
+            ..Default::default()
+        };
+        let mut extras = Map::new();
+        // Merged from two parts: their lists concatenated.
+        extras.insert(
+            "segments".into(),
+            json!([{"index": 2, "samples": 44_100, "truncated": true}, {"index": 0, "samples": 66_150}, {"index": 1, "samples": 44_100}]),
+        );
+        extras.insert("sample_rate".into(), json!(44_100));
+        extras.insert("channels".into(), json!(2));
+        extras.insert("parts".into(), json!(2));
+        let out = WorkerOutput { outputs: vec![seg(2, 176_444), seg(0, 264_644), seg(1, 176_444)], timings_ms: Default::default(), extras };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!((r["job_id"].clone(), r["expected"].clone(), r["ready"].clone()), (json!("ep 1"), json!(3), json!(3)));
+        assert_eq!(r["status_url"], "/pipeline/status?job_id=ep+1&expected=3");
+        assert_eq!((r["master"].clone(), r["master_staged"].clone()), (json!("t/pipelines/ep 1/inputs/audio/master.mp3"), json!(true)));
+        assert_eq!((r["sample_rate"].clone(), r["channels"].clone(), r["parts"].clone()), (json!(44_100), json!(2), json!(2)));
+        let s = &r["segments"];
+        assert_eq!(s.as_array().unwrap().iter().map(|v| v["index"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(s[0]["samples"], 66_150);
+        assert_eq!(s[0]["duration"], 1.5);
+        assert_eq!(s[0]["bytes"], 264_644);
+        assert_eq!(s[0]["filename"], "segment_0.wav");
+        assert_eq!(s[0]["url"], "https://dl.test/t/pipelines/ep 1/stage/segmentation/audio_segments/segment_0.wav");
+        assert_eq!((s[0]["start_sec"].clone(), s[0]["duration_sec"].clone()), (json!(0.0), json!(1.5)));
+        assert_eq!((s[1]["truncated"].clone(), s[2]["truncated"].clone()), (json!(false), json!(true)));
     }
 }

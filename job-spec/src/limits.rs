@@ -16,6 +16,10 @@ pub const MAX_LIST: usize = 500;
 pub const MAX_MEDIA_SECONDS: f64 = 6.0 * 3600.0;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub const MAX_SEGMENTS: usize = 2000;
+/// `GET /pipeline/status`: `expected` is 1–this; without it, the first
+/// [`PIPELINE_STATUS_PROBE`] indices are probed.
+pub const MAX_PIPELINE_EXPECTED: u32 = 1000;
+pub const PIPELINE_STATUS_PROBE: u32 = 64;
 pub const ORIENTATIONS: [&str; 4] = ["landscape", "portrait", "horizontal", "vertical"];
 pub const SYNC_MODES: [&str; 3] = ["shortest", "stretch_video", "loop_video"];
 pub const CAPTION_TYPES: [&str; 2] = ["segments", "highlight"];

@@ -320,6 +320,50 @@ pub fn document(server_url: Option<&str>) -> Value {
             },
         }}),
     );
+    paths.insert(
+        "/pipeline/status".into(),
+        json!({ "get": {
+            "operationId": "pipeline_status",
+            "summary": "Which segments of a `/pipeline/segment` job exist in storage.",
+            "description": "Looks for `pipelines/<job_id>/stage/segmentation/audio_segments/segment_<i>.wav` under the \
+                            caller's prefix for i = 0 … expected − 1 (the first 64 when `expected` is absent) with a HEAD \
+                            each; a ready segment has a download `url` and its `bytes`. Also served at `/api/pipeline/status`.",
+            "tags": ["pipeline"],
+            "x-aliases": ["/api/pipeline/status"],
+            "parameters": [
+                { "name": "job_id", "in": "query", "required": true, "description": "The `job_id` given to `/pipeline/segment`.",
+                  "schema": { "type": "string", "minLength": 1, "maxLength": crate::media::MAX_FILENAME_BYTES, "pattern": crate::formats::FILENAME_PATTERN } },
+                { "name": "expected", "in": "query", "description": "How many segments to look for (default: probe the first 64).",
+                  "schema": { "type": "integer", "minimum": 1, "maximum": crate::limits::MAX_PIPELINE_EXPECTED } },
+            ],
+            "responses": {
+                "200": { "description": "Readiness per index.", "content": json_content(json!({
+                    "type": "object",
+                    "required": ["job_id", "expected", "probed", "ready", "complete", "segments"],
+                    "properties": {
+                        "job_id": { "type": "string" },
+                        "expected": { "type": ["integer", "null"], "description": "As asked; null when absent." },
+                        "probed": { "type": "integer", "description": "Indices looked at." },
+                        "ready": { "type": "integer", "minimum": 0, "description": "Segments that exist." },
+                        "complete": { "type": "boolean", "description": "`expected` was given and every one of them exists." },
+                        "segments": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["index", "ready"],
+                            "properties": {
+                                "index": { "type": "integer", "minimum": 0 },
+                                "ready": { "type": "boolean" },
+                                "key": { "type": "string" },
+                                "url": { "type": "string", "description": "A download URL, when ready." },
+                                "bytes": { "type": "integer", "minimum": 0, "description": "Its size, when ready." },
+                            },
+                        } },
+                    },
+                })) },
+                "400": response("BadRequest"),
+                "401": response("Unauthorized"),
+            },
+        }}),
+    );
     let health = json!({
         "type": "object",
         "required": ["status", "gpu_backend"],
@@ -448,12 +492,28 @@ mod tests {
         assert!(document(None).get("servers").is_none());
         assert_eq!(doc["components"]["securitySchemes"]["apiKey"]["name"], "X-API-Key");
         assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-        for path in ["/jobs/{jobId}", "/jobs/{jobId}/cancel", "/jobs", "/queue/stats", "/health", "/", "/openapi.json"] {
+        for path in ["/jobs/{jobId}", "/jobs/{jobId}/cancel", "/jobs", "/queue/stats", "/pipeline/status", "/health", "/", "/openapi.json"]
+        {
             assert!(doc["paths"].get(path).is_some(), "{path}");
         }
         for path in ["/health", "/", "/openapi.json"] {
             assert_eq!(doc["paths"][path]["get"]["security"], json!([]), "{path} is public");
         }
+    }
+
+    #[test]
+    fn pipeline_routes_are_documented_as_served() {
+        let doc = doc();
+        let segment = &doc["paths"]["/pipeline/segment"]["post"];
+        assert!(segment["responses"].get("202").is_some() && segment["responses"].get("501").is_none());
+        let text = segment["description"].as_str().unwrap();
+        assert!(text.contains("segment_<i>.wav") && !text.contains("501"), "{text}");
+        let status = &doc["paths"]["/pipeline/status"]["get"];
+        let params: Vec<&str> = status["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(params, ["job_id", "expected"]);
+        assert_eq!(status["parameters"][1]["schema"]["maximum"], MAX_PIPELINE_EXPECTED);
+        let item = &status["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["segments"]["items"];
+        assert_eq!(item["required"], json!(["index", "ready"]));
     }
 
     #[test]

@@ -660,27 +660,65 @@ pub struct ObjectsStage {
     pub dest_uri: String,
 }
 
-/// `POST /pipeline/segment`: stages the master audio and trims one WAV per segment to
-/// `pipelines/<job_id>/stage/segmentation/audio_segments/segment_<i>.wav`. Give exactly
-/// one of `master_audio_uri` / `master_audio_http_url` and one of `segments` /
-/// `segments_uri`.
+/// `POST /pipeline/segment`: one WAV per segment of the master audio, cut sample-exactly
+/// (start = round(start_sec × rate), length = round(duration_sec × rate) samples, at the
+/// master's own sample rate and channels) to
+/// `pipelines/<job_id>/stage/segmentation/audio_segments/segment_<i>.wav` (`i` from 0)
+/// under the tenant's prefix. The master is `master_audio_uri` (alias
+/// `master_audio_r2_uri`), else `master_audio_http_url`: an object key is read in place,
+/// an https URL is first staged to `pipelines/<job_id>/inputs/audio/master.<ext>`. A
+/// presenter image given as a URL is staged likewise to
+/// `pipelines/<job_id>/inputs/image/presenter.<ext>`. Segments are `segments`, else the
+/// JSON list `[{start_sec, duration_sec}]` at `segments_uri` (an object key or https URL,
+/// read by the API before the job is accepted). `GET /pipeline/status` reports which
+/// segments exist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PipelineSegment {
+    /// The pipeline's id: a folder name under `pipelines/`.
     #[schemars(with = "Filename")]
     pub job_id: String,
-    #[serde(default)]
-    #[schemars(with = "Option<MediaRefText>")]
+    /// The master audio: an object key (used in place) or an https URL (staged first).
+    #[serde(default, alias = "master_audio_r2_uri")]
+    #[schemars(with = "Option<MediaRefText>", extend("x-aliases" = ["master_audio_r2_uri"]))]
     pub master_audio_uri: Option<String>,
+    /// Used only when `master_audio_uri` is absent; staged first when it is a URL.
     #[serde(default)]
     #[schemars(with = "Option<MediaRefText>")]
     pub master_audio_http_url: Option<String>,
+    /// A presenter image: an object key (left in place) or an https URL (staged).
+    #[serde(default, alias = "presenter_image_r2_uri")]
+    #[schemars(with = "Option<MediaRefText>", extend("x-aliases" = ["presenter_image_r2_uri"]))]
+    pub presenter_image_uri: Option<String>,
+    /// Used only when `presenter_image_uri` is absent.
+    #[serde(default)]
+    #[schemars(with = "Option<MediaRefText>")]
+    pub presenter_image_http_url: Option<String>,
+    /// Segments to cut; when given, `segments_uri` is not read.
     #[serde(default)]
     #[schemars(length(min = 1, max = MAX_SEGMENTS))]
     pub segments: Option<Vec<SegmentSpec>>,
-    /// A JSON list of segments.
+    /// A JSON list of segments (`[{start_sec, duration_sec}]`, or `{"segments": […]}`),
+    /// at most 1 MiB; read when `segments` is absent.
     #[serde(default)]
     #[schemars(with = "Option<MediaRefText>")]
     pub segments_uri: Option<String>,
+}
+
+impl PipelineSegment {
+    /// The master audio reference in force: `master_audio_uri`, else `master_audio_http_url`.
+    pub fn master(&self) -> Option<&str> {
+        self.master_audio_uri.as_deref().or(self.master_audio_http_url.as_deref())
+    }
+
+    /// The presenter image reference in force, if any.
+    pub fn presenter(&self) -> Option<&str> {
+        self.presenter_image_uri.as_deref().or(self.presenter_image_http_url.as_deref())
+    }
+
+    /// The `segments_uri` the API must read before planning: given, and no inline `segments`.
+    pub fn pending_segments_uri(&self) -> Option<&str> {
+        if self.segments.is_some() { None } else { self.segments_uri.as_deref() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
 use crate::ops::{
-    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, Render, Transcribe,
-    UrlItem, VideoTrilhaSonora,
+    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, PipelineSegment, Render,
+    Transcribe, UrlItem, VideoTrilhaSonora,
 };
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
@@ -14,7 +14,8 @@ use crate::timing::frames_for;
 use crate::values::{EasingType, ZoomType};
 use crate::worker::{
     AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask,
-    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, RenderScene, RenderTask, SyncMode, Task, TranscribeTask,
+    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, RenderScene, RenderTask, SegmentAudioTask, SegmentCut,
+    SyncMode, Task, TranscribeTask,
 };
 
 /// Music under video: 20 dB below the voice unless `volume_reduction_db` says otherwise.
@@ -117,6 +118,10 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
         OpRequest::ConcatVideoAudio(r) => plan_concat_video_audio(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::Render(r) => plan_render(&mut b, r, job_id, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::Transcribe(r) => plan_transcribe(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::PipelineSegment(r) => plan_segment(&mut b, r, prefix)?,
+        // Every operation is planned today; one added to the contract before it is
+        // rendered answers 501 here.
+        #[allow(unreachable_patterns)]
         other => return Err(PlanError::NotImplemented(other.operation())),
     };
     Ok(Plan { inputs: b.inputs, outputs: b.outputs, task })
@@ -283,6 +288,84 @@ fn plan_transcribe(b: &mut Builder<'_>, r: &Transcribe, dir: &str) -> Task {
         beam_size: r.beam_size.unwrap_or(DEFAULT_BEAM_SIZE),
         temperature: r.temperature.unwrap_or(0.0),
     })
+}
+
+/// `/pipeline/segment`: input `master` (and `presenter` when it is a URL to stage);
+/// outputs `segment_<i>` at [`segment_key`], and `staged_master` / `staged_presenter`
+/// when those come from URLs. Needs the segments: inline, or read from `segments_uri` by
+/// the caller and put in `segments` before planning.
+fn plan_segment(b: &mut Builder<'_>, r: &PipelineSegment, prefix: &str) -> Result<Task, PlanError> {
+    let Some(segments) = &r.segments else {
+        let p = Problem {
+            field: "segments_uri".into(),
+            code: "unresolved".into(),
+            message: "the segment list at segments_uri was not read".into(),
+        };
+        return Err(PlanError::Invalid(vec![p]));
+    };
+    let pipeline = r.job_id.as_str();
+    let inputs = format!("{prefix}pipelines/{pipeline}/inputs/");
+    // Validated: the master is given and parses; so does the presenter when given.
+    let master = parse_media_ref(r.master().unwrap_or_default(), b.ctx).unwrap_or_else(|_| MediaRef::Url(String::new()));
+    b.inputs.push(PlannedInput { name: SegmentAudioTask::MASTER.into(), source: master.clone() });
+    let (master_key, stage_master) = match master {
+        MediaRef::Object { key } => (key, false),
+        MediaRef::Url(u) => {
+            let key = format!("{inputs}audio/master.{}", url_extension(&u).unwrap_or_else(|| "bin".into()));
+            b.outputs.push(PlannedOutput {
+                name: SegmentAudioTask::STAGED_MASTER.into(),
+                content_type: crate::media::content_type_for(&key).into(),
+                key: key.clone(),
+            });
+            (key, true)
+        }
+    };
+    let presenter = r.presenter().and_then(|p| parse_media_ref(p, b.ctx).ok());
+    let (presenter_key, stage_presenter) = match presenter {
+        None => (None, false),
+        Some(MediaRef::Object { key }) => (Some(key), false),
+        Some(MediaRef::Url(u)) => {
+            let key = format!("{inputs}image/presenter.{}", url_extension(&u).unwrap_or_else(|| "bin".into()));
+            b.inputs.push(PlannedInput { name: SegmentAudioTask::PRESENTER.into(), source: MediaRef::Url(u) });
+            b.outputs.push(PlannedOutput {
+                name: SegmentAudioTask::STAGED_PRESENTER.into(),
+                content_type: crate::media::content_type_for(&key).into(),
+                key: key.clone(),
+            });
+            (Some(key), true)
+        }
+    };
+    let cuts: Vec<SegmentCut> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SegmentCut { index: i as u32, start_sec: s.start_sec, duration_sec: s.duration_sec })
+        .collect();
+    for c in &cuts {
+        b.outputs.push(PlannedOutput { name: c.output(), key: segment_key(prefix, pipeline, c.index), content_type: "audio/wav".into() });
+    }
+    Ok(Task::SegmentAudio(SegmentAudioTask {
+        pipeline_id: pipeline.to_owned(),
+        expected: cuts.len() as u32,
+        segments: cuts,
+        master_key,
+        stage_master,
+        presenter_key,
+        stage_presenter,
+    }))
+}
+
+/// Where segment `index` of pipeline `pipeline_id` is written (and where
+/// `GET /pipeline/status` looks for it).
+pub fn segment_key(tenant_prefix: &str, pipeline_id: &str, index: u32) -> String {
+    format!("{tenant_prefix}pipelines/{pipeline_id}/stage/segmentation/audio_segments/segment_{index}.wav")
+}
+
+/// The extension of a URL's last path segment, lower-cased, when it looks like one
+/// (1–5 ASCII letters and digits); staged copies keep it.
+fn url_extension(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw).ok()?;
+    let name = url.path_segments()?.next_back()?;
+    crate::media::extension(name).filter(|e| (1..=5).contains(&e.len()) && e.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The folder outputs go to: `<tenant prefix><path>/`, or `<tenant prefix>jobs/<job id>/`
@@ -497,10 +580,86 @@ mod tests {
         let p = plan(&cap, "j", &ctx()).unwrap();
         assert_eq!(p.task, Task::Caption(CaptionTask { mode: CaptionMode::Highlight { style: Default::default() }, uppercase: true }));
         assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["video", "captions"]);
-        let seg = Operation::PipelineSegment
-            .parse(br#"{"job_id":"p1","master_audio_uri":"https://x.example/a.wav","segments":[{"start_sec":0,"duration_sec":1}]}"#)
-            .unwrap();
-        assert_eq!(plan(&seg, "j", &ctx()), Err(PlanError::NotImplemented(Operation::PipelineSegment)));
+    }
+
+    /// Seed 004's example body, keys relative to the tenant (`s3://media/` for its
+    /// `s3://videos/`): the r2 URIs win over the http URLs, inline segments over
+    /// `segments_uri`; nothing to stage.
+    #[test]
+    fn plans_the_seed_segmentation_example() {
+        let body = br#"{"job_id":"job-123","master_audio_r2_uri":"s3://media/t/acme/pipelines/job-123/inputs/audio/master.m4a",
+            "presenter_image_r2_uri":"s3://media/t/acme/pipelines/job-123/inputs/image/presenter.png",
+            "master_audio_http_url":"https://example.com/master.m4a","presenter_image_http_url":"https://example.com/presenter.png",
+            "segments":[{"start_sec":0,"duration_sec":6.2},{"start_sec":6.2,"duration_sec":5.8}],
+            "segments_uri":"s3://media/t/acme/pipelines/job-123/stage/segmentation/segments.json"}"#;
+        let req = Operation::PipelineSegment.parse(body).unwrap();
+        let p = plan(&req, "j", &ctx()).unwrap();
+        let master = "t/acme/pipelines/job-123/inputs/audio/master.m4a";
+        assert_eq!(p.inputs, vec![PlannedInput { name: "master".into(), source: MediaRef::Object { key: master.into() } }]);
+        let dir = "t/acme/pipelines/job-123/stage/segmentation/audio_segments";
+        assert_eq!(
+            p.outputs,
+            (0..2)
+                .map(|i| PlannedOutput {
+                    name: format!("segment_{i}"),
+                    key: format!("{dir}/segment_{i}.wav"),
+                    content_type: "audio/wav".into()
+                })
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            p.task,
+            Task::SegmentAudio(SegmentAudioTask {
+                pipeline_id: "job-123".into(),
+                segments: vec![
+                    SegmentCut { index: 0, start_sec: 0.0, duration_sec: 6.2 },
+                    SegmentCut { index: 1, start_sec: 6.2, duration_sec: 5.8 },
+                ],
+                master_key: master.into(),
+                stage_master: false,
+                presenter_key: Some("t/acme/pipelines/job-123/inputs/image/presenter.png".into()),
+                stage_presenter: false,
+                expected: 2,
+            })
+        );
+        assert_eq!(segment_key("t/acme/", "job-123", 7), format!("{dir}/segment_7.wav"));
+    }
+
+    #[test]
+    fn plans_staging_of_url_sources() {
+        let body = br#"{"job_id":"ep1","master_audio_http_url":"https://x.example/audio/Master.MP3?sig=1",
+            "presenter_image_http_url":"https://x.example/face","segments":[{"start":1.5,"duration":2}]}"#;
+        let p = plan(&Operation::PipelineSegment.parse(body).unwrap(), "j", &ctx()).unwrap();
+        assert_eq!(p.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["master", "presenter"]);
+        assert_eq!(p.inputs[0].source, MediaRef::Url("https://x.example/audio/Master.MP3?sig=1".into()));
+        let outs: Vec<(&str, &str, &str)> = p.outputs.iter().map(|o| (o.name.as_str(), o.key.as_str(), o.content_type.as_str())).collect();
+        assert_eq!(
+            outs,
+            [
+                ("staged_master", "t/acme/pipelines/ep1/inputs/audio/master.mp3", "audio/mpeg"),
+                ("staged_presenter", "t/acme/pipelines/ep1/inputs/image/presenter.bin", "application/octet-stream"),
+                ("segment_0", "t/acme/pipelines/ep1/stage/segmentation/audio_segments/segment_0.wav", "audio/wav"),
+            ]
+        );
+        let Task::SegmentAudio(t) = p.task else { panic!("segment task") };
+        assert!(t.stage_master && t.stage_presenter);
+        assert_eq!(t.master_key, "t/acme/pipelines/ep1/inputs/audio/master.mp3");
+        assert_eq!(t.segments, [SegmentCut { index: 0, start_sec: 1.5, duration_sec: 2.0 }]);
+        assert_eq!(t.check(), Ok(()));
+        // segments_uri alone: the caller reads it first; unread, planning refuses.
+        let body = br#"{"job_id":"ep1","master_audio_uri":"r2://t/acme/m.wav","segments_uri":"r2://t/acme/segs.json"}"#;
+        let req = Operation::PipelineSegment.parse(body).unwrap();
+        let crate::OpRequest::PipelineSegment(r) = &req.op else { panic!() };
+        assert_eq!(r.pending_segments_uri(), Some("r2://t/acme/segs.json"));
+        assert!(matches!(plan(&req, "j", &ctx()), Err(PlanError::Invalid(p)) if p[0].code == "unresolved"));
+    }
+
+    #[test]
+    fn segment_samples_round_to_the_nearest() {
+        let c = SegmentCut { index: 0, start_sec: 6.2, duration_sec: 5.8 };
+        assert_eq!(c.samples(44_100), (273_420, 255_780));
+        assert_eq!(SegmentCut { index: 0, start_sec: 0.00001, duration_sec: 0.00001 }.samples(48_000), (0, 1));
+        assert_eq!(SegmentCut { index: 0, start_sec: 1.0 / 3.0, duration_sec: 0.5 }.samples(48_000), (16_000, 24_000));
     }
 
     #[test]

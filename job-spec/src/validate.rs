@@ -446,33 +446,93 @@ impl V<'_> {
         if let Err((code, msg)) = check_filename(&r.job_id) {
             self.p.push("job_id", code, msg);
         }
-        match (&r.master_audio_uri, &r.master_audio_http_url) {
-            (Some(u), None) => self.media("master_audio_uri", u),
-            (None, Some(u)) => self.media("master_audio_http_url", u),
-            (Some(_), Some(_)) => {
-                self.p.push("master_audio_uri", "conflicting-fields", "give master_audio_uri or master_audio_http_url, not both")
+        // The seed's precedence: the object-key field wins, the http one is a fallback, and
+        // inline segments win over `segments_uri`. Every field given is still checked.
+        for (field, value) in [
+            ("master_audio_uri", &r.master_audio_uri),
+            ("master_audio_http_url", &r.master_audio_http_url),
+            ("presenter_image_uri", &r.presenter_image_uri),
+            ("presenter_image_http_url", &r.presenter_image_http_url),
+            ("segments_uri", &r.segments_uri),
+        ] {
+            if let Some(v) = value {
+                self.media(field, v);
             }
-            (None, None) => self.p.push("master_audio_uri", "required", "master_audio_uri (or master_audio_http_url) is required"),
+        }
+        if r.master().is_none() {
+            self.p.push("master_audio_uri", "required", "master_audio_uri (or master_audio_r2_uri, or master_audio_http_url) is required");
         }
         match (&r.segments, &r.segments_uri) {
-            (Some(segs), None) => {
-                if segs.is_empty() {
-                    self.p.push("segments", "too-few", "needs at least 1 segment");
-                }
-                if segs.len() > MAX_SEGMENTS {
-                    self.p.push("segments", "too-many", format!("at most {MAX_SEGMENTS} segments"));
-                }
-                for (i, s) in segs.iter().enumerate() {
-                    let at = index("segments", i);
-                    self.p.range_f64(&join(&at, "start_sec"), s.start_sec, 0.0, MAX_MEDIA_SECONDS);
-                    self.positive(&join(&at, "duration_sec"), s.duration_sec, MAX_MEDIA_SECONDS);
+            (Some(segs), _) => {
+                for pr in segment_problems("segments", segs) {
+                    self.p.push(pr.field, &pr.code, pr.message);
                 }
             }
-            (None, Some(u)) => self.media("segments_uri", u),
-            (Some(_), Some(_)) => self.p.push("segments", "conflicting-fields", "give segments or segments_uri, not both"),
+            (None, Some(_)) => {}
             (None, None) => self.p.push("segments", "required", "segments (or segments_uri) is required"),
         }
     }
+}
+
+/// The problems of a segment list under `field`: 1–[`MAX_SEGMENTS`] segments, each
+/// starting within 0–[`MAX_MEDIA_SECONDS`] and lasting more than 0 and at most that.
+fn segment_problems(field: &str, segs: &[SegmentSpec]) -> Vec<crate::Problem> {
+    let mut p = Problems::new();
+    if segs.is_empty() {
+        p.push(field, "too-few", "needs at least 1 segment");
+    }
+    if segs.len() > MAX_SEGMENTS {
+        p.push(field, "too-many", format!("at most {MAX_SEGMENTS} segments"));
+    }
+    for (i, s) in segs.iter().enumerate() {
+        let at = index(field, i);
+        p.range_f64(&join(&at, "start_sec"), s.start_sec, 0.0, MAX_MEDIA_SECONDS);
+        if !(s.duration_sec > 0.0 && s.duration_sec <= MAX_MEDIA_SECONDS) {
+            p.push(
+                join(&at, "duration_sec"),
+                "out-of-range",
+                format!("must be greater than 0 and at most {MAX_MEDIA_SECONDS}, got {}", s.duration_sec),
+            );
+        }
+    }
+    p.into_vec()
+}
+
+/// The largest segment list `segments_uri` may hold.
+pub const MAX_SEGMENTS_LIST_BYTES: usize = 1024 * 1024;
+
+/// Reads the segment list fetched from `segments_uri`: a JSON array of
+/// `{start_sec, duration_sec}` (aliases `start`, `duration`), or an object holding it
+/// under `segments`. `Err` lists every problem under `segments_uri` (`segments_uri[3].duration_sec`),
+/// with the codes inline segments get.
+pub fn parse_segment_list(bytes: &[u8]) -> Result<Vec<SegmentSpec>, Vec<crate::Problem>> {
+    let field = "segments_uri";
+    let one = |code: &str, message: String| vec![crate::Problem { field: field.into(), code: code.into(), message }];
+    if bytes.len() > MAX_SEGMENTS_LIST_BYTES {
+        return Err(one("too-large", format!("the segment list must be at most {MAX_SEGMENTS_LIST_BYTES} bytes")));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| one("invalid-json", format!("the segment list is not JSON: {e}")))?;
+    let list = match value {
+        Value::Array(items) => items,
+        Value::Object(mut m) => match m.remove("segments") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(one("invalid-type", "expected a JSON array of {start_sec, duration_sec}".into())),
+        },
+        _ => return Err(one("invalid-type", "expected a JSON array of {start_sec, duration_sec}".into())),
+    };
+    let mut p = Problems::new();
+    let mut segs = Vec::with_capacity(list.len().min(MAX_SEGMENTS));
+    for (i, item) in list.into_iter().enumerate() {
+        match serde_json::from_value::<SegmentSpec>(item) {
+            Ok(s) => segs.push(s),
+            Err(e) => p.push(index(field, i), "invalid-type", format!("expected {{start_sec, duration_sec}}: {e}")),
+        }
+    }
+    if !p.is_empty() {
+        return Err(p.into_vec());
+    }
+    let problems = segment_problems(field, &segs);
+    if problems.is_empty() { Ok(segs) } else { Err(problems) }
 }
 
 /// A model name: 1–[`crate::limits::MAX_MODEL_NAME`] letters, digits, `-`, `_` and `.`, not
@@ -615,6 +675,74 @@ mod tests {
             problems(Operation::PipelineSegment, r#"{"job_id":"..","segments":[]}"#),
             pairs(&[("job_id", "path-traversal"), ("master_audio_uri", "required"), ("segments", "too-few")])
         );
+    }
+
+    #[test]
+    fn pipeline_segment_precedence_and_checks() {
+        // The seed's example: r2 URIs and http URLs, inline segments and segments_uri, all
+        // given; the r2 URIs and inline segments win, and every field is valid.
+        let seed = r#"{"job_id":"job-123","master_audio_r2_uri":"s3://media/t/acme/pipelines/job-123/inputs/audio/master.m4a",
+            "presenter_image_r2_uri":"s3://media/t/acme/.../presenter.png","master_audio_http_url":"https://example.com/master.m4a",
+            "presenter_image_http_url":"https://example.com/presenter.png",
+            "segments":[{"start_sec":0,"duration_sec":6.2},{"start_sec":6.2,"duration_sec":5.8}],
+            "segments_uri":"s3://media/t/acme/pipelines/job-123/stage/segmentation/segments.json"}"#;
+        assert_eq!(problems(Operation::PipelineSegment, seed), pairs(&[]));
+        let req = Operation::PipelineSegment.parse(seed.as_bytes()).unwrap();
+        let OpRequest::PipelineSegment(r) = &req.op else { panic!() };
+        assert_eq!(r.master(), Some("s3://media/t/acme/pipelines/job-123/inputs/audio/master.m4a"));
+        assert_eq!(r.presenter(), Some("s3://media/t/acme/.../presenter.png"));
+        assert_eq!(r.pending_segments_uri(), None);
+        // The http URL alone is the master; segments_uri alone is read later.
+        assert_eq!(
+            problems(
+                Operation::PipelineSegment,
+                r#"{"job_id":"j","master_audio_http_url":"https://x.example/m.mp3","segments_uri":"https://x.example/s.json"}"#
+            ),
+            pairs(&[])
+        );
+        // Every given field is checked, the ignored ones too; bad segments have paths.
+        assert_eq!(
+            problems(
+                Operation::PipelineSegment,
+                r#"{"job_id":"a/b","master_audio_uri":"r2://t/other/m.wav","master_audio_http_url":"http://x.example/m.mp3",
+                    "presenter_image_http_url":"ftp://x/p.png","segments":[{"start_sec":-1,"duration_sec":0}],"segments_uri":"nope"}"#
+            ),
+            pairs(&[
+                ("job_id", "invalid-filename"),
+                ("master_audio_uri", "key-outside-tenant"),
+                ("master_audio_http_url", "insecure-url"),
+                ("presenter_image_http_url", "unsupported-scheme"),
+                ("segments_uri", "invalid-url"),
+                ("segments[0].start_sec", "out-of-range"),
+                ("segments[0].duration_sec", "out-of-range"),
+            ])
+        );
+        assert_eq!(
+            problems(Operation::PipelineSegment, r#"{"job_id":"j","master_audio_uri":"r2://t/acme/m.wav"}"#),
+            pairs(&[("segments", "required")])
+        );
+    }
+
+    #[test]
+    fn segment_lists_from_segments_uri() {
+        let ok = parse_segment_list(br#"[{"start_sec":0,"duration_sec":6.2},{"start":6.2,"duration":5.8}]"#).unwrap();
+        assert_eq!(ok, [SegmentSpec { start_sec: 0.0, duration_sec: 6.2 }, SegmentSpec { start_sec: 6.2, duration_sec: 5.8 }]);
+        assert_eq!(parse_segment_list(br#"{"segments":[{"start_sec":1,"duration_sec":2}]}"#).unwrap().len(), 1);
+        let codes = |b: &[u8]| parse_segment_list(b).unwrap_err().into_iter().map(|p| (p.field, p.code)).collect::<Vec<(String, String)>>();
+        assert_eq!(codes(b"not json"), pairs(&[("segments_uri", "invalid-json")]));
+        assert_eq!(codes(br#"{"items":[]}"#), pairs(&[("segments_uri", "invalid-type")]));
+        assert_eq!(codes(b"[]"), pairs(&[("segments_uri", "too-few")]));
+        assert_eq!(
+            codes(br#"[{"start_sec":0,"duration_sec":1},{"start_sec":"x"},{"duration_sec":1}]"#),
+            pairs(&[("segments_uri[1]", "invalid-type"), ("segments_uri[2]", "invalid-type")])
+        );
+        assert_eq!(
+            codes(br#"[{"start_sec":0,"duration_sec":-1},{"start_sec":1e9,"duration_sec":1}]"#),
+            pairs(&[("segments_uri[0].duration_sec", "out-of-range"), ("segments_uri[1].start_sec", "out-of-range")])
+        );
+        let many = format!("[{}]", vec![r#"{"start_sec":0,"duration_sec":1}"#; MAX_SEGMENTS + 1].join(","));
+        assert_eq!(codes(many.as_bytes()), pairs(&[("segments_uri", "too-many")]));
+        assert_eq!(codes(&vec![b' '; MAX_SEGMENTS_LIST_BYTES + 1]), pairs(&[("segments_uri", "too-large")]));
     }
 
     #[test]

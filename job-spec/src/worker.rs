@@ -93,6 +93,9 @@ pub enum Task {
     /// Input `audio` (any audio or video): speech to text; the four outputs of
     /// [`TranscribeTask::OUTPUTS`].
     Transcribe(TranscribeTask),
+    /// `/pipeline/segment`: input `master` (and `presenter` when staged); outputs
+    /// `segment_<i>` (WAV) and, when staging, `staged_master` / `staged_presenter`.
+    SegmentAudio(SegmentAudioTask),
 }
 
 /// How captions look.
@@ -142,6 +145,7 @@ impl Task {
             Task::Encode(_) => crate::Operation::Encode,
             Task::Render(_) => crate::Operation::Render,
             Task::Transcribe(_) => crate::Operation::Transcribe,
+            Task::SegmentAudio(_) => crate::Operation::PipelineSegment,
         }
     }
 }
@@ -454,6 +458,80 @@ impl TranscribeTask {
             && !((2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_lowercase()))
         {
             return Err(format!("`{l}` is not a language code"));
+        }
+        Ok(())
+    }
+}
+
+/// `/pipeline/segment`: the master audio cut into WAV segments, sample-exactly. One part
+/// of a fanned-out job holds a contiguous run of the segments; only one part stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentAudioTask {
+    /// The caller's pipeline id (the folder under `pipelines/`).
+    pub pipeline_id: String,
+    /// The segments this task cuts, in order.
+    pub segments: Vec<SegmentCut>,
+    /// Where the master audio is (its object key, or where it is staged to).
+    pub master_key: String,
+    /// The master comes from a URL: upload it unchanged as [`SegmentAudioTask::STAGED_MASTER`].
+    pub stage_master: bool,
+    /// Where the presenter image is, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presenter_key: Option<String>,
+    /// Input [`SegmentAudioTask::PRESENTER`] is present: upload it unchanged as
+    /// [`SegmentAudioTask::STAGED_PRESENTER`].
+    #[serde(default)]
+    pub stage_presenter: bool,
+    /// Segments of the whole job (all parts).
+    pub expected: u32,
+}
+
+/// One segment: `duration_sec` from `start_sec` of the master, written as output
+/// `segment_<index>`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SegmentCut {
+    pub index: u32,
+    pub start_sec: f64,
+    pub duration_sec: f64,
+}
+
+impl SegmentCut {
+    /// The output's name.
+    pub fn output(&self) -> String {
+        format!("segment_{}", self.index)
+    }
+
+    /// `(first sample, sample count)` at `rate` Hz: round(start × rate) and
+    /// round(duration × rate), at least one sample.
+    pub fn samples(&self, rate: u32) -> (u64, u64) {
+        let at = |secs: f64| (secs * f64::from(rate)).round().max(0.0) as u64;
+        (at(self.start_sec), at(self.duration_sec).max(1))
+    }
+}
+
+impl SegmentAudioTask {
+    pub const MASTER: &'static str = "master";
+    pub const PRESENTER: &'static str = "presenter";
+    pub const STAGED_MASTER: &'static str = "staged_master";
+    pub const STAGED_PRESENTER: &'static str = "staged_presenter";
+
+    /// The limits of [`mod@crate::validate`], re-checked on the parameters alone.
+    pub fn check(&self) -> Result<(), String> {
+        use crate::limits::{MAX_MEDIA_SECONDS, MAX_SEGMENTS};
+        if self.segments.is_empty() || self.segments.len() > MAX_SEGMENTS {
+            return Err(format!("{} segments; 1–{MAX_SEGMENTS} allowed", self.segments.len()));
+        }
+        for s in &self.segments {
+            let start_ok = (0.0..=MAX_MEDIA_SECONDS).contains(&s.start_sec);
+            let duration_ok = s.duration_sec > 0.0 && s.duration_sec <= MAX_MEDIA_SECONDS;
+            if !(start_ok && duration_ok) {
+                return Err(format!("segment {} ({} s from {} s) is out of range", s.index, s.duration_sec, s.start_sec));
+            }
+        }
+        let mut idx: Vec<u32> = self.segments.iter().map(|s| s.index).collect();
+        idx.sort_unstable();
+        if idx.windows(2).any(|w| w[0] == w[1]) {
+            return Err("two segments have the same index".into());
         }
         Ok(())
     }

@@ -48,6 +48,11 @@ pub async fn dispatch(req: Request, env: &Env, route_result: Result<Route, Route
         Route::CancelJob(id) => cancel_job(&req, env, &id).await,
         Route::ListJobs => list_jobs(&req, env).await,
         Route::QueueStats => queue_stats(&req, env).await,
+        Route::PipelineStatus => {
+            let cfg = util::config(env)?;
+            let tenant = authenticate(&req, &cfg)?;
+            super::pipeline::status(&req, &cfg, &tenant.prefix).await
+        }
         Route::RunpodWebhook { job_id, token } => runpod_webhook(req, env, &job_id, &token).await,
     }
 }
@@ -122,7 +127,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
     if body.len() > cfg.max_body_bytes {
         return Err(too_large());
     }
-    let request = op.parse(&body).map_err(ApiError::validation)?;
+    let mut request = op.parse(&body).map_err(ApiError::validation)?;
 
     let ns = jobs(env)?;
     let job_id = ns.unique_id().map_err(internal("job id"))?.to_string();
@@ -131,6 +136,8 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
         bucket: Some(cfg.s3.bucket.clone()),
         tenant_prefix: Some(tenant.prefix.clone()),
     };
+    // `/pipeline/segment` with only `segments_uri`: the list is read now (one output per segment).
+    super::pipeline::resolve_segments(&cfg, &ctx, &mut request).await?;
     let plan = match job_spec::plan(&request, &job_id, &ctx) {
         Ok(p) => p,
         Err(PlanError::Invalid(problems)) => return Err(ApiError::validation(problems)),

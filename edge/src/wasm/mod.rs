@@ -3,6 +3,7 @@
 
 mod handlers;
 mod job_object;
+mod pipeline;
 mod runpod;
 mod tenant_object;
 mod util;

@@ -10,4 +10,5 @@ pub mod downsample;
 pub mod img2vid;
 pub mod music;
 pub mod render;
+pub mod segment;
 pub mod transcribe;
