@@ -194,6 +194,11 @@ impl Executor {
             code: "start-beyond-end",
             message,
         })?;
+        // A plain WAV says its size in 32 bits: refuse (not retry) a segment that cannot fit.
+        if let Some((c, e)) = cuts.iter().find_map(|c| wav_header(rate, channels, c.frames).err().map(|e| (c, e))) {
+            let message = format!("segment {}: {e}", c.index);
+            return Err(JobError::BadInput { name: SegmentAudioTask::MASTER.into(), code: "segment-too-large", message });
+        }
         let clock = Instant::now();
         progress(Progress::new("cut", 0, n));
         let files = {
