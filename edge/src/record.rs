@@ -478,8 +478,8 @@ impl JobRecord {
         w.next_at_ms = (next - first <= policy.window.as_millis() as i64).then_some(next);
     }
 
-    /// The public job object; `url_of(key)` gives each output's download URL.
-    pub fn view(&self, url_of: &dyn Fn(&str) -> String) -> JobView {
+    /// The public job object at `now_ms`; `url_of(key)` gives each output's download URL.
+    pub fn view(&self, url_of: &dyn Fn(&str) -> String, now_ms: i64) -> JobView {
         let duration_ms = match (self.started_ms, self.completed_ms) {
             (Some(s), Some(e)) => Some((e - s).max(0) as u64),
             _ => None,
@@ -488,6 +488,13 @@ impl JobRecord {
             job_id: self.job_id.clone(),
             status: self.status,
             operation: self.operation.name().to_owned(),
+            message: match &self.error {
+                Some(e) if self.status == JobStatus::Failed || self.status == JobStatus::TimedOut => e.message.clone(),
+                _ => self.status.message().to_owned(),
+            },
+            status_url: format!("/jobs/{}", self.job_id),
+            processor: "GPU".to_owned(),
+            timestamp: rfc3339_from_ms(now_ms),
             id_roteiro: self.common.id_roteiro,
             metadata: self.common.metadata.clone(),
             created_at: rfc3339_from_ms(self.created_ms),
@@ -585,7 +592,7 @@ mod tests {
         assert_eq!(r.progress.percentage, 50.0);
         assert!(r.apply_runpod(&completed_body("rp-0", &["video_1", "video_2"]), 3_000, &POLICY));
         assert_eq!(r.started_ms, Some(2_000), "IN_PROGRESS was seen first");
-        let v = r.view(&|k| format!("https://dl/{k}"));
+        let v = r.view(&|k| format!("https://dl/{k}"), 0);
         assert_eq!(v.status, JobStatus::Completed);
         assert_eq!(v.id_roteiro, Some(42));
         assert_eq!(v.execution.duration_ms, Some(1_000));
@@ -605,7 +612,7 @@ mod tests {
         let mut body = completed_body("rp-0", &["video_1"]);
         body["executionTime"] = json!(1_500);
         assert!(r.apply_runpod(&body, 10_000, &POLICY));
-        let v = r.view(&|k| k.to_owned());
+        let v = r.view(&|k| k.to_owned(), 0);
         assert_eq!(v.execution.duration_ms, Some(1_500));
         assert_eq!(v.started_at.as_deref(), Some("1970-01-01T00:00:08.500Z"));
     }
@@ -719,7 +726,7 @@ mod tests {
         assert_eq!(r.parts[1].attempts, 1);
         assert!(r.apply_runpod(&completed_body("rp-0b", &["video_1", "video_2"]), 11_000, &POLICY));
         assert_eq!(r.status, JobStatus::Completed);
-        let v = r.view(&|k| k.to_owned());
+        let v = r.view(&|k| k.to_owned(), 0);
         let ids: Vec<&str> = v.result.as_ref().unwrap()["videos"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["1", "2", "3", "4"]);
         assert_eq!(r.output.as_ref().unwrap().extras["parts"], 2);
@@ -765,7 +772,7 @@ mod tests {
         r.webhook_attempted(3_000, None, Some("connection refused".into()), 3, &HOOKS);
         assert_eq!(r.webhook.as_ref().unwrap().next_at_ms, Some(5_000), "2 s backoff");
         r.webhook_attempted(5_000, Some(204), None, 8, &HOOKS);
-        let v = r.view(&|k| k.to_owned()).webhook.unwrap();
+        let v = r.view(&|k| k.to_owned(), 0).webhook.unwrap();
         assert!(v.delivered);
         assert_eq!(v.next_attempt_at, None);
         assert_eq!(v.attempts.iter().map(|a| (a.attempt, a.status_code)).collect::<Vec<_>>(), [(1, Some(500)), (2, None), (3, Some(204))]);

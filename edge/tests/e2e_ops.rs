@@ -335,7 +335,7 @@ async fn caption_style_segments(c: Arc<Ctx>) {
         "style": {
             "font": {"name": "DejaVu Sans", "size": 22, "bold": true, "italic": false},
             "colors": {"primary": "#FFFF00", "outline": "#000000", "background": "#000000"},
-            "opacity": {"primary": 1.0, "background": 0.5},
+            "opacity": {"primary": 100, "background": 50},
             "border": {"style": 1, "width": 2},
             "position": {"alignment": "top_center", "marginVertical": 10}
         }
@@ -357,7 +357,7 @@ async fn caption_style_highlight(c: Arc<Ctx>) {
         "type": "highlight",
         "style": {
             "fonte": "DejaVu Sans", "tamanho_fonte": 22,
-            "fundo_cor": "#000000", "fundo_opacidade": 0.8, "fundo_arredondado": true,
+            "fundo_cor": "#000000", "fundo_opacidade": 80, "fundo_arredondado": true,
             "texto_cor": "#FFFFFF", "highlight_texto_cor": "#FFFF00", "highlight_cor": "#FF0000", "highlight_borda": 4,
             "padding_horizontal": 8, "padding_vertical": 4,
             "position": "bottom_center", "words_per_line": 2, "max_lines": 1

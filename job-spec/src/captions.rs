@@ -219,7 +219,8 @@ impl AssStyle {
             s.italic = f.italic.unwrap_or(s.italic);
         }
         let opacity = o.opacity.as_ref();
-        let (p_op, b_op) = (opacity.and_then(|o| o.primary).unwrap_or(1.0), opacity.and_then(|o| o.background).unwrap_or(0.5));
+        let (p_op, b_op) =
+            (opacity.and_then(|o| o.primary).map_or(1.0, from_percent), opacity.and_then(|o| o.background).map_or(0.5, from_percent));
         if let Some(c) = &o.colors {
             set_color(&mut s.primary, c.primary.as_deref(), p_op);
             set_color(&mut s.secondary, c.secondary.as_deref(), 1.0);
@@ -256,8 +257,8 @@ impl AssStyle {
         if let Some(bg) = o.fundo_cor.as_deref().filter(|_| o.fundo_arredondado != Some(true)) {
             // A background color means a box behind each line (a rounded one is drawn
             // separately, see `RoundedBox`).
-            set_color(&mut s.back, Some(bg), o.fundo_opacidade.unwrap_or(0.6));
-            set_color(&mut s.outline_color, Some(bg), o.fundo_opacidade.unwrap_or(0.6));
+            set_color(&mut s.back, Some(bg), background_opacity(o));
+            set_color(&mut s.outline_color, Some(bg), background_opacity(o));
             s.border_style = 3;
             s.outline = o.padding_vertical.unwrap_or(s.outline.max(8.0));
         }
@@ -287,6 +288,17 @@ impl AssStyle {
             self.margin_v,
         )
     }
+}
+
+/// The request's opacities are percentages, as the seed's (0 transparent … 100 opaque);
+/// ASS colours take a fraction.
+fn from_percent(p: f64) -> f64 {
+    p / 100.0
+}
+
+/// `highlight`'s background box: `fundo_opacidade` percent, 50 by default (the seed's).
+fn background_opacity(o: &StyleOptions) -> f64 {
+    o.fundo_opacidade.map_or(0.5, from_percent)
 }
 
 /// Commas separate ASS style fields; control characters have no place in a font name.
@@ -376,7 +388,7 @@ impl Karaoke {
             highlight_outline: o.highlight_cor.as_deref().and_then(|c| ass_color(c, 1.0)),
             highlight_border: o.highlight_borda,
             rounded: match (o.fundo_arredondado, o.fundo_cor.as_deref()) {
-                (Some(true), Some(bg)) => ass_color(bg, o.fundo_opacidade.unwrap_or(0.6)).map(|color| RoundedBox {
+                (Some(true), Some(bg)) => ass_color(bg, background_opacity(o)).map(|color| RoundedBox {
                     color,
                     pad_h: o.padding_horizontal.unwrap_or(24.0),
                     pad_v: o.padding_vertical.unwrap_or(12.0),
@@ -519,6 +531,22 @@ pub fn filter_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn opacities_are_percentages() {
+        use crate::ops::{ColorOptions, OpacityOptions};
+        // 70 % opaque → ASS alpha 255 × 0.3 = 77 (0x4D); the default 50 % → 0x80.
+        let boxed = |p: Option<f64>| StyleOptions { fundo_cor: Some("#000000".into()), fundo_opacidade: p, ..Default::default() };
+        assert_eq!(AssStyle::highlight(&boxed(Some(70.0)), 1080).back, "&H4D000000");
+        assert_eq!(AssStyle::highlight(&boxed(None), 1080).back, "&H80000000");
+        let seg = StyleOptions {
+            colors: Some(ColorOptions { primary: Some("#FFFFFF".into()), background: Some("#000000".into()), ..Default::default() }),
+            opacity: Some(OpacityOptions { primary: Some(100.0), background: Some(80.0) }),
+            ..Default::default()
+        };
+        let style = AssStyle::segments(&seg, 1080);
+        assert_eq!((style.primary.as_str(), style.back.as_str()), ("&H00FFFFFF", "&H33000000"));
+    }
+
     use super::*;
 
     #[test]
@@ -565,7 +593,7 @@ mod tests {
         let o: StyleOptions = serde_json::from_value(serde_json::json!({
             "font": {"name": "Liberation, Sans", "size": 60, "bold": false, "italic": true},
             "colors": {"primary": "#FFFF00", "outline": "#112233", "background": "#000000"},
-            "opacity": {"primary": 1.0, "background": 0.25},
+            "opacity": {"primary": 100, "background": 25},
             "border": {"style": 3, "width": 4},
             "position": {"alignment": "top_center", "marginVertical": 80}
         }))
@@ -604,7 +632,7 @@ mod tests {
         let words: Vec<Word> =
             ["a", "b", "c"].iter().enumerate().map(|(i, w)| Word { word: (*w).into(), start: i as f64, end: i as f64 + 0.5 }).collect();
         let o: StyleOptions = serde_json::from_value(serde_json::json!({
-            "fundo_cor": "#102030", "fundo_opacidade": 1.0, "fundo_arredondado": true, "tamanho_fonte": 100,
+            "fundo_cor": "#102030", "fundo_opacidade": 100, "fundo_arredondado": true, "tamanho_fonte": 100,
             "padding_horizontal": 20, "padding_vertical": 10, "words_per_line": 3, "max_lines": 1, "position": "bottom_center"
         }))
         .unwrap();

@@ -57,12 +57,25 @@ pub struct Execution {
 }
 
 /// The job object of the public API.
+///
+/// Besides our own fields it carries the ones the seed's clients read where they read them:
+/// `message`, `statusUrl` (the seed's 202), `processor` and `timestamp` (its webhook),
+/// and, in `result`, `code`, `success` and `message` (see [`build_result`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub job_id: String,
     pub status: JobStatus,
     pub operation: String,
+    /// A sentence about the status (`Job queued successfully`, …; the error's message
+    /// when the job failed).
+    pub message: String,
+    /// Where the job object is read: `/jobs/{jobId}`.
+    pub status_url: String,
+    /// Where the work runs: always `GPU` (the seed reported `GPU` or `CPU`).
+    pub processor: String,
+    /// When this object was made (RFC 3339), as the seed's webhook body carries it.
+    pub timestamp: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_roteiro: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,9 +123,39 @@ pub struct WebhookAttempt {
     pub duration_ms: u64,
 }
 
+impl JobStatus {
+    /// The job object's `message` for a job in this state (a failed one says its error).
+    pub fn message(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "Job queued successfully",
+            JobStatus::Submitted => "Job submitted to the GPU backend",
+            JobStatus::Processing => "Job processing",
+            JobStatus::Completed => "Job completed successfully",
+            JobStatus::Failed => "Job failed",
+            JobStatus::Cancelled => "Job cancelled",
+            JobStatus::TimedOut => "Job timed out",
+        }
+    }
+}
+
 /// Builds the operation's public `result` from the task and the worker's output;
-/// `url_of(key)` gives the download URL of an output key.
+/// `url_of(key)` gives the download URL of an output key. Every result also carries
+/// the seed's `code` (200), `success` (true) and `message`.
 pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+    let mut r = operation_result(task, out, url_of);
+    let message = match &r["videos"] {
+        Value::Array(v) => format!("{} videos processed successfully", v.len()),
+        _ => format!("{} completed successfully", task.operation().name()),
+    };
+    if let Value::Object(m) = &mut r {
+        m.insert("code".into(), json!(200));
+        m.insert("success".into(), json!(true));
+        m.insert("message".into(), json!(message));
+    }
+    r
+}
+
+fn operation_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
     match task {
         Task::Img2vid(t) => {
             let videos: Vec<Value> = t
@@ -121,10 +164,14 @@ pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
                 .filter_map(|clip| {
                     let meta = out.output(&clip.output)?;
                     let filename = meta.key.rsplit('/').next().unwrap_or(&meta.key);
+                    let url = url_of(&meta.key);
                     Some(json!({
                         "id": clip.id,
                         "filename": filename,
-                        "video_url": url_of(&meta.key),
+                        "video_url": url,
+                        // The seed's AutoDark README reads `url` and `size_mb`.
+                        "url": url,
+                        "size_mb": (meta.bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0,
                         "s3_key": meta.key,
                         "duration": meta.duration.unwrap_or(f64::from(clip.frames) / f64::from(t.frame_rate)),
                         "zoom_type": clip.zoom.as_str(),
@@ -136,7 +183,9 @@ pub fn build_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
                     }))
                 })
                 .collect();
-            let mut r = json!({ "videos": videos, "timings_ms": out.timings_ms });
+            // The seed's `stats.total` / `stats.processed`.
+            let stats = json!({ "total": t.clips.len(), "processed": videos.len() });
+            let mut r = json!({ "videos": videos, "stats": stats, "timings_ms": out.timings_ms });
             // A batch that fanned out says into how many RunPod jobs.
             if let Some(parts) = out.extras.get("parts") {
                 r["parts"] = parts.clone();
@@ -225,6 +274,8 @@ fn transcribe_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Val
     for (k, v) in &out.extras {
         r[k] = v.clone();
     }
+    // The seed's transcription response: `audio{duration, language, language_probability}`.
+    r["audio"] = json!({ "duration": r["duration"], "language": r["language"], "language_probability": r["language_probability"] });
     r
 }
 
@@ -338,6 +389,12 @@ mod tests {
         assert_eq!(r["videos"][0]["id"], "a");
         assert_eq!(r["videos"][0]["filename"], "video_1.mp4");
         assert_eq!(r["videos"][0]["video_url"], "https://dl.test/t/x/video_1.mp4");
+        // The seed's names for the same facts, and its result fields.
+        assert_eq!(r["videos"][0]["url"], r["videos"][0]["video_url"]);
+        assert!(r["videos"][0]["size_mb"].is_number(), "{r}");
+        assert_eq!((r["code"].as_u64(), r["success"].as_bool()), (Some(200), Some(true)), "{r}");
+        assert_eq!(r["message"], format!("{} videos processed successfully", r["videos"].as_array().unwrap().len()));
+        assert_eq!(r["stats"]["total"], r["stats"]["processed"], "{r}");
         assert_eq!(r["videos"][0]["s3_key"], "t/x/video_1.mp4");
         assert_eq!(r["videos"][1]["zoom_type"], "zoomout");
         assert_eq!(r["videos"][1]["duration"], 1.0);
@@ -377,6 +434,11 @@ mod tests {
                 "duration": 2.5,
                 "stats": {"model": "tiny.en"},
                 "timings_ms": {"total": 10},
+                // What the seed's clients read.
+                "audio": {"duration": 2.5, "language": "en", "language_probability": 1.0},
+                "code": 200,
+                "success": true,
+                "message": "audio/transcribe completed successfully",
             })
         );
     }

@@ -40,5 +40,7 @@ pub const MAX_PADDING: f64 = 500.0;
 pub const MAX_MARGIN_V: f64 = 2000.0;
 pub const MAX_WORDS_PER_LINE: u32 = 10;
 pub const MAX_LINES: u32 = 5;
+/// Opacities are percentages, as the seed's (`fundo_opacidade`, `opacity.primary`, …).
+pub const MAX_OPACITY_PERCENT: f64 = 100.0;
 pub const MAX_BEAM_SIZE: u32 = 10;
 pub const MAX_MODEL_NAME: usize = 64;

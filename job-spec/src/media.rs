@@ -32,8 +32,14 @@ pub struct RefContext {
     pub allow_loopback_http: bool,
     /// The configured bucket; `s3://other-bucket/…` is refused.
     pub bucket: Option<String>,
-    /// The tenant's key prefix; object keys outside it are refused.
+    /// The tenant's key prefix. A key that starts with it is taken as it is; any other key
+    /// is relative to it (`r2://in/a.jpg` is `<prefix>in/a.jpg`), as the seed's users write
+    /// keys without a tenant prefix.
     pub tenant_prefix: Option<String>,
+    /// The other tenants' prefixes: a key starting with one of them is refused
+    /// (`key-outside-tenant`) rather than read as relative, so a request naming another
+    /// tenant's object gets a clear error, never that object.
+    pub other_prefixes: Vec<String>,
 }
 
 /// Parses and checks one media reference, pushing problems under `field`.
@@ -75,12 +81,16 @@ pub fn parse_media_ref(raw: &str, ctx: &RefContext) -> Result<MediaRef, (&'stati
 
 fn object_ref(key: &str, ctx: &RefContext) -> Result<MediaRef, (&'static str, String)> {
     check_key(key).map_err(|(c, m)| (c, m.to_owned()))?;
-    if let Some(prefix) = &ctx.tenant_prefix
-        && !key.starts_with(prefix.as_str())
-    {
-        return Err(("key-outside-tenant", format!("object keys must start with `{prefix}`")));
+    let Some(prefix) = &ctx.tenant_prefix else { return Ok(MediaRef::Object { key: key.to_owned() }) };
+    if key.starts_with(prefix.as_str()) {
+        return Ok(MediaRef::Object { key: key.to_owned() });
     }
-    Ok(MediaRef::Object { key: key.to_owned() })
+    if ctx.other_prefixes.iter().any(|other| !other.is_empty() && key.starts_with(other.as_str())) {
+        return Err(("key-outside-tenant", format!("`{key}` is in another tenant's space; keys are relative to `{prefix}`")));
+    }
+    let full = format!("{prefix}{key}");
+    check_key(&full).map_err(|(c, m)| (c, m.to_owned()))?;
+    Ok(MediaRef::Object { key: full })
 }
 
 /// A URL the worker (or the webhook sender) may connect to: https to a host name or a
@@ -258,7 +268,31 @@ mod tests {
     use super::*;
 
     fn ctx() -> RefContext {
-        RefContext { allow_loopback_http: false, bucket: Some("media".into()), tenant_prefix: Some("tenants/acme/".into()) }
+        RefContext {
+            allow_loopback_http: false,
+            bucket: Some("media".into()),
+            tenant_prefix: Some("tenants/acme/".into()),
+            other_prefixes: vec!["tenants/other/".into(), "tenants/acme-2/".into()],
+        }
+    }
+
+    #[test]
+    fn keys_without_the_prefix_are_relative_to_it() {
+        let c = ctx();
+        let key = |s: &str| match parse_media_ref(s, &c) {
+            Ok(MediaRef::Object { key }) => key,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(key("r2://in/a.jpg"), "tenants/acme/in/a.jpg");
+        assert_eq!(key("s3://media/pipelines/job-123/inputs/audio/master.m4a"), "tenants/acme/pipelines/job-123/inputs/audio/master.m4a");
+        // Keys that already start with the prefix are unchanged.
+        assert_eq!(key("r2://tenants/acme/in/a.jpg"), "tenants/acme/in/a.jpg");
+        // Another tenant's keys stay refused; a prefix that merely shares a beginning is
+        // another tenant's too.
+        assert_eq!(parse_media_ref("r2://tenants/other/a.jpg", &c).unwrap_err().0, "key-outside-tenant");
+        assert_eq!(parse_media_ref("s3://media/tenants/acme-2/a.jpg", &c).unwrap_err().0, "key-outside-tenant");
+        // The joined key is checked like any key.
+        assert_eq!(parse_media_ref(&format!("r2://{}", "k".repeat(1020)), &c).unwrap_err().0, "too-long");
     }
 
     #[test]
@@ -286,6 +320,7 @@ mod tests {
         assert_eq!(code("s3://other/tenants/acme/a.jpg"), "foreign-bucket");
         assert_eq!(code("s3://media"), "invalid-object-ref");
         assert_eq!(code("r2://tenants/other/a.jpg"), "key-outside-tenant");
+        assert_eq!(code("r2://in/../../x.jpg"), "path-traversal");
         assert_eq!(code("r2://tenants/acme/../other/a.jpg"), "path-traversal");
         assert_eq!(code("r2:///etc/passwd"), "absolute-path");
         assert_eq!(code("r2://tenants/acme/a\u{0}.jpg"), "control-character");

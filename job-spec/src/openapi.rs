@@ -204,8 +204,15 @@ fn submit_operation(op: Operation, body: Schema, description: Option<&str>) -> V
             "503": response("ServiceUnavailable"),
         },
     });
-    if let Some(d) = description {
-        o["description"] = d.into();
+    let aliases = op.alias_paths();
+    let mut text = description.unwrap_or_default().to_owned();
+    if !aliases.is_empty() {
+        let listed: Vec<String> = aliases.iter().map(|a| format!("`{a}`")).collect();
+        text.push_str(&format!("{}Also served at {}.", if text.is_empty() { "" } else { "\n\n" }, listed.join(", ")));
+        o["x-aliases"] = json!(aliases);
+    }
+    if !text.is_empty() {
+        o["description"] = text.into();
     }
     o
 }

@@ -324,9 +324,10 @@ pub struct StyleOptions {
     #[serde(default, alias = "background_color")]
     #[schemars(with = "Option<HexColor>", extend("x-aliases" = ["background_color"]))]
     pub fundo_cor: Option<String>,
-    /// highlight: background box opacity.
+    /// highlight: background box opacity in percent, as the seed: 0 transparent … 100
+    /// opaque (default 50).
     #[serde(default, alias = "background_opacity")]
-    #[schemars(range(min = 0.0, max = 1.0), extend("x-aliases" = ["background_opacity"]))]
+    #[schemars(range(min = 0.0, max = MAX_OPACITY_PERCENT), extend("x-aliases" = ["background_opacity"]))]
     pub fundo_opacidade: Option<f64>,
     /// highlight: rounded background box.
     #[serde(default, alias = "background_rounded")]
@@ -398,11 +399,13 @@ pub struct ColorOptions {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OpacityOptions {
+    /// Text opacity in percent, as the seed: 0 transparent … 100 opaque (default 100).
     #[serde(default)]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(min = 0.0, max = MAX_OPACITY_PERCENT))]
     pub primary: Option<f64>,
+    /// Background (box and shadow) opacity in percent (default 50).
     #[serde(default)]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(min = 0.0, max = MAX_OPACITY_PERCENT))]
     pub background: Option<f64>,
 }
 

@@ -465,7 +465,12 @@ mod tests {
     use crate::request::Operation;
 
     fn ctx() -> RefContext {
-        RefContext { allow_loopback_http: false, bucket: Some("media".into()), tenant_prefix: Some("t/acme/".into()) }
+        RefContext {
+            allow_loopback_http: false,
+            bucket: Some("media".into()),
+            tenant_prefix: Some("t/acme/".into()),
+            other_prefixes: vec!["t/other/".into()],
+        }
     }
 
     #[test]

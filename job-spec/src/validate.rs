@@ -329,7 +329,7 @@ impl V<'_> {
         if let Some(o) = &s.opacity {
             for (f, v) in [(join(at, "opacity.primary"), o.primary), (join(at, "opacity.background"), o.background)] {
                 if let Some(v) = v {
-                    self.p.range_f64(&f, v, 0.0, 1.0);
+                    self.p.range_f64(&f, v, 0.0, MAX_OPACITY_PERCENT);
                 }
             }
         }
@@ -365,7 +365,7 @@ impl V<'_> {
         self.color(&join(at, "highlight_texto_cor"), &s.highlight_texto_cor);
         self.color(&join(at, "highlight_cor"), &s.highlight_cor);
         if let Some(v) = s.fundo_opacidade {
-            self.p.range_f64(&join(at, "fundo_opacidade"), v, 0.0, 1.0);
+            self.p.range_f64(&join(at, "fundo_opacidade"), v, 0.0, MAX_OPACITY_PERCENT);
         }
         if let Some(v) = s.highlight_borda {
             self.p.range_f64(&join(at, "highlight_borda"), v, 0.0, MAX_HIGHLIGHT_BORDER);
@@ -550,7 +550,12 @@ mod tests {
     use crate::request::Operation;
 
     fn ctx() -> RefContext {
-        RefContext { allow_loopback_http: false, bucket: Some("media".into()), tenant_prefix: Some("t/acme/".into()) }
+        RefContext {
+            allow_loopback_http: false,
+            bucket: Some("media".into()),
+            tenant_prefix: Some("t/acme/".into()),
+            other_prefixes: vec!["t/other/".into()],
+        }
     }
 
     fn problems(op: Operation, body: &str) -> Vec<(String, String)> {
@@ -563,6 +568,24 @@ mod tests {
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
+    }
+
+    #[test]
+    fn opacities_are_the_seeds_percentages() {
+        // The seed's documented bodies: AutoDark README (segments 100 / 80) and its API
+        // reference (highlight 70).
+        let segments = r##"{"url_video":"https://cdn.example.com/v.mp4","url_caption":"https://cdn.example.com/s.srt","type":"segments",
+                           "style":{"opacity":{"primary":100,"background":80}}}"##;
+        assert_eq!(problems(Operation::CaptionStyle, segments), pairs(&[]));
+        let highlight = r##"{"url_video":"https://cdn.example.com/v.mp4","url_caption":"https://cdn.example.com/w.json","type":"highlight",
+                            "style":{"fundo_opacidade":70}}"##;
+        assert_eq!(problems(Operation::CaptionStyle, highlight), pairs(&[]));
+        let over = r##"{"url_video":"https://cdn.example.com/v.mp4","url_caption":"https://cdn.example.com/w.json","type":"highlight",
+                       "style":{"fundo_opacidade":100.5,"opacity":{"primary":-1}}}"##;
+        assert_eq!(
+            problems(Operation::CaptionStyle, over),
+            pairs(&[("style.opacity.primary", "out-of-range"), ("style.fundo_opacidade", "out-of-range")])
+        );
     }
 
     #[test]
@@ -636,7 +659,7 @@ mod tests {
             problems(
                 Operation::CaptionStyle,
                 r##"{"url_video":"https://x.example/v.mp4","url_caption":"https://x.example/c.srt","type":"boxes",
-                    "style":{"colors":{"primary":"red"},"opacity":{"background":2},"border":{"style":2},"position":{"alignment":"sideways"},"words_per_line":11}}"##
+                    "style":{"colors":{"primary":"red"},"opacity":{"background":101},"border":{"style":2},"position":{"alignment":"sideways"},"words_per_line":11}}"##
             ),
             pairs(&[
                 ("type", "invalid-value"),

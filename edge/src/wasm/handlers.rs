@@ -135,6 +135,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
         allow_loopback_http: cfg.allow_loopback_http,
         bucket: Some(cfg.s3.bucket.clone()),
         tenant_prefix: Some(tenant.prefix.clone()),
+        other_prefixes: cfg.tenants.iter().filter(|t| t.prefix != tenant.prefix).map(|t| t.prefix.clone()).collect(),
     };
     // `/pipeline/segment` with only `segments_uri`: the list is read now (one output per segment).
     super::pipeline::resolve_segments(&cfg, &ctx, &mut request).await?;
@@ -178,7 +179,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
                     e
                 }
             })?;
-            let mut r = json(200, &record.view(&util::url_of(&cfg))).map_err(internal("response"))?;
+            let mut r = json(200, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))?;
             r.headers_mut().set("idempotent-replayed", "true").map_err(internal("headers"))?;
             return Ok(r);
         }
@@ -223,7 +224,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
             ApiError::new(502, "gpu-backend-refused", format!("the GPU backend refused job {job_id}"))
         });
     }
-    json(202, &record.view(&util::url_of(&cfg))).map_err(internal("response"))
+    json(202, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))
 }
 
 async fn load_owned(env: &Env, tenant: &Tenant, job_id: &str) -> std::result::Result<(ObjectNamespace, JobRecord), ApiError> {
@@ -247,7 +248,7 @@ async fn get_job(req: &Request, env: &Env, job_id: &str) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(req, &cfg)?;
     let (_, record) = load_owned(env, tenant, job_id).await?;
-    json(200, &record.view(&util::url_of(&cfg))).map_err(internal("response"))
+    json(200, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))
 }
 
 async fn cancel_job(req: &Request, env: &Env, job_id: &str) -> HResult {
@@ -256,7 +257,7 @@ async fn cancel_job(req: &Request, env: &Env, job_id: &str) -> HResult {
     let (ns, _) = load_owned(env, tenant, job_id).await?;
     let mut resp = call_job(&ns, job_id, Method::Post, "/cancel", None).await?;
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
-    json(200, &record.view(&util::url_of(&cfg))).map_err(internal("response"))
+    json(200, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))
 }
 
 async fn list_jobs(req: &Request, env: &Env) -> HResult {

@@ -329,7 +329,7 @@ impl JobObject {
         let Some((r, _)) = self.load()? else { return Ok(()) };
         let Some(w) = r.webhook.clone() else { return Ok(()) };
         let Some(tenant) = cfg.tenants.iter().find(|t| t.name == r.tenant) else { return Ok(()) };
-        let mut view = r.view(&util::url_of(cfg));
+        let mut view = r.view(&util::url_of(cfg), util::now_ms());
         view.webhook = None;
         let body = serde_json::to_string(&view).map_err(bad)?;
         let started = util::now_ms();
