@@ -68,7 +68,14 @@ const EXPECTED: &[(&str, &[Kind])] = &[
     // AutoDark README: transcribe (Portuguese, large-v3), img2vid, caption_style.
     (
         "001",
-        &[Edge("/runpod/audio/transcribe"), Response, Edge("/runpod/video/img2vid"), Response, Response, Edge("/runpod/video/caption_style")],
+        &[
+            Edge("/runpod/audio/transcribe"),
+            Response,
+            Edge("/runpod/video/img2vid"),
+            Response,
+            Response,
+            Edge("/runpod/video/caption_style"),
+        ],
     ),
     // RunPod setup: the worker inputs of caption, img2vid, addaudio (operation-style, as
     // the seed's orchestrator sent them: the same operations of our API) and the test
@@ -86,12 +93,11 @@ const EXPECTED: &[(&str, &[Kind])] = &[
 
 fn seeds_dir() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let candidates = [std::env::var("SEEDS_DIR").ok().map(PathBuf::from), Some(repo.join("../shared/seeds")), Some("/work/shared/seeds".into())];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.is_dir())
-        .unwrap_or_else(|| panic!("the seed documents are not found: set SEEDS_DIR (tried ../shared/seeds beside the checkout and /work/shared/seeds)"))
+    let candidates =
+        [std::env::var("SEEDS_DIR").ok().map(PathBuf::from), Some(repo.join("../shared/seeds")), Some("/work/shared/seeds".into())];
+    candidates.into_iter().flatten().find(|d| d.is_dir()).unwrap_or_else(|| {
+        panic!("the seed documents are not found: set SEEDS_DIR (tried ../shared/seeds beside the checkout and /work/shared/seeds)")
+    })
 }
 
 /// Fenced code blocks: (first line number, text).
@@ -172,11 +178,15 @@ struct Example {
 /// table does not account for, or a route that disagrees with the document, fails here.
 fn seed_examples() -> Vec<Example> {
     let dir = seeds_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "txt")).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "txt")).collect();
     files.sort();
     let mut out = vec![];
     for (prefix, kinds) in EXPECTED {
-        let file = files.iter().find(|f| f.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap_or_else(|| panic!("no seed {prefix}_*.txt in {}", dir.display()));
+        let file = files
+            .iter()
+            .find(|f| f.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no seed {prefix}_*.txt in {}", dir.display()));
         let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
         let found: Vec<_> = blocks(&text).into_iter().filter_map(|(line, b)| request_of(&b).map(|r| (line, r))).collect();
         let listed: Vec<String> = found.iter().map(|(l, (r, b))| format!("line {l}: {r:?} {}", Value::Object(b.clone()))).collect();
@@ -255,8 +265,27 @@ fn write_media(dir: &Path) {
     let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=640x360", "-frames:v", "1", &p("photo.jpg")]);
     ffmpeg(&[
-        "-f", "lavfi", "-i", "testsrc2=s=320x240:r=24:d=2", "-f", "lavfi", "-i", "sine=f=440:d=2:sample_rate=48000",
-        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "48", "-c:a", "aac", "-t", "2", &p("video.mp4"),
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=24:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:d=2:sample_rate=48000",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "48",
+        "-c:a",
+        "aac",
+        "-t",
+        "2",
+        &p("video.mp4"),
     ]);
     // Portuguese speech, as the seed's transcription examples ask (`"language": "pt"`).
     let wav = p("speech.wav");
@@ -267,7 +296,11 @@ fn write_media(dir: &Path) {
     assert!(out.status.success(), "espeak-ng: {}", String::from_utf8_lossy(&out.stderr));
     // 20 s: long enough for the seed's trims (12.5 s + 6.2 s) and segments (0–12 s).
     ffmpeg(&["-i", &wav, "-af", "apad=whole_dur=20", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "96k", &p("speech.mp3")]);
-    std::fs::write(dir.join("captions.srt"), "1\n00:00:00,000 --> 00:00:00,900\nOlá legendas\n\n2\n00:00:00,900 --> 00:00:01,900\nSegunda linha\n").unwrap();
+    std::fs::write(
+        dir.join("captions.srt"),
+        "1\n00:00:00,000 --> 00:00:00,900\nOlá legendas\n\n2\n00:00:00,900 --> 00:00:01,900\nSegunda linha\n",
+    )
+    .unwrap();
     let words = json!({"words": [
         {"word": "Era", "start": 0.0, "end": 0.35}, {"word": "uma", "start": 0.35, "end": 0.63}, {"word": "vez", "start": 0.63, "end": 0.93}
     ]});
@@ -281,7 +314,11 @@ fn write_media(dir: &Path) {
          Dialogue: 0,0:00:00.00,0:00:02.00,Default,,0,0,0,,Hello ASS\n",
     )
     .unwrap();
-    std::fs::write(dir.join("segments.json"), json!([{"start_sec": 0.25, "duration_sec": 1.0}, {"start_sec": 1.25, "duration_sec": 0.5}]).to_string()).unwrap();
+    std::fs::write(
+        dir.join("segments.json"),
+        json!([{"start_sec": 0.25, "duration_sec": 1.0}, {"start_sec": 1.25, "duration_sec": 0.5}]).to_string(),
+    )
+    .unwrap();
 }
 
 impl Media {
@@ -312,7 +349,13 @@ fn asset_of(field: &str, parent: &Map<String, Value>) -> Option<Asset> {
     Some(match field {
         "image_url" | "url_image" | "presenter_image_http_url" | "presenter_image_r2_uri" => Asset::Image,
         "url_video" | "video_url" | "input_video_uri" | "original_video_uri" => Asset::Video,
-        "url_audio" | "audio_url" | "input_audio_uri" | "trilha_sonora" | "master_audio_http_url" | "master_audio_r2_uri" | "source_uri" => Asset::Audio,
+        "url_audio"
+        | "audio_url"
+        | "input_audio_uri"
+        | "trilha_sonora"
+        | "master_audio_http_url"
+        | "master_audio_r2_uri"
+        | "source_uri" => Asset::Audio,
         "url_srt" => Asset::Srt,
         "url_caption" if parent.get("type").and_then(Value::as_str) == Some("highlight") => Asset::Words,
         "url_caption" => Asset::Srt,
@@ -483,7 +526,12 @@ async fn every_seed_request_example_works_as_documented() {
                 let (status, job) = s.post(route, Some(&s.key), &Value::Object(body.clone())).await;
                 assert_eq!(status, 202, "{}: POST {route} {}: {job}", e.origin, Value::Object(body));
                 assert!(matches!(job["status"].as_str(), Some("QUEUED" | "SUBMITTED")), "{}: {job}", e.origin);
-                assert_eq!(job["statusUrl"].as_str().map(|u| u.starts_with("/jobs/")), Some(true), "{}: the seed's statusUrl: {job}", e.origin);
+                assert_eq!(
+                    job["statusUrl"].as_str().map(|u| u.starts_with("/jobs/")),
+                    Some(true),
+                    "{}: the seed's statusUrl: {job}",
+                    e.origin
+                );
                 jobs.push((e, body, job["jobId"].as_str().unwrap().to_owned()));
             }
             Worker | WorkerFails(_) => {

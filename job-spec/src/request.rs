@@ -356,7 +356,8 @@ mod tests {
     #[test]
     fn img2vid_of_one_top_level_image() {
         let one = Operation::Img2vid.parse(br#"{"url_image":"https://x.test/a.jpg","frame_rate":24,"duration":5.0}"#).unwrap();
-        let batch = Operation::Img2vid.parse(br#"{"images":[{"image_url":"https://x.test/a.jpg","duracao":5.0}],"frame_rate":24}"#).unwrap();
+        let batch =
+            Operation::Img2vid.parse(br#"{"images":[{"image_url":"https://x.test/a.jpg","duracao":5.0}],"frame_rate":24}"#).unwrap();
         assert_eq!(one, batch);
         // Without a duration the image's own field is the one reported missing.
         let err = Operation::Img2vid.parse(br#"{"url_image":"https://x.test/a.jpg"}"#).unwrap_err();
