@@ -2,6 +2,7 @@
 //! ffmpeg, writes outputs to presigned PUT URLs; holds no storage credentials.
 
 pub mod config;
+mod cut;
 pub mod encoder;
 pub mod error;
 pub mod executor;

@@ -232,6 +232,20 @@ pub async fn run_stdout(bin: &str, args: &[&str], timeout: Duration) -> Result<S
     }
 }
 
+/// Runs ffprobe with `args` (e.g. a packet listing) and returns its stdout; the error
+/// carries its stderr.
+pub async fn probe_stdout(ffprobe: &Path, args: &[String], timeout: Duration) -> Result<String, ProcessError> {
+    let mut cmd = tokio::process::Command::new(ffprobe);
+    cmd.args(args).kill_on_drop(true).stdin(std::process::Stdio::null());
+    match tokio::time::timeout(timeout, cmd.output()).await {
+        Err(_) => Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(ProcessError::NotFound(ffprobe.display().to_string())),
+        Ok(Err(e)) => Err(ProcessError::Io(e.to_string())),
+        Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(Ok(out)) => Err(ProcessError::Exited { code: out.status.code(), stderr_tail: tail_of(&String::from_utf8_lossy(&out.stderr)) }),
+    }
+}
+
 /// What ffprobe says about a file.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct Probe {

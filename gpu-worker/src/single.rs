@@ -24,6 +24,8 @@ struct Plan {
     /// Frames the output will have (for progress); 0 for audio.
     frames: u64,
     extras: serde_json::Map<String, serde_json::Value>,
+    /// Copied video cut to its audio: run by [`crate::cut`] instead of `args`.
+    cut: Option<crate::cut::CopyCut>,
 }
 
 fn input_names(task: &Task) -> Vec<String> {
@@ -159,18 +161,24 @@ impl Executor {
             _ => None,
         };
         let mut plan = self.plan(task, &names, &inputs, subs.as_deref(), dir, &out).await?;
-        if self.cuda_decode {
+        if self.cuda_decode && plan.cut.is_none() {
             let videos: Vec<&Path> = inputs.iter().filter(|(_, p)| p.video().is_some()).map(|(path, _)| path.as_path()).collect();
             plan.args = crate::encoder::with_cuda_decode(plan.args, &videos);
         }
         let clock = Instant::now();
         let total = plan.frames;
         let p = progress.clone();
-        process::run_ffmpeg(&self.cfg.ffmpeg, &plan.args, self.cfg.ffmpeg_timeout, cancel, move |f| {
-            p(Progress::new("render", u64::from(f).min(total), total))
-        })
-        .await
-        .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+        let on_frame = move |f: u32| p(Progress::new("render", u64::from(f).min(total), total));
+        if let Some(cut) = plan.cut.take() {
+            let done = self.copy_cut(&cut, dir, &out, cancel, on_frame).await?;
+            plan.video_encoder = done.encoder;
+            plan.extras.insert("video_frames".into(), json!(done.frames));
+            plan.extras.insert("encoded_frames".into(), json!(done.encoded));
+        } else {
+            process::run_ffmpeg(&self.cfg.ffmpeg, &plan.args, self.cfg.ffmpeg_timeout, cancel, on_frame)
+                .await
+                .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+        }
         timings.insert("render".into(), clock.elapsed().as_millis() as u64);
 
         let clock = Instant::now();
@@ -218,7 +226,6 @@ impl Executor {
         names: &[String],
         narration: &ops::concat::Narration<'_>,
         normalize: bool,
-        dir: &Path,
         out: &Path,
     ) -> Result<Plan, JobError> {
         let secs: Vec<f64> = clips.iter().zip(names).map(|((_, p), n)| duration(n, p)).collect::<Result<_, _>>()?;
@@ -231,10 +238,13 @@ impl Executor {
         extras.insert("clips_duration".into(), json!(total));
         extras.insert("loops_applied".into(), json!(repeats));
         if copy {
-            let list = dir.join("concat.txt");
-            let once: String = clips.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
-            std::fs::write(&list, once.repeat(repeats)).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
-            return Ok(Plan { args: ops::concat::copy_args(&list, Some(narration), out), video_encoder: "copy", frames: 0, extras });
+            let cut = crate::cut::CopyCut {
+                clips: clips.iter().zip(names).map(|((path, _), n)| (n.clone(), path.clone())).collect(),
+                audio: narration.path.to_path_buf(),
+                audio_secs: narration.secs,
+                shortest: false,
+            };
+            return Ok(Plan { args: vec![], video_encoder: "copy", frames: 0, extras, cut: Some(cut) });
         }
         if !normalize {
             return Err(JobError::BadInput {
@@ -255,6 +265,7 @@ impl Executor {
             video_encoder: self.encoder.name(),
             frames: (narration.secs * f64::from(rate)).round() as u64,
             extras,
+            cut: None,
         })
     }
 
@@ -304,23 +315,23 @@ impl Executor {
                 let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
                 need_video("video", vprobe)?;
                 need_audio("audio", aprobe)?;
-                let job = ops::addaudio::AddAudio {
-                    video: vpath,
-                    audio: apath,
-                    out,
-                    sync: t.sync,
-                    video_secs: duration("video", vprobe)?,
-                    audio_secs: duration("audio", aprobe)?,
-                    fps: fps(vprobe),
-                };
-                let loops = if t.sync == SyncMode::LoopVideo { (job.audio_secs / job.video_secs).ceil() as u64 } else { 1 };
+                let (video_secs, audio_secs, rate) = (duration("video", vprobe)?, duration("audio", aprobe)?, fps(vprobe));
+                let loops = if t.sync == SyncMode::LoopVideo { (audio_secs / video_secs).ceil() as u64 } else { 1 };
                 extras.insert("sync".into(), json!(t.sync));
                 extras.insert("loops_applied".into(), json!(loops));
-                Plan {
-                    args: job.args(enc),
-                    video_encoder: job.video_encoder(enc),
-                    frames: (job.duration() * f64::from(job.fps)).round() as u64,
-                    extras,
+                let secs = if t.sync == SyncMode::Shortest { video_secs.min(audio_secs) } else { audio_secs };
+                let frames = (secs * f64::from(rate)).round() as u64;
+                if t.sync == SyncMode::StretchVideo {
+                    let job = ops::addaudio::Stretch { video: vpath, audio: apath, out, video_secs, audio_secs, fps: rate };
+                    Plan { args: job.args(enc), video_encoder: enc.name(), frames, extras, cut: None }
+                } else {
+                    let cut = crate::cut::CopyCut {
+                        clips: vec![("video".into(), vpath.clone())],
+                        audio: apath.clone(),
+                        audio_secs,
+                        shortest: t.sync == SyncMode::Shortest,
+                    };
+                    Plan { args: vec![], video_encoder: "copy", frames, extras, cut: Some(cut) }
                 }
             }
             Task::Concatenate(_) => {
@@ -338,7 +349,7 @@ impl Executor {
                     let list = dir.join("concat.txt");
                     let text: String = inputs.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
                     std::fs::write(&list, text).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
-                    Plan { args: ops::concat::copy_args(&list, None, out), video_encoder: "copy", frames: 0, extras }
+                    Plan { args: ops::concat::copy_args(&list, out), video_encoder: "copy", frames: 0, extras, cut: None }
                 } else {
                     let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
                     // 4:2:0 needs even dimensions.
@@ -353,6 +364,7 @@ impl Executor {
                         video_encoder: enc.name(),
                         frames: (secs * f64::from(rate)).round() as u64,
                         extras,
+                        cut: None,
                     }
                 }
             }
@@ -361,7 +373,7 @@ impl Executor {
                     need_audio(name, p)?;
                 }
                 let srcs: Vec<&Path> = inputs.iter().map(|(p, _)| p.as_path()).collect();
-                Plan { args: ops::audio::concat_args(&srcs, t.format, out), video_encoder: "none", frames: 0, extras }
+                Plan { args: ops::audio::concat_args(&srcs, t.format, out), video_encoder: "none", frames: 0, extras, cut: None }
             }
             Task::AudioTrim(t) => {
                 let (path, probe) = &inputs[0];
@@ -380,6 +392,7 @@ impl Executor {
                     video_encoder: "none",
                     frames: 0,
                     extras,
+                    cut: None,
                 }
             }
             Task::Downsample(t) => {
@@ -387,7 +400,7 @@ impl Executor {
                 need_video("video", probe)?;
                 let rate = fps(probe);
                 let frames = (duration("video", probe)? * f64::from(rate)).round() as u64;
-                Plan { args: ops::downsample::args(path, t.height, rate, out, enc), video_encoder: enc.name(), frames, extras }
+                Plan { args: ops::downsample::args(path, t.height, rate, out, enc), video_encoder: enc.name(), frames, extras, cut: None }
             }
             Task::VideoMusic(t) => {
                 let ((vpath, vprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
@@ -401,7 +414,7 @@ impl Executor {
                 extras.insert("loops_applied".into(), json!((vsecs / msecs).ceil() as u64));
                 extras.insert("volume_reduction_db".into(), json!(t.reduction_db));
                 extras.insert("audio_analysis".into(), analysis);
-                Plan { args: ops::music::video_args(vpath, mpath, has_voice, gain, vsecs, out), video_encoder: "copy", frames: 0, extras }
+                Plan { args: ops::music::video_args(vpath, mpath, has_voice, gain, vsecs, out), video_encoder: "copy", frames: 0, extras, cut: None }
             }
             Task::AudioMusic(t) => {
                 let ((apath, aprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
@@ -414,14 +427,14 @@ impl Executor {
                 extras.insert("loops_applied".into(), json!((asecs / msecs).ceil() as u64));
                 extras.insert("db_offset".into(), json!(t.reduction_db));
                 extras.insert("audio_analysis".into(), analysis);
-                Plan { args: ops::music::audio_args(apath, mpath, gain, asecs, t.format, out), video_encoder: "none", frames: 0, extras }
+                Plan { args: ops::music::audio_args(apath, mpath, gain, asecs, t.format, out), video_encoder: "none", frames: 0, extras, cut: None }
             }
             Task::Caption(_) => {
                 let (vpath, vprobe) = &inputs[0];
                 let ass = subs.ok_or_else(|| JobError::Internal("captions missing".into()))?;
                 let rate = fps(vprobe);
                 let frames = (duration("video", vprobe)? * f64::from(rate)).round() as u64;
-                Plan { args: ops::burn::caption_args(vpath, ass, rate, out, enc), video_encoder: enc.name(), frames, extras }
+                Plan { args: ops::burn::caption_args(vpath, ass, rate, out, enc), video_encoder: enc.name(), frames, extras, cut: None }
             }
             Task::Encode(t) => {
                 let (vpath, vprobe) = &inputs[0];
@@ -432,10 +445,13 @@ impl Executor {
                 } else {
                     None
                 };
-                let (vsecs, rate) = (duration("video", vprobe)?, fps(vprobe));
+                // The new audio is cut to the video stream's own length: the file's can be
+                // its old audio track's, longer than the (copied) video.
+                let vsecs = vprobe.video().and_then(|v| v.duration.as_deref()?.parse().ok()).filter(|d: &f64| *d > 0.0);
+                let (vsecs, rate) = (vsecs.map_or_else(|| duration("video", vprobe), Ok)?, fps(vprobe));
                 let frames = if subs.is_some() { (vsecs * f64::from(rate)).round() as u64 } else { 0 };
                 let video_encoder = if subs.is_some() { enc.name() } else { "copy" };
-                Plan { args: ops::burn::encode_args(vpath, audio, subs, vsecs, rate, out, enc), video_encoder, frames, extras }
+                Plan { args: ops::burn::encode_args(vpath, audio, subs, vsecs, rate, out, enc), video_encoder, frames, extras, cut: None }
             }
             Task::ConcatVideoAudio(t) => {
                 let (clips, audio) = inputs.split_at(inputs.len() - 1);
@@ -446,7 +462,7 @@ impl Executor {
                 need_audio("audio", aprobe)?;
                 let asecs = duration("audio", aprobe)?;
                 let narration = ops::concat::Narration { path: apath, secs: asecs };
-                let mut plan = self.join_under(clips, names, &narration, t.normalize, dir, out)?;
+                let mut plan = self.join_under(clips, names, &narration, t.normalize, out)?;
                 plan.extras.insert("audio_duration".into(), json!(asecs));
                 plan
             }

@@ -7,6 +7,10 @@
 //! pixels) and frame rate, audio to 48 kHz stereo, clips without audio get silence of
 //! their own length, and the concat filter joins them in one encode. Audio is never
 //! dropped: if any clip has audio, the output has audio.
+//!
+//! Under a narration (`concat_video_audio`) the normalising join cuts with `-t`; the
+//! copy join is [`super::cut`]'s, which ends the copied video with the narration
+//! (round(T × fps) frames; at most the last few frames re-encoded).
 
 use std::path::Path;
 
@@ -54,19 +58,11 @@ pub struct Narration<'a> {
 }
 
 /// Stream-copy join through a list file written beforehand.
-pub fn copy_args(list: &Path, narration: Option<&Narration<'_>>, out: &Path) -> Vec<String> {
+pub fn copy_args(list: &Path, out: &Path) -> Vec<String> {
     let mut a = head();
     a.extend(["-f", "concat", "-safe", "0"].map(str::to_owned));
     a.extend(input(list));
-    match narration {
-        None => a.extend(["-map", "0", "-c", "copy"].map(str::to_owned)),
-        Some(n) => {
-            a.extend(input(n.path));
-            a.extend(["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"].map(str::to_owned));
-            a.extend(aac());
-            a.extend(["-t".into(), secs(n.secs)]);
-        }
-    }
+    a.extend(["-map", "0", "-c", "copy"].map(str::to_owned));
     a.extend(mp4_out(out));
     a
 }
@@ -145,7 +141,7 @@ mod tests {
     #[test]
     fn exact_arguments() {
         assert_eq!(
-            copy_args(Path::new("/w/list.txt"), None, Path::new("/w/o.mp4")).join(" "),
+            copy_args(Path::new("/w/list.txt"), Path::new("/w/o.mp4")).join(" "),
             "-hide_banner -nostdin -y -f concat -safe 0 -i /w/list.txt -map 0 -c copy -movflags +faststart -f mp4 /w/o.mp4"
         );
         let clips = [
@@ -169,11 +165,6 @@ mod tests {
         let a = normalize_args(&silent, (640, 360), 24, None, Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
         assert!(a.contains("[v0][v1]concat=n=2:v=1:a=0[v]") && !a.contains("-c:a"), "{a}");
         let n = Narration { path: Path::new("/w/n.wav"), secs: 7.5 };
-        assert_eq!(
-            copy_args(Path::new("/w/list.txt"), Some(&n), Path::new("/w/o.mp4")).join(" "),
-            "-hide_banner -nostdin -y -f concat -safe 0 -i /w/list.txt -i /w/n.wav -map 0:v:0 -map 1:a:0 -c:v copy -c:a aac -b:a 192k \
-             -t 7.500000 -movflags +faststart -f mp4 /w/o.mp4"
-        );
         let a = normalize_args(&clips, (640, 360), 24, Some(&n), Path::new("/w/o.mp4"), Encoder::Libx264).join(" ");
         assert!(
             a.contains("-i /w/2.mp4 -i /w/n.wav -filter_complex") && a.contains("[v0][v1]concat=n=2:v=1:a=0[v] -map [v] -map 2:a:0"),

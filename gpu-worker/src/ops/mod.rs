@@ -6,6 +6,7 @@ pub mod audio;
 pub mod av;
 pub mod burn;
 pub mod concat;
+pub mod cut;
 pub mod downsample;
 pub mod img2vid;
 pub mod music;
