@@ -433,7 +433,7 @@ async fn captions_are_burned_where_and_when_they_belong() {
 
     // A rounded background: one box behind the page, its corners cut.
     let style: job_spec::ops::StyleOptions = serde_json::from_value(serde_json::json!({
-        "fundo_cor": "#FF0000", "fundo_opacidade": 1.0, "fundo_arredondado": true, "tamanho_fonte": 36,
+        "fundo_cor": "#FF0000", "fundo_opacidade": 100, "fundo_arredondado": true, "tamanho_fonte": 36,
         "padding_horizontal": 16, "padding_vertical": 8, "words_per_line": 3, "position": "bottom_center"
     }))
     .unwrap();
