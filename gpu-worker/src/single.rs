@@ -414,7 +414,13 @@ impl Executor {
                 extras.insert("loops_applied".into(), json!((vsecs / msecs).ceil() as u64));
                 extras.insert("volume_reduction_db".into(), json!(t.reduction_db));
                 extras.insert("audio_analysis".into(), analysis);
-                Plan { args: ops::music::video_args(vpath, mpath, has_voice, gain, vsecs, out), video_encoder: "copy", frames: 0, extras, cut: None }
+                Plan {
+                    args: ops::music::video_args(vpath, mpath, has_voice, gain, vsecs, out),
+                    video_encoder: "copy",
+                    frames: 0,
+                    extras,
+                    cut: None,
+                }
             }
             Task::AudioMusic(t) => {
                 let ((apath, aprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
@@ -427,7 +433,13 @@ impl Executor {
                 extras.insert("loops_applied".into(), json!((asecs / msecs).ceil() as u64));
                 extras.insert("db_offset".into(), json!(t.reduction_db));
                 extras.insert("audio_analysis".into(), analysis);
-                Plan { args: ops::music::audio_args(apath, mpath, gain, asecs, t.format, out), video_encoder: "none", frames: 0, extras, cut: None }
+                Plan {
+                    args: ops::music::audio_args(apath, mpath, gain, asecs, t.format, out),
+                    video_encoder: "none",
+                    frames: 0,
+                    extras,
+                    cut: None,
+                }
             }
             Task::Caption(_) => {
                 let (vpath, vprobe) = &inputs[0];
