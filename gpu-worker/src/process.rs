@@ -272,6 +272,8 @@ pub struct ProbeStream {
     pub r_frame_rate: Option<String>,
     pub sample_rate: Option<String>,
     pub channels: Option<u32>,
+    /// Seconds; an MP3's is its encoder delay, which ffmpeg skips when decoding.
+    pub start_time: Option<String>,
 }
 
 impl ProbeStream {
@@ -305,6 +307,16 @@ impl Probe {
 
     pub fn duration(&self) -> Option<f64> {
         self.format.duration.as_deref().and_then(|d| d.parse().ok())
+    }
+
+    /// Seconds of sound a decoder gives: the file's duration, less an MP3's encoder delay
+    /// (its audio stream's `start_time`), which ffprobe counts and decoders skip — a 12.000 s
+    /// MP3 probes as 12.024 s. What a video laid over this audio must last.
+    pub fn audio_duration(&self) -> Option<f64> {
+        let d = self.duration()?;
+        let is_mp3 = self.format.format_name.as_deref().is_some_and(|f| f.split(',').any(|n| n == "mp3"));
+        let delay = self.audio().and_then(|a| a.start_time.as_deref()?.parse::<f64>().ok()).filter(|s| is_mp3 && *s > 0.0 && *s < 1.0);
+        Some(d - delay.unwrap_or(0.0))
     }
 }
 

@@ -80,6 +80,17 @@ pub(crate) fn duration(name: &str, p: &Probe) -> Result<f64, JobError> {
     })
 }
 
+/// The length of an audio input that sets the output's length: what decoders give
+/// ([`Probe::audio_duration`]), so the video cut to it ends with the sound.
+pub(crate) fn audio_duration(name: &str, p: &Probe) -> Result<f64, JobError> {
+    duration(name, p)?;
+    p.audio_duration().filter(|d| *d > 0.0).ok_or_else(|| JobError::BadInput {
+        name: name.into(),
+        code: "input-not-media",
+        message: "has no readable duration".into(),
+    })
+}
+
 /// The video's frame rate, rounded; 30 when unknown or absurd.
 fn fps(p: &Probe) -> u32 {
     p.video().and_then(|v| v.fps()).map(|f| f.round() as u32).filter(|f| (1..=120).contains(f)).unwrap_or(30)
@@ -315,7 +326,7 @@ impl Executor {
                 let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
                 need_video("video", vprobe)?;
                 need_audio("audio", aprobe)?;
-                let (video_secs, audio_secs, rate) = (duration("video", vprobe)?, duration("audio", aprobe)?, fps(vprobe));
+                let (video_secs, audio_secs, rate) = (duration("video", vprobe)?, audio_duration("audio", aprobe)?, fps(vprobe));
                 let loops = if t.sync == SyncMode::LoopVideo { (audio_secs / video_secs).ceil() as u64 } else { 1 };
                 extras.insert("sync".into(), json!(t.sync));
                 extras.insert("loops_applied".into(), json!(loops));
@@ -472,7 +483,7 @@ impl Executor {
                     need_video(name, p)?;
                 }
                 need_audio("audio", aprobe)?;
-                let asecs = duration("audio", aprobe)?;
+                let asecs = audio_duration("audio", aprobe)?;
                 let narration = ops::concat::Narration { path: apath, secs: asecs };
                 let mut plan = self.join_under(clips, names, &narration, t.normalize, out)?;
                 plan.extras.insert("audio_duration".into(), json!(asecs));

@@ -187,6 +187,19 @@ async fn addaudio_loop_video_ends_with_the_audio() {
     assert!(tails.iter().any(|&t| t > 0) && tails.iter().all(|&t| t < 8), "a few frames re-encoded: {tails:?}");
 }
 
+/// The measurement: a narration MP3 of 12.00 s (it probes as 12.024 s: the encoder
+/// delay ffprobe counts and decoders skip) under a 30 fps clip looped: 360 frames, not 361.
+#[tokio::test]
+async fn loop_video_under_an_mp3_ends_with_its_decoded_sound() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("n.mp3", &["-f", "lavfi", "-i", "sine=f=300:d=12:sample_rate=48000", "-c:a", "libmp3lame", "-b:a", "128k"]);
+    let rate = Rate("30", 30.0);
+    e.clip("v.mp4", rate, 5.0, &[]);
+    e.run(&[("video", "v.mp4"), ("audio", "n.mp3")], Task::AddAudio(AddAudioTask { sync: SyncMode::LoopVideo })).await;
+    e.check("loop_video under a 12.00 s MP3", rate, 12.0);
+}
+
 #[tokio::test]
 async fn concat_video_audio_copy_ends_with_the_audio() {
     let _g = SERIAL.lock().await;
