@@ -19,6 +19,11 @@ use crate::ops::img2vid;
 use crate::process::{self, ProcessError};
 use crate::transfer::{self, TransferError};
 
+/// Milliseconds since `clock`, for a job's `timings_ms`.
+pub(crate) fn elapsed_ms(clock: Instant) -> u64 {
+    clock.elapsed().as_millis() as u64
+}
+
 /// Receives progress updates; must be cheap (called per ffmpeg progress line).
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::JobError;
-use crate::executor::{Executor, ProgressFn};
+use crate::executor::{Executor, ProgressFn, elapsed_ms};
 use crate::kenburns::{self, Source};
 use crate::ops::{img2vid, render::Render};
 use crate::process::{self, Feed, ProcessError};
@@ -60,10 +60,6 @@ impl RenderFiles {
             captions: optional(t.captions.is_some(), RenderTask::CAPTIONS)?,
         })
     }
-}
-
-fn elapsed_ms(clock: Instant) -> u64 {
-    clock.elapsed().as_millis() as u64
 }
 
 impl Executor {

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::av::{head, input};
 use crate::error::JobError;
-use crate::executor::{Executor, ProgressFn};
+use crate::executor::{Executor, ProgressFn, elapsed_ms};
 use crate::process::{self, ProcessError};
 
 /// Bytes per sample of the decoded PCM (signed 16-bit little-endian).
@@ -131,10 +131,6 @@ pub fn extras(cuts: &[Cut], rate: u32, channels: u16, total: u64) -> Map<String,
     m.insert("master_samples".into(), total.into());
     m.insert("master_duration".into(), json!(total as f64 / f64::from(rate)));
     m
-}
-
-fn elapsed_ms(clock: Instant) -> u64 {
-    clock.elapsed().as_millis() as u64
 }
 
 impl Executor {

@@ -22,13 +22,9 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::JobError;
-use crate::executor::{Executor, ProgressFn};
+use crate::executor::{Executor, ProgressFn, elapsed_ms};
 use crate::single::need_audio;
 use crate::transcribe::{TranscribeError, TranscribeOptions, TranscribeStats};
-
-fn elapsed_ms(clock: Instant) -> u64 {
-    clock.elapsed().as_millis() as u64
-}
 
 /// The engine's options for a task.
 pub fn options(t: &TranscribeTask) -> TranscribeOptions {
