@@ -8,11 +8,12 @@
 //! for a RunPod id that is not a part's current one are ignored, so duplicate and late
 //! webhooks (or a poll racing a webhook) are harmless.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use job_spec::job::{Execution, WebhookAttempt, WebhookView, build_result, rfc3339_from_ms};
 use job_spec::ops::Common;
-use job_spec::{JobError, JobStatus, JobView, Operation, Progress, Task, WorkerError, WorkerOutput};
+use job_spec::{JobError, JobStatus, JobView, Operation, Plan, Progress, Task, WorkerError, WorkerOutput};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -65,6 +66,10 @@ pub struct Part {
     /// The failure of the last attempt, kept when the part is retried.
     pub last_error: Option<JobError>,
     pub started_ms: Option<i64>,
+    /// The output keys this part was planned (and presigned) to write, by output name.
+    /// A COMPLETED body is checked against them: keys never come from the worker.
+    #[serde(default)]
+    pub planned_outputs: BTreeMap<String, String>,
 }
 
 impl Part {
@@ -79,6 +84,7 @@ impl Part {
             submitting_since_ms: None,
             last_error: None,
             started_ms: None,
+            planned_outputs: BTreeMap::new(),
         }
     }
 
@@ -214,6 +220,21 @@ impl JobRecord {
     /// Whether any part still needs RunPod (so the job needs its lease).
     pub fn needs_lease(&self) -> bool {
         !self.is_terminal()
+    }
+
+    /// Records each part's planned outputs (`plans[i]` is part `i`'s plan). A part
+    /// without them accepts no output at all.
+    pub fn plan_outputs(&mut self, plans: &[Plan]) {
+        for (p, plan) in self.parts.iter_mut().zip(plans) {
+            p.planned_outputs = plan.outputs.iter().map(|o| (o.name.clone(), o.key.clone())).collect();
+        }
+    }
+
+    /// The first output of `out` that part `i` was not planned to write (an unknown
+    /// name, or a planned name with another key), as `(name, key)`.
+    fn unplanned_output<'a>(&self, i: usize, out: &'a WorkerOutput) -> Option<(&'a str, &'a str)> {
+        let planned = &self.parts[i].planned_outputs;
+        out.outputs.iter().find(|o| planned.get(&o.name) != Some(&o.key)).map(|o| (o.name.as_str(), o.key.as_str()))
     }
 
     pub fn begin_submit(&mut self, i: usize, now_ms: i64) {
@@ -383,7 +404,29 @@ impl JobRecord {
                 changed
             }
             JobStatus::Completed => {
-                match body.get("output").map(|o| serde_json::from_value::<WorkerOutput>(o.clone())) {
+                let parsed = body.get("output").map(|o| serde_json::from_value::<WorkerOutput>(o.clone()));
+                // Output keys come from the plan, never from the worker: the worker only
+                // holds PUT URLs for its planned keys, so an honest one never reports
+                // another. One that does (a compromised worker, a forged body) fails the
+                // job rather than have its key presigned for GET; the rest of such a body
+                // cannot be trusted either, so no key is substituted.
+                if let Some(Ok(out)) = &parsed
+                    && let Some((name, _)) = self.unplanned_output(i, out)
+                {
+                    let e = JobError {
+                        code: "worker-output-mismatch".into(),
+                        message: format!("the worker reported output `{name}` under a key that was not planned for it"),
+                        details: None,
+                    };
+                    self.part_failed(i, e, false, now_ms, policy);
+                    return true;
+                }
+                match parsed {
+                    // Output keys come from the plan, never from the worker: the worker
+                    // only holds PUT URLs for its planned keys, so an honest one never
+                    // reports another. One that does (a compromised worker, a forged
+                    // body) fails the job rather than have its key presigned for GET —
+                    // the rest of such a body cannot be trusted either.
                     Some(Ok(out)) => {
                         let p = &mut self.parts[i];
                         p.status = PartStatus::Completed;
@@ -550,6 +593,10 @@ mod tests {
     fn record_with(parts: usize, webhook: Option<&str>) -> JobRecord {
         let common = Common { id_roteiro: Some(42), webhook_url: webhook.map(str::to_owned), ..Default::default() };
         let mut r = JobRecord::new("j".into(), "acme".into(), common, task(parts.max(1) * 2), parts, 3, 1_000, 100_000);
+        // Part p is planned to write video_{2p+1} and video_{2p+2} (as fanout splits).
+        for (p, part) in r.parts.iter_mut().enumerate() {
+            part.planned_outputs = (2 * p + 1..=2 * p + 2).map(|n| (format!("video_{n}"), format!("t/video_{n}.mp4"))).collect();
+        }
         r.lease_held = true;
         for i in 0..parts {
             assert!(r.due_parts(1_000).contains(&i));
@@ -604,6 +651,39 @@ mod tests {
         assert!(json.get("webhook").is_none());
         // Nothing left to do: no alarm.
         assert_eq!(r.next_wake(3_000, Duration::from_secs(3)), None);
+    }
+
+    #[test]
+    fn output_keys_come_from_the_plan_never_from_the_worker() {
+        let forged = |name: &str, key: &str| {
+            let out = WorkerOutput {
+                outputs: vec![OutputMeta { name: name.into(), key: key.into(), ..Default::default() }],
+                ..Default::default()
+            };
+            json!({"id": "rp-0", "status": "COMPLETED", "output": out})
+        };
+        // A planned name under another tenant's key, and a name that was never planned.
+        for body in [forged("video_1", "tenants/other/secret.mp4"), forged("stolen", "tenants/other/secret.mp4")] {
+            let mut r = record();
+            assert!(r.apply_runpod(&body, 3_000, &POLICY));
+            let asked = std::cell::RefCell::new(vec![]);
+            let v = r.view(
+                &|k| {
+                    asked.borrow_mut().push(k.to_owned());
+                    format!("https://dl/{k}")
+                },
+                0,
+            );
+            assert!(asked.borrow().is_empty(), "presigned {:?}", asked.borrow());
+            assert!(!serde_json::to_string(&v).unwrap().contains("https://dl/tenants/other"));
+            assert_eq!((v.status, v.error.as_ref().map(|e| e.code.as_str())), (JobStatus::Failed, Some("worker-output-mismatch")));
+            assert_eq!(r.parts[0].status, PartStatus::Failed, "not retried");
+        }
+        // plan_outputs takes each part's keys from its plan.
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+        let out = job_spec::plan::PlannedOutput { name: "video_1".into(), key: "t/video_1.mp4".into(), content_type: "video/mp4".into() };
+        r.plan_outputs(&[Plan { inputs: vec![], outputs: vec![out], task: task(1) }]);
+        assert_eq!(r.parts[0].planned_outputs["video_1"], "t/video_1.mp4");
     }
 
     #[test]

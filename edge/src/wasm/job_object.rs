@@ -187,7 +187,8 @@ impl JobObject {
         if let Some((existing, _)) = self.load()? {
             return json(200, &existing);
         }
-        let record = body.record;
+        let mut record = body.record;
+        record.plan_outputs(&body.plans);
         let plans = serde_json::to_string(&body.plans).map_err(bad)?;
         let text = serde_json::to_string(&record).map_err(bad)?;
         self.state.storage().sql().exec(
