@@ -37,10 +37,22 @@ impl Method {
     }
 }
 
+/// `key` as a URL path: each segment percent-encoded (`%`, `?`, `#` and the rest
+/// included), the `/` between them kept.
+fn encode_key(key: &str) -> String {
+    key.split('/').map(|seg| utf8_percent_encode(seg, KEY_SEGMENT).to_string()).collect::<Vec<_>>().join("/")
+}
+
+/// The download URL of `key` under `PUBLIC_OUTPUT_BASE_URL` (`base`, no trailing `/`).
+/// Segments are encoded so that no key (`%2e%2e/x`, `a?b`, `a#b`) can normalise into
+/// another folder or lose its tail.
+pub fn public_url(base: &str, key: &str) -> String {
+    format!("{base}/{}", encode_key(key))
+}
+
 /// The unsigned URL of an object (path-style or virtual-hosted).
 pub fn object_url(s3: &S3Config, key: &str) -> Result<String, String> {
-    let encoded: Vec<String> = key.split('/').map(|seg| utf8_percent_encode(seg, KEY_SEGMENT).to_string()).collect();
-    let path = encoded.join("/");
+    let path = encode_key(key);
     if s3.path_style {
         return Ok(format!("{}/{}/{}", s3.endpoint, s3.bucket, path));
     }
@@ -215,6 +227,22 @@ mod tests {
         c.path_style = false;
         c.endpoint = "https://acct.r2.cloudflarestorage.com".into();
         assert_eq!(object_url(&c, "k.mp4").unwrap(), "https://media.acct.r2.cloudflarestorage.com/k.mp4");
+    }
+
+    #[test]
+    fn public_urls_encode_each_key_segment() {
+        let base = "https://cdn.test/out";
+        assert_eq!(
+            public_url(base, "Project Name/Video Title/videos/a.mp4"),
+            "https://cdn.test/out/Project%20Name/Video%20Title/videos/a.mp4"
+        );
+        // An encoded `..` stays a file name: it cannot climb out of the tenant's folder.
+        let url = public_url(base, "acme/%2e%2e/%2E%2E/other/x.mp4");
+        assert_eq!(url, "https://cdn.test/out/acme/%252e%252e/%252E%252E/other/x.mp4");
+        assert!(url::Url::parse(&url).unwrap().path().starts_with("/out/acme/"));
+        // `?` and `#` are part of the key, not a query or a fragment.
+        let url = url::Url::parse(&public_url(base, "acme/a?b#c.mp4")).unwrap();
+        assert_eq!((url.path(), url.query(), url.fragment()), ("/out/acme/a%3Fb%23c.mp4", None, None));
     }
 
     #[test]

@@ -193,6 +193,7 @@ pub fn check_path(path: &str) -> Result<(), (&'static str, &'static str)> {
     if trimmed.len() > MAX_KEY_BYTES / 2 {
         return Err(("too-long", "path must be at most 512 bytes"));
     }
+    no_percent(trimmed)?;
     check_segments(trimmed, false)
 }
 
@@ -207,7 +208,17 @@ pub fn check_filename(name: &str) -> Result<(), (&'static str, &'static str)> {
     if name.contains(['/', '\\']) {
         return Err(("invalid-filename", "filename must not contain / or \\"));
     }
+    no_percent(name)?;
     check_segments(name, false)
+}
+
+/// Output paths and filenames we name ourselves refuse `%`: a key holding `%2e%2e` is
+/// one URL decode away from `..` (input keys, naming objects that exist, allow it).
+fn no_percent(s: &str) -> Result<(), (&'static str, &'static str)> {
+    if s.contains('%') {
+        return Err(("invalid-character", "must not contain %"));
+    }
+    Ok(())
 }
 
 fn check_segments(s: &str, allow_trailing_slash: bool) -> Result<(), (&'static str, &'static str)> {
@@ -385,6 +396,19 @@ mod tests {
         assert_eq!(check_filename("a/b.mp4").unwrap_err().0, "invalid-filename");
         assert_eq!(check_filename("..").unwrap_err().0, "path-traversal");
         assert_eq!(check_filename("a\nb.mp4").unwrap_err().0, "control-character");
+    }
+
+    #[test]
+    fn output_paths_and_filenames_refuse_percent() {
+        // A `%` would read as an escape wherever the key becomes a URL (`%2e%2e`).
+        assert_eq!(check_path("%2e%2e/x").unwrap_err().0, "invalid-character");
+        assert_eq!(check_path("a/%2F/").unwrap_err().0, "invalid-character");
+        assert_eq!(check_filename("100%.mp4").unwrap_err().0, "invalid-character");
+        // The seed's documented paths keep working: spaces and non-ASCII are fine.
+        assert!(check_path("Project Name/Video Title/videos/").is_ok());
+        assert!(check_path("Canal/Vídeo 1/imagens/").is_ok());
+        // Input keys name objects that already exist: `%` stays allowed there.
+        assert!(check_key("t/100%.mp4").is_ok());
         assert_eq!(extension("a.B.MP4").as_deref(), Some("mp4"));
         assert_eq!(extension(".hidden"), None);
         assert_eq!(extension("noext"), None);

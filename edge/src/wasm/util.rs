@@ -92,7 +92,7 @@ pub fn internal(context: &str) -> impl Fn(worker::Error) -> ApiError + '_ {
 pub fn url_of(cfg: &EdgeConfig) -> impl Fn(&str) -> String + '_ {
     let now = now_system();
     move |key: &str| match &cfg.public_output_base_url {
-        Some(base) => format!("{base}/{key}"),
+        Some(base) => crate::presign::public_url(base, key),
         None => crate::presign::presign(&cfg.s3, crate::presign::Method::Get, key, cfg.download_url_ttl, now).unwrap_or_default(),
     }
 }
