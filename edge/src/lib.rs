@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod pipeline;
 pub mod presign;
 pub mod record;
+pub mod redact;
 pub mod routes;
 pub mod tenant;
 pub mod token;

@@ -56,7 +56,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "level": "info",
         "msg": "request",
         "method": method.to_string(),
-        "path": path,
+        "path": crate::redact::redact_path(&path),
         "status": resp.status_code(),
         "ms": worker::Date::now().as_millis().saturating_sub(started),
     }));

@@ -71,9 +71,11 @@ pub fn enter_alarm() {
     set_request_id(&format!("alarm-{}", random_id()));
 }
 
-/// One structured JSON log line, with the request id.
+/// One structured JSON log line, with the request id. Webhook tokens and URL queries
+/// (presigned signatures) are redacted from every string in it.
 pub fn log(v: &serde_json::Value) {
     let mut v = v.clone();
+    crate::redact::redact_json(&mut v);
     if let Some(m) = v.as_object_mut() {
         m.entry("request_id").or_insert_with(|| serde_json::Value::String(request_id()));
     }
