@@ -28,6 +28,17 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> Result<We
     Ok(WebhookHeaders { id: msg_id.to_owned(), timestamp: timestamp.to_string(), signature: format!("v1,{sig}") })
 }
 
+/// The error of a delivery the receiver answered with `status`; `None` for 2xx.
+/// Deliveries do not follow redirects (a receiver could point one at an address the
+/// URL check refused), so a 3xx is a failed attempt, retried like any other.
+pub fn delivery_error(status: u16) -> Option<String> {
+    match status {
+        200..=299 => None,
+        300..=399 => Some(format!("HTTP {status}: redirects are not followed")),
+        _ => Some(format!("HTTP {status}")),
+    }
+}
+
 /// Delay before retry `attempt` (1 = the first retry): `base × 2^(attempt−1)`, capped at
 /// `max`. Production uses minutes, local development seconds (configuration).
 pub fn retry_delay(attempt: u32, base: Duration, max: Duration) -> Duration {
@@ -62,6 +73,15 @@ mod tests {
         assert_eq!((h.id.as_str(), h.timestamp.as_str()), ("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330"));
         assert!(sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "m", 1, "{}").is_err());
         assert!(sign("whsec_***", "m", 1, "{}").is_err());
+    }
+
+    #[test]
+    fn redirects_are_failed_deliveries() {
+        assert_eq!(delivery_error(200), None);
+        assert_eq!(delivery_error(204), None);
+        assert_eq!(delivery_error(302).as_deref(), Some("HTTP 302: redirects are not followed"));
+        assert_eq!(delivery_error(307).as_deref(), Some("HTTP 307: redirects are not followed"));
+        assert_eq!(delivery_error(500).as_deref(), Some("HTTP 500"));
     }
 
     #[test]

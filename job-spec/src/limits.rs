@@ -15,6 +15,8 @@ pub const MAX_DIMENSION: u32 = 4096;
 pub const MAX_LIST: usize = 500;
 pub const MAX_MEDIA_SECONDS: f64 = 6.0 * 3600.0;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// `webhook_url`: it is stored with the job and shown on it.
+pub const MAX_WEBHOOK_URL_BYTES: usize = 2048;
 pub const MAX_SEGMENTS: usize = 2000;
 /// `GET /pipeline/status`: `expected` is 1–this; without it, the first
 /// [`PIPELINE_STATUS_PROBE`] indices are probed.

@@ -27,7 +27,7 @@ pub struct Common {
     /// Receives the job object when the job ends (Standard Webhooks signature). Checked like
     /// inputs: https, no private, loopback or link-local addresses.
     #[serde(default, alias = "webhookUrl")]
-    #[schemars(url, extend("x-aliases" = ["webhookUrl"]))]
+    #[schemars(url, length(max = MAX_WEBHOOK_URL_BYTES), extend("x-aliases" = ["webhookUrl"]))]
     pub webhook_url: Option<String>,
     /// Echoed back as `idRoteiro`.
     #[serde(default, alias = "idRoteiro")]

@@ -111,15 +111,23 @@ struct V<'a> {
 }
 
 impl V<'_> {
+    fn webhook_url(&mut self, url: &str) {
+        match url::Url::parse(url) {
+            Ok(u) => {
+                if let Err((code, msg)) = check_fetch_url(&u, self.ctx.allow_loopback_http) {
+                    self.p.push("webhook_url", code, msg);
+                }
+            }
+            Err(e) => self.p.push("webhook_url", "invalid-url", format!("not a URL: {e}")),
+        }
+    }
+
     fn common(&mut self, c: &Common) {
         if let Some(url) = &c.webhook_url {
-            match url::Url::parse(url) {
-                Ok(u) => {
-                    if let Err((code, msg)) = check_fetch_url(&u, self.ctx.allow_loopback_http) {
-                        self.p.push("webhook_url", code, msg);
-                    }
-                }
-                Err(e) => self.p.push("webhook_url", "invalid-url", format!("not a URL: {e}")),
+            if url.len() > MAX_WEBHOOK_URL_BYTES {
+                self.p.push("webhook_url", "too-long", format!("webhook_url must be at most {MAX_WEBHOOK_URL_BYTES} bytes"));
+            } else {
+                self.webhook_url(url);
             }
         }
         if let Some(m) = &c.metadata {
@@ -568,6 +576,16 @@ mod tests {
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
+    }
+
+    #[test]
+    fn webhook_url_is_length_capped() {
+        let body = |url: &str| format!(r#"{{"url_video":"https://cdn.example.com/v.mp4","resolution":"720p","webhook_url":"{url}"}}"#);
+        let base = "https://hooks.example.com/h?t=";
+        let at_cap = format!("{base}{}", "a".repeat(MAX_WEBHOOK_URL_BYTES - base.len()));
+        assert_eq!(problems(Operation::Downsample, &body(&at_cap)), vec![]);
+        let over = format!("{at_cap}a");
+        assert_eq!(problems(Operation::Downsample, &body(&over)), pairs(&[("webhook_url", "too-long")]));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{
-    AbortController, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result, SqlStorageValue, State,
-    Stub, durable_object,
+    AbortController, Delay, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Result,
+    SqlStorageValue, State, Stub, durable_object,
 };
 
 use super::runpod::{self, RunpodError};
@@ -358,7 +358,11 @@ async fn post_webhook(url: &str, h: &crate::webhook::WebhookHeaders, body: &str,
         headers.set("webhook-timestamp", &h.timestamp)?;
         headers.set("webhook-signature", &h.signature)?;
         let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(body)));
+        // Never follow a redirect: its target was not checked like the webhook URL was.
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(JsValue::from_str(body)))
+            .with_redirect(RequestRedirect::Manual);
         let controller = AbortController::default();
         let signal = controller.signal();
         let req = Request::new_with_init(url, &init)?;
@@ -373,8 +377,7 @@ async fn post_webhook(url: &str, h: &crate::webhook::WebhookHeaders, body: &str,
         }
     };
     match attempt.await {
-        Ok(Some(s)) if (200..300).contains(&s) => (Some(s), None),
-        Ok(Some(s)) => (Some(s), Some(format!("HTTP {s}"))),
+        Ok(Some(s)) => (Some(s), crate::webhook::delivery_error(s)),
         Ok(None) => (None, Some(format!("no answer within {} s", timeout.as_secs()))),
         Err(e) => (None, Some(e.to_string())),
     }
