@@ -32,6 +32,10 @@ pub enum JobError {
     Cancelled,
     #[error("internal error: {0}")]
     Internal(String),
+    /// The job's execution panicked: a bug in the worker. Not retryable, so one bad
+    /// job cannot crash-loop through the queue; the panic itself is in the log.
+    #[error("internal error: the worker failed on this job (a bug; see the worker's log)")]
+    Panicked,
 }
 
 impl JobError {
@@ -47,7 +51,7 @@ impl JobError {
             JobError::Ffmpeg(e) => e.code(),
             JobError::Transcribe { code, .. } => code,
             JobError::Cancelled => "cancelled",
-            JobError::Internal(_) => "internal-error",
+            JobError::Internal(_) | JobError::Panicked => "internal-error",
         }
     }
 
@@ -60,6 +64,14 @@ impl JobError {
             JobError::Internal(_) => true,
             _ => false,
         }
+    }
+
+    /// Logs a caught panic's message (the job error names none of it) and returns
+    /// [`JobError::Panicked`].
+    pub fn from_panic(job_id: &str, payload: &(dyn std::any::Any + Send)) -> JobError {
+        let msg = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        tracing::error!(job = %job_id, panic = msg.unwrap_or("(not a string)"), "job panicked");
+        JobError::Panicked
     }
 
     pub fn to_worker_error(&self) -> WorkerError {

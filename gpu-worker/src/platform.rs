@@ -10,9 +10,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use job_spec::Progress;
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -23,6 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::error::JobError;
 use crate::executor::{Executor, ProgressFn};
 use crate::seed_task;
 
@@ -40,6 +43,9 @@ const EMPTY_STOP_PAUSE: Duration = Duration::from_secs(1);
 /// After a failed take or stop poll (runpod-python retries the take at once; a pause
 /// keeps a broken endpoint from being hammered).
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// Debug builds only: the job with this id panics when it starts (the tests' way to
+/// reach the panic path; release builds do not read it).
+const TEST_PANIC_JOB_VAR: &str = "GPU_WORKER_TEST_PANIC_JOB";
 
 /// Platform mode's configuration, from the variables RunPod sets in a worker.
 #[derive(Clone)]
@@ -69,6 +75,9 @@ pub struct PlatformConfig {
     /// Pauses between job-done attempts on 5xx or network errors (runpod-python's
     /// `FibonacciRetry(attempts=3)`: 2 s, then 3 s).
     pub done_retry_delays: Vec<Duration>,
+    /// `GPU_WORKER_TEST_PANIC_JOB`, read by debug builds only: the job with this id
+    /// panics as it starts, which is how the tests reach the panic path.
+    pub test_panic_job: Option<String>,
 }
 
 /// The key stays out of logs.
@@ -149,6 +158,7 @@ impl PlatformConfig {
             min_take_interval: Duration::from_secs(1),
             progress_interval: Duration::from_secs(1),
             done_retry_delays: vec![Duration::from_secs(2), Duration::from_secs(3)],
+            test_panic_job: if cfg!(debug_assertions) { get(TEST_PANIC_JOB_VAR) } else { None },
         })
     }
 
@@ -441,31 +451,53 @@ fn start_job(w: &Arc<Worker>, tracker: &TaskTracker, slots: &Arc<Semaphore>, job
                 () = cancel.cancelled() => None,
             },
         };
+        // Declared after the permit, so dropped before it: unregistered before the slot
+        // frees (the next take reports the true state), and whatever ends this task.
+        let _registered = Registered { w: &w, id: &job.id };
         if permit.is_some() {
             run_job(&w, &job, &cancel).await;
         }
-        // Unregistered before the slot frees, so the next take reports the true state.
-        w.lock_jobs().remove(&job.id);
-        drop(permit);
     });
+}
+
+/// Takes a job out of the heartbeat's `job_in_progress` set when dropped.
+struct Registered<'a> {
+    w: &'a Worker,
+    id: &'a str,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.w.lock_jobs().remove(self.id);
+    }
 }
 
 async fn run_job(w: &Arc<Worker>, job: &TakenJob, cancel: &CancellationToken) {
     tracing::info!(job = %job.id, "started");
     // The edge's WorkerJob, or seed 004's task + parameters (crate::seed_task).
-    let result = match seed_task::parse_input(job.input.clone(), w.exec.cfg.public_inputs.as_ref()) {
-        Err(e) => Err(e),
-        Ok(incoming) => {
-            let (progress, finished, reporter) = progress_reporter(w, &job.id);
-            let r = w.exec.execute(incoming.job(), progress, cancel).await;
-            if cancel.is_cancelled() {
-                reporter.abort();
-            } else {
-                finished.cancel();
-                let _ = reporter.await;
-            }
-            r.map(|out| incoming.output_value(&out)).map_err(|e| e.to_worker_error())
+    let execution = async {
+        if w.cfg.test_panic_job.as_ref() == Some(&job.id) {
+            panic!("{TEST_PANIC_JOB_VAR} names job {}", job.id);
         }
+        match seed_task::parse_input(job.input.clone(), w.exec.cfg.public_inputs.as_ref()) {
+            Err(e) => Err(e),
+            Ok(incoming) => {
+                let (progress, finished, reporter) = progress_reporter(w, &job.id);
+                let r = w.exec.execute(incoming.job(), progress, cancel).await;
+                if cancel.is_cancelled() {
+                    reporter.abort();
+                } else {
+                    finished.cancel();
+                    let _ = reporter.await;
+                }
+                r.map(|out| incoming.output_value(&out)).map_err(|e| e.to_worker_error())
+            }
+        }
+    };
+    // A panic is reported as the job's failure, never left for RunPod to time out.
+    let result = match AssertUnwindSafe(execution).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => Err(JobError::from_panic(&job.id, panic.as_ref()).to_worker_error()),
     };
     if cancel.is_cancelled() {
         tracing::info!(job = %job.id, "stopped; nothing reported");

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,14 +22,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::FutureExt;
 use job_spec::Progress;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::JobError;
 use crate::executor::Executor;
-use crate::seed_task;
+use crate::{seed_task, transfer};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -305,13 +308,16 @@ async fn run_job(s: Shared, id: String, run: u32, spec: Spec, cancel: Cancellati
                     });
                 }) as crate::executor::ProgressFn
             };
-            match tokio::time::timeout(timeout, s.exec.execute(incoming.job(), progress, &cancel)).await {
+            // A panic fails the job instead of leaving it IN_PROGRESS forever.
+            let execution = AssertUnwindSafe(s.exec.execute(incoming.job(), progress, &cancel)).catch_unwind();
+            let execution = async { execution.await.unwrap_or_else(|panic| Err(JobError::from_panic(&id, panic.as_ref()))) };
+            match tokio::time::timeout(timeout, execution).await {
                 Err(_) => {
                     cancel.cancel(); // kills ffmpeg still running for this job
                     (Status::TimedOut, None, Some(format!("execution timeout of {} ms exceeded", timeout.as_millis())))
                 }
                 Ok(Ok(out)) => (Status::Completed, Some(incoming.output_value(&out)), None),
-                Ok(Err(crate::error::JobError::Cancelled)) => (Status::Cancelled, None, None),
+                Ok(Err(JobError::Cancelled)) => (Status::Cancelled, None, None),
                 Ok(Err(e)) => {
                     tracing::warn!(job = %id, code = e.code(), error = %e, "failed");
                     (Status::Failed, None, Some(e.to_worker_error().to_runpod_string()))
@@ -353,8 +359,8 @@ async fn send_webhook(s: &AppState, url: &str, body: &Value) {
         }
         match s.http.post(url).json(body).send().await {
             Ok(r) if r.status().is_success() => return,
-            Ok(r) => tracing::warn!(url, status = %r.status(), attempt, "webhook refused"),
-            Err(e) => tracing::warn!(url, error = %e, attempt, "webhook failed"),
+            Ok(r) => tracing::warn!(url = %transfer::redacted(url), status = %r.status(), attempt, "webhook refused"),
+            Err(e) => tracing::warn!(url = %transfer::redacted(url), error = %e.without_url(), attempt, "webhook failed"),
         }
     }
 }

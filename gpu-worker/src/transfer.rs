@@ -10,6 +10,9 @@
 //! client's resolver checks every address it hands to the connector, and every
 //! redirect hop is checked like a submitted URL. IP-literal hosts never reach the
 //! resolver; [`check_url`] and the redirect policy cover those.
+//!
+//! No URL enters an error: a presigned URL's query string is a credential
+//! (`X-Amz-Signature`), and these errors reach the client, RunPod and the logs.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,17 +45,51 @@ fn backoff() -> ExponentialBuilder {
         .with_jitter()
 }
 
-fn classify(e: &reqwest::Error) -> TransferError {
+fn classify(e: reqwest::Error) -> TransferError {
     // reqwest wraps resolver and redirect-policy errors (as connect/request errors that
     // would otherwise count as retryable); the refusal is somewhere in the source chain.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(Refusal(reason)) = err.downcast_ref::<Refusal>() {
             return TransferError::Refused(reason.clone());
         }
         source = err.source();
     }
-    TransferError::Failed { detail: e.to_string(), retryable: e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() }
+    let retryable = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
+    // reqwest's Display appends the URL, query string (the signature) included.
+    let e = e.without_url();
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(err) = source {
+        detail.push_str(&format!(": {err}"));
+        source = err.source();
+    }
+    TransferError::Failed { detail, retryable }
+}
+
+/// `scheme://host[:port]/path` of a URL: what a message may name, never its query
+/// string (a presigned URL's signature) or user info.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            match u.port() {
+                Some(p) => format!(":{p}{}", u.path()),
+                None => u.path().to_owned(),
+            }
+        ),
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// The `<Code>` of an S3/R2 XML error body, if any: the body itself can echo the
+/// request (`SignatureProvided`, `StringToSign`), so no more of it is kept.
+fn storage_error_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let code = &body[start..start + body[start..].find("</Code>")?];
+    (code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric())).then_some(code)
 }
 
 fn status_error(status: reqwest::StatusCode) -> TransferError {
@@ -153,7 +190,7 @@ pub fn check_url(raw: &str, allow_loopback_http: bool) -> Result<url::Url, Trans
 /// GETs `url` into `dest`, refusing more than `max_bytes`. Returns the byte count.
 pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, max_bytes: u64) -> Result<u64, TransferError> {
     let once = || async {
-        let resp = client.get(url.clone()).send().await.map_err(|e| classify(&e))?;
+        let resp = client.get(url.clone()).send().await.map_err(classify)?;
         if !resp.status().is_success() {
             return Err(status_error(resp.status()));
         }
@@ -165,7 +202,7 @@ pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, max
         let mut stream = resp.bytes_stream();
         let mut total = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| classify(&e))?;
+            let chunk = chunk.map_err(classify)?;
             total += chunk.len() as u64;
             if total > max_bytes {
                 return Err(TransferError::TooLarge { limit: max_bytes });
@@ -191,13 +228,13 @@ pub async fn upload(client: &reqwest::Client, url: &url::Url, src: &Path, conten
             .body(body)
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(classify)?;
         if !resp.status().is_success() {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
             let mut err = status_error(status);
-            if let TransferError::Failed { detail, .. } = &mut err {
-                detail.push_str(&format!(": {}", text.chars().take(300).collect::<String>()));
+            if let (TransferError::Failed { detail, .. }, Some(code)) = (&mut err, storage_error_code(&text)) {
+                detail.push_str(&format!(" ({code})"));
             }
             return Err(err);
         }
@@ -291,6 +328,53 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), Some((Some("70000".into()), false, Some("video/mp4".into()), 70_000)));
     }
 
+    const SIGNED: &str = "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=deadbeefdeadbeef";
+
+    fn assert_no_signature(what: &str, text: &str) {
+        assert!(!text.contains("X-Amz-Signature") && !text.contains("deadbeef"), "{what} leaks the signature: {text}");
+    }
+
+    #[tokio::test]
+    async fn failed_transfers_name_no_presigned_query_string() {
+        // S3 echoes the signature it was given in its XML error body.
+        let echo = "<Error><Code>SignatureDoesNotMatch</Code><SignatureProvided>deadbeefdeadbeef</SignatureProvided></Error>";
+        let app = Router::new()
+            .route("/forbidden", get(move || async move { (StatusCode::FORBIDDEN, echo) }))
+            .route("/put", put(move || async move { (StatusCode::INTERNAL_SERVER_ERROR, echo) }));
+        let base = serve(app).await;
+        // Accepts, then closes at once: reqwest's error names the URL it was sending to.
+        let reset = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let reset_base = format!("http://{}", reset.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = reset.accept().await {
+                drop(conn);
+            }
+        });
+        let client = reqwest::Client::new();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        std::fs::write(&dest, b"x").unwrap();
+
+        let err = download(&client, &url(&format!("{base}/forbidden{SIGNED}")), &dest, 100).await.unwrap_err();
+        assert_eq!(err, TransferError::Failed { detail: "HTTP 403 Forbidden".into(), retryable: false });
+        let err = download(&client, &url(&format!("{reset_base}/in.mp4{SIGNED}")), &dest, 100).await.unwrap_err();
+        assert!(matches!(&err, TransferError::Failed { retryable: true, .. }), "{err:?}");
+        assert_no_signature("a reset download", &format!("{err:?}"));
+        let err = upload(&client, &url(&format!("{base}/put{SIGNED}")), &dest, "video/mp4").await.unwrap_err();
+        assert_eq!(err, TransferError::Failed { detail: "HTTP 500 Internal Server Error (SignatureDoesNotMatch)".into(), retryable: true });
+        let err = upload(&client, &url(&format!("{reset_base}/out.mp4{SIGNED}")), &dest, "video/mp4").await.unwrap_err();
+        assert_no_signature("a reset upload", &format!("{err:?}"));
+    }
+
+    #[test]
+    fn redacted_keeps_scheme_host_port_path_only() {
+        assert_eq!(redacted(&format!("https://u:p@r2.example.com/b/k.mp4{SIGNED}")), "https://r2.example.com/b/k.mp4");
+        assert_eq!(redacted("http://127.0.0.1:9000/x?token=1#f"), "http://127.0.0.1:9000/x");
+        assert_eq!(redacted("not a url"), "(not a URL)");
+        assert_eq!(storage_error_code("<Error><Code>NoSuchKey</Code></Error>"), Some("NoSuchKey"));
+        assert_eq!(storage_error_code("<Code><x>?a=deadbeef</Code>"), None);
+    }
+
     #[test]
     fn refuses_urls_outside_policy() {
         assert!(matches!(check_url("http://127.0.0.1:1/x", false), Err(TransferError::Refused(_))));
@@ -314,6 +398,7 @@ mod tests {
             ffmpeg_timeout: Duration::from_secs(10),
             // Long enough that a connection attempt to an unroutable address would show.
             http_timeout: Duration::from_secs(10),
+            max_media_secs: job_spec::limits::MAX_MEDIA_SECONDS,
             public_inputs: None,
         }
     }

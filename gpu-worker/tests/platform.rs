@@ -168,6 +168,8 @@ async fn start(takes: Vec<TakeReply>) -> Harness {
         ("RUNPOD_WEBHOOK_POST_OUTPUT", format!("{api}/v2/ep/job-done/$RUNPOD_POD_ID/$ID?gpu=test")),
         ("RUNPOD_WEBHOOK_PING", format!("{api}/v2/ep/ping/$RUNPOD_POD_ID?gpu=test")),
         ("RUNPOD_PING_INTERVAL", "200".to_owned()),
+        // Debug builds: this job panics as it starts (no other test uses the id).
+        ("GPU_WORKER_TEST_PANIC_JOB", "rp-panic".to_owned()),
     ]);
     let cfg = PlatformConfig {
         too_many_requests_pause: TOO_MANY_PAUSE,
@@ -374,6 +376,26 @@ async fn failures_are_posted_as_worker_error_strings() {
     }
     assert!(h.storage.put_headers.lock().unwrap().is_empty(), "nothing uploaded");
     h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_job_is_reported_and_leaves_the_heartbeat() {
+    let h = start(vec![]).await;
+    h.queue("rp-panic", json!({ "any": "input" }));
+    let result = h.result("rp-panic", Duration::from_secs(10)).await;
+    let err = WorkerError::from_runpod_string(result.json()["error"].as_str().expect("the error is a string"));
+    assert_eq!((err.code.as_str(), err.retryable), ("internal-error", false), "{err:?}");
+    assert!(!err.message.contains("GPU_WORKER_TEST_PANIC_JOB"), "the panic message stays in the log: {err:?}");
+
+    // The worker goes on taking jobs, and its heartbeat no longer names the panicked one.
+    h.queue("rp-next", json!({ "not": "a job" }));
+    h.result("rp-next", Duration::from_secs(10)).await;
+    let after = result.answered + Duration::from_millis(50);
+    h.wait_for(Duration::from_secs(5), "pings after the result", |l| l.iter().filter(|r| r.is_ping() && r.at > after).count() >= 2).await;
+    let log = h.finish().await;
+    let pings: Vec<&Req> = log.iter().filter(|r| r.is_ping() && r.at > after).collect();
+    assert!(pings.iter().all(|p| p.param("job_id").is_none_or(|ids| !ids.contains("rp-panic"))), "{pings:?}");
+    assert_eq!(log.iter().filter(|r| r.is_result_for("rp-panic")).count(), 1, "one result");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
