@@ -2,6 +2,8 @@
 //! and compared in constant time against every tenant (no early exit, so timing does
 //! not reveal which tenant or how many bytes matched).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -30,8 +32,14 @@ impl Tenant {
         if !self.prefix.ends_with('/') || job_spec::media::check_key(&self.prefix).is_err() {
             return Err(format!("tenant `{}`: prefix must be a relative key ending in `/`", self.name));
         }
-        if !self.webhook_secret.starts_with("whsec_") {
-            return Err(format!("tenant `{}`: webhook_secret must start with `whsec_`", self.name));
+        // Decoded as `webhook::sign` decodes it, so a bad secret fails at load, not at the
+        // first delivery.
+        let decoded = self.webhook_secret.strip_prefix("whsec_").map(|b| STANDARD.decode(b));
+        if !matches!(decoded, Some(Ok(k)) if !k.is_empty()) {
+            return Err(format!(
+                "tenant `{}`: webhook_secret must be `whsec_` followed by base64 (e.g. whsec_$(head -c 24 /dev/urandom | base64))",
+                self.name
+            ));
         }
         Ok(())
     }

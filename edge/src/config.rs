@@ -107,11 +107,10 @@ impl EdgeConfig {
         let tenants_json = req("TENANTS")?;
         let tenants: Vec<Tenant> =
             serde_json::from_str(&tenants_json).map_err(|e| format!("TENANTS is not a JSON list of tenants: {e}"))?;
-        if tenants.is_empty() {
-            return Err("TENANTS lists no tenant".into());
-        }
-        for t in &tenants {
-            t.check()?;
+        check_tenants(&tenants)?;
+        let webhook_token_secret = req("WEBHOOK_TOKEN_SECRET")?;
+        if webhook_token_secret.len() < MIN_TOKEN_SECRET_BYTES {
+            return Err(format!("WEBHOOK_TOKEN_SECRET must be at least {MIN_TOKEN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"));
         }
         Ok(EdgeConfig {
             s3: S3Config {
@@ -131,7 +130,7 @@ impl EdgeConfig {
             runpod_endpoint_id: req("RUNPOD_ENDPOINT_ID")?,
             runpod_api_key: req("RUNPOD_API_KEY")?,
             edge_public_url: req("EDGE_PUBLIC_URL")?.trim_end_matches('/').to_owned(),
-            webhook_token_secret: req("WEBHOOK_TOKEN_SECRET")?,
+            webhook_token_secret,
             tenants,
             allow_loopback_http: flag("ALLOW_LOOPBACK_HTTP", false),
             execution_timeout: secs("EXECUTION_TIMEOUT_SECS", 600)?,
@@ -162,6 +161,36 @@ impl EdgeConfig {
     }
 }
 
+/// `WEBHOOK_TOKEN_SECRET` keys an HMAC-SHA256: at least its output's length.
+pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
+
+/// Each tenant well-formed, and no two that could be confused: names, key hashes and
+/// prefixes unique, and no prefix inside another (`tenants/a/` and `tenants/a/b/` would
+/// share objects).
+pub fn check_tenants(tenants: &[Tenant]) -> Result<(), String> {
+    if tenants.is_empty() {
+        return Err("TENANTS lists no tenant".into());
+    }
+    for (i, t) in tenants.iter().enumerate() {
+        t.check().map_err(|e| format!("TENANTS: {e}"))?;
+        for u in &tenants[..i] {
+            if u.name == t.name {
+                return Err(format!("TENANTS: two tenants are named `{}`", t.name));
+            }
+            if u.key_sha256.eq_ignore_ascii_case(&t.key_sha256) {
+                return Err(format!("TENANTS: tenants `{}` and `{}` have the same key_sha256", u.name, t.name));
+            }
+            if u.prefix.starts_with(&t.prefix) || t.prefix.starts_with(&u.prefix) {
+                return Err(format!(
+                    "TENANTS: the prefixes of `{}` ({}) and `{}` ({}) overlap; each tenant needs its own folder",
+                    u.name, u.prefix, t.name, t.prefix
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -177,7 +206,7 @@ pub(crate) mod tests {
             ("RUNPOD_ENDPOINT_ID", "local".to_owned()),
             ("RUNPOD_API_KEY", "rp".to_owned()),
             ("EDGE_PUBLIC_URL", "http://127.0.0.1:8787".to_owned()),
-            ("WEBHOOK_TOKEN_SECRET", "tok".to_owned()),
+            ("WEBHOOK_TOKEN_SECRET", "0123456789abcdef0123456789abcdef".to_owned()),
             (
                 "TENANTS",
                 r#"[{"name":"acme","key_sha256":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","prefix":"tenants/acme/","webhook_secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]"#.to_owned(),
@@ -227,5 +256,36 @@ pub(crate) mod tests {
         let mut v = vars();
         v.insert("TENANTS", r#"[{"name":"x","key_sha256":"abc","prefix":"p/","webhook_secret":"whsec_x"}]"#.into());
         assert!(EdgeConfig::from_lookup(|k| v.get(k).cloned()).unwrap_err().contains("key_sha256"));
+    }
+
+    #[test]
+    fn bad_tenants_and_short_secrets_fail_at_load() {
+        let load = |v: &HashMap<&'static str, String>| EdgeConfig::from_lookup(|k| v.get(k).cloned());
+        let tenant = |name: &str, key: &str, prefix: &str, secret: &str| {
+            format!(r#"{{"name":"{name}","key_sha256":"{}","prefix":"{prefix}","webhook_secret":"{secret}"}}"#, key.repeat(64))
+        };
+        let ok = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let cases = [
+            (format!("[{},{}]", tenant("a", "1", "t/a/", ok), tenant("a", "2", "t/b/", ok)), "two tenants are named `a`"),
+            (format!("[{},{}]", tenant("a", "1", "t/a/", ok), tenant("b", "1", "t/b/", ok)), "the same key_sha256"),
+            (format!("[{},{}]", tenant("a", "1", "t/a/", ok), tenant("b", "2", "t/a/b/", ok)), "overlap"),
+            (format!("[{},{}]", tenant("a", "1", "t/a/b/", ok), tenant("b", "2", "t/a/", ok)), "overlap"),
+            (format!("[{},{}]", tenant("a", "1", "t/", ok), tenant("b", "2", "t/", ok)), "overlap"),
+            (format!("[{}]", tenant("a", "1", "t/a/", "whsec_not*base64")), "webhook_secret"),
+            (format!("[{}]", tenant("a", "1", "t/a/", "whsec_")), "webhook_secret"),
+        ];
+        for (tenants, want) in cases {
+            let mut v = vars();
+            v.insert("TENANTS", tenants.clone());
+            let err = load(&v).unwrap_err();
+            assert!(err.contains(want), "{tenants}: {err}");
+        }
+        // Sibling prefixes that share a leading string are fine: `t/a/` and `t/ab/`.
+        let mut v = vars();
+        v.insert("TENANTS", format!("[{},{}]", tenant("a", "1", "t/a/", ok), tenant("b", "2", "t/ab/", ok)));
+        assert_eq!(load(&v).unwrap().tenants.len(), 2);
+        let mut v = vars();
+        v.insert("WEBHOOK_TOKEN_SECRET", "x".repeat(MIN_TOKEN_SECRET_BYTES - 1));
+        assert!(load(&v).unwrap_err().starts_with("WEBHOOK_TOKEN_SECRET must be at least 32 bytes"));
     }
 }
