@@ -38,6 +38,10 @@ pub struct Config {
     pub ffmpeg_timeout: Duration,
     /// Connect/read timeout of transfers (`HTTP_TIMEOUT_SECS`, default 60).
     pub http_timeout: Duration,
+    /// Longest an input may claim to last (`MAX_MEDIA_SECONDS`, default 6 h, the
+    /// edge's limit); a probed duration past it is refused, not trusted
+    /// ([`crate::single::checked_secs`]).
+    pub max_media_secs: f64,
     /// Seed 004's public-read fallback for `s3://` inputs of direct RunPod payloads
     /// (`R2_PUBLIC_BASE_URL`, `R2_PUBLIC_BUCKET`); `None` (the default): `s3://` inputs
     /// answer `no-storage-credentials`.
@@ -114,6 +118,14 @@ impl Config {
             nvenc_sessions: num("NVENC_MAX_SESSIONS", 8)?.max(1) as usize,
             ffmpeg_timeout: Duration::from_secs(num("FFMPEG_TIMEOUT_SECS", 1800)?),
             http_timeout: Duration::from_secs(num("HTTP_TIMEOUT_SECS", 60)?),
+            max_media_secs: match env("MAX_MEDIA_SECONDS") {
+                None => job_spec::limits::MAX_MEDIA_SECONDS,
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s >= 1.0)
+                    .ok_or_else(|| format!("MAX_MEDIA_SECONDS={v:?} is not a number of seconds ≥ 1; unset it (6 h) or give one"))?,
+            },
             public_inputs: PublicInputs::from_parts(env("R2_PUBLIC_BASE_URL").as_deref(), env("R2_PUBLIC_BUCKET").as_deref())?,
         })
     }

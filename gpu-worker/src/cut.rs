@@ -61,6 +61,9 @@ impl Executor {
         let once: u64 = streams.iter().map(|s| s.frames).sum();
         let secs = if job.shortest { job.audio_secs.min(rate.secs(once)) } else { job.audio_secs };
         let frames = rate.frames_in(secs);
+        if once > 0 {
+            crate::single::check_pieces("audio", frames.div_ceil(once).saturating_mul(streams.len() as u64), secs)?;
+        }
         let refs: Vec<&Stream> = streams.iter().collect();
         let seq = cut::sequence(&refs, frames);
         if seq.is_empty() {

@@ -293,6 +293,8 @@ impl ProbeStream {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct ProbeFormat {
     pub duration: Option<String>,
+    /// Bytes of the file, as ffprobe read it: checks a claimed duration against.
+    pub size: Option<String>,
     pub format_name: Option<String>,
 }
 

@@ -268,7 +268,7 @@ impl Executor {
             Err(e) => return Err(JobError::Ffmpeg(e)),
         };
         need_audio(name, &p)?;
-        duration(name, &p).map(Some)
+        duration(name, &p, self.cfg.max_media_secs).map(Some)
     }
 }
 

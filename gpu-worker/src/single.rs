@@ -72,22 +72,70 @@ pub(crate) fn need_audio(name: &str, p: &Probe) -> Result<(), JobError> {
     }
 }
 
-pub(crate) fn duration(name: &str, p: &Probe) -> Result<f64, JobError> {
-    p.duration().filter(|d| *d > 0.0).ok_or_else(|| JobError::BadInput {
-        name: name.into(),
-        code: "input-not-media",
-        message: "has no readable duration".into(),
-    })
+/// Shortest input a job takes: below a frame at 50 fps a clip cannot be cut or looped
+/// (and the repeats it would need under a long narration are absurd).
+pub(crate) const MIN_MEDIA_SECS: f64 = 0.02;
+
+/// Fewest bits per second a real input carries. A duration is only a header's claim
+/// (an MP3's Xing frame count, an MP4's `mvhd`); a file whose bytes spread over it come
+/// below this cannot be that long — no codec codes sound or moving pictures in under
+/// 32 bytes a second (MP3's floor is 8 kbps, Opus's 6 kbps, an H.264 skip frame ~10 bytes).
+/// Trusting such a claim would loop, cut or allocate for hours of media that is not there.
+pub(crate) const MIN_BITS_PER_SEC: f64 = 256.0;
+
+/// Every duration the worker uses passes here: `secs` (what ffprobe claims for input
+/// `name`, whose file has `size` bytes) must be a finite number between
+/// [`MIN_MEDIA_SECS`] and `max` (`MAX_MEDIA_SECONDS`), and the file big enough to hold
+/// it ([`MIN_BITS_PER_SEC`]); else `input-duration-out-of-range`, which no retry fixes.
+pub(crate) fn checked_secs(name: &str, secs: Option<f64>, size: Option<u64>, max: f64) -> Result<f64, JobError> {
+    // NaN passes here to be refused as out of range below.
+    let Some(secs) = secs.filter(|d| d.is_nan() || *d > 0.0) else {
+        return Err(JobError::BadInput { name: name.into(), code: "input-not-media", message: "has no readable duration".into() });
+    };
+    let refuse = |why: String| JobError::BadInput { name: name.into(), code: "input-duration-out-of-range", message: why };
+    if !secs.is_finite() || secs > max {
+        return Err(refuse(format!("claims to last {secs:.3} s; at most {max} s are accepted (MAX_MEDIA_SECONDS)")));
+    }
+    if secs < MIN_MEDIA_SECS {
+        return Err(refuse(format!("lasts {secs:.3} s; at least {MIN_MEDIA_SECS} s are needed")));
+    }
+    if let Some(bytes) = size.filter(|b| (*b as f64) * 8.0 < secs * MIN_BITS_PER_SEC) {
+        return Err(refuse(format!(
+            "claims to last {secs:.3} s in {bytes} bytes, under {MIN_BITS_PER_SEC} bits a second: its header's duration is not believable"
+        )));
+    }
+    Ok(secs)
+}
+
+/// The file's probed duration, checked ([`checked_secs`]).
+pub(crate) fn duration(name: &str, p: &Probe, max: f64) -> Result<f64, JobError> {
+    checked_secs(name, p.duration(), file_size(p), max)
+}
+
+fn file_size(p: &Probe) -> Option<u64> {
+    p.format.size.as_deref().and_then(|s| s.parse().ok())
 }
 
 /// The length of an audio input that sets the output's length: what decoders give
-/// ([`Probe::audio_duration`]), so the video cut to it ends with the sound.
-pub(crate) fn audio_duration(name: &str, p: &Probe) -> Result<f64, JobError> {
-    duration(name, p)?;
-    p.audio_duration().filter(|d| *d > 0.0).ok_or_else(|| JobError::BadInput {
+/// ([`Probe::audio_duration`]), so the video cut to it ends with the sound; checked.
+pub(crate) fn audio_duration(name: &str, p: &Probe, max: f64) -> Result<f64, JobError> {
+    duration(name, p, max)?;
+    checked_secs(name, p.audio_duration(), file_size(p), max)
+}
+
+/// `too-many-repeats` when `pieces` clip entries (clips × repeats) would be laid end to
+/// end to cover `audio_secs` of input `name`: past [`ops::cut::MAX_PIECES`].
+pub(crate) fn check_pieces(name: &str, pieces: u64, audio_secs: f64) -> Result<(), JobError> {
+    if pieces <= ops::cut::MAX_PIECES {
+        return Ok(());
+    }
+    Err(JobError::BadInput {
         name: name.into(),
-        code: "input-not-media",
-        message: "has no readable duration".into(),
+        code: "too-many-repeats",
+        message: format!(
+            "covering its {audio_secs:.3} s would repeat the clips into {pieces} pieces; at most {} are joined (use longer clips)",
+            ops::cut::MAX_PIECES
+        ),
     })
 }
 
@@ -239,9 +287,11 @@ impl Executor {
         normalize: bool,
         out: &Path,
     ) -> Result<Plan, JobError> {
-        let secs: Vec<f64> = clips.iter().zip(names).map(|((_, p), n)| duration(n, p)).collect::<Result<_, _>>()?;
+        let secs: Vec<f64> =
+            clips.iter().zip(names).map(|((_, p), n)| duration(n, p, self.cfg.max_media_secs)).collect::<Result<_, _>>()?;
         let total: f64 = secs.iter().sum();
         let repeats = ((narration.secs / total).ceil() as usize).max(1);
+        check_pieces("audio", (repeats as u64).saturating_mul(clips.len() as u64), narration.secs)?;
         let probes: Vec<&Probe> = clips.iter().map(|(_, p)| p).collect();
         let copy = ops::concat::can_copy(&probes);
         let mut extras = serde_json::Map::new();
@@ -326,7 +376,11 @@ impl Executor {
                 let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
                 need_video("video", vprobe)?;
                 need_audio("audio", aprobe)?;
-                let (video_secs, audio_secs, rate) = (duration("video", vprobe)?, audio_duration("audio", aprobe)?, fps(vprobe));
+                let (video_secs, audio_secs, rate) = (
+                    duration("video", vprobe, self.cfg.max_media_secs)?,
+                    audio_duration("audio", aprobe, self.cfg.max_media_secs)?,
+                    fps(vprobe),
+                );
                 let loops = if t.sync == SyncMode::LoopVideo { (audio_secs / video_secs).ceil() as u64 } else { 1 };
                 extras.insert("sync".into(), json!(t.sync));
                 extras.insert("loops_applied".into(), json!(loops));
@@ -350,7 +404,8 @@ impl Executor {
                     need_video(name, p)?;
                 }
                 let probes: Vec<&Probe> = inputs.iter().map(|(_, p)| p).collect();
-                let secs: f64 = inputs.iter().zip(names).map(|((_, p), n)| duration(n, p)).sum::<Result<f64, _>>()?;
+                let secs: f64 =
+                    inputs.iter().zip(names).map(|((_, p), n)| duration(n, p, self.cfg.max_media_secs)).sum::<Result<f64, _>>()?;
                 let first = &inputs[0].1;
                 let rate = fps(first);
                 let copy = ops::concat::can_copy(&probes);
@@ -368,7 +423,9 @@ impl Executor {
                     let clips: Vec<ops::concat::Clip<'_>> = inputs
                         .iter()
                         .zip(names)
-                        .map(|((path, p), n)| Ok(ops::concat::Clip { path, secs: duration(n, p)?, has_audio: p.audio().is_some() }))
+                        .map(|((path, p), n)| {
+                            Ok(ops::concat::Clip { path, secs: duration(n, p, self.cfg.max_media_secs)?, has_audio: p.audio().is_some() })
+                        })
                         .collect::<Result<_, JobError>>()?;
                     Plan {
                         args: ops::concat::normalize_args(&clips, size, rate, None, out, enc),
@@ -389,7 +446,7 @@ impl Executor {
             Task::AudioTrim(t) => {
                 let (path, probe) = &inputs[0];
                 need_audio("audio", probe)?;
-                let len = duration("audio", probe)?;
+                let len = duration("audio", probe, self.cfg.max_media_secs)?;
                 if t.start_sec >= len {
                     return Err(JobError::BadInput {
                         name: "audio".into(),
@@ -410,14 +467,15 @@ impl Executor {
                 let (path, probe) = &inputs[0];
                 need_video("video", probe)?;
                 let rate = fps(probe);
-                let frames = (duration("video", probe)? * f64::from(rate)).round() as u64;
+                let frames = (duration("video", probe, self.cfg.max_media_secs)? * f64::from(rate)).round() as u64;
                 Plan { args: ops::downsample::args(path, t.height, rate, out, enc), video_encoder: enc.name(), frames, extras, cut: None }
             }
             Task::VideoMusic(t) => {
                 let ((vpath, vprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
                 need_video("video", vprobe)?;
                 need_audio("music", mprobe)?;
-                let (vsecs, msecs) = (duration("video", vprobe)?, duration("music", mprobe)?);
+                let (vsecs, msecs) =
+                    (duration("video", vprobe, self.cfg.max_media_secs)?, duration("music", mprobe, self.cfg.max_media_secs)?);
                 let has_voice = vprobe.audio().is_some();
                 let (gain, analysis) = self.music_gain(has_voice.then_some(vpath.as_path()), mpath, t.reduction_db).await?;
                 extras.insert("video_duration".into(), json!(vsecs));
@@ -437,7 +495,8 @@ impl Executor {
                 let ((apath, aprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
                 need_audio("audio", aprobe)?;
                 need_audio("music", mprobe)?;
-                let (asecs, msecs) = (duration("audio", aprobe)?, duration("music", mprobe)?);
+                let (asecs, msecs) =
+                    (duration("audio", aprobe, self.cfg.max_media_secs)?, duration("music", mprobe, self.cfg.max_media_secs)?);
                 let (gain, analysis) = self.music_gain(Some(apath), mpath, t.reduction_db).await?;
                 extras.insert("audio_duration".into(), json!(asecs));
                 extras.insert("trilha_duration".into(), json!(msecs));
@@ -456,7 +515,7 @@ impl Executor {
                 let (vpath, vprobe) = &inputs[0];
                 let ass = subs.ok_or_else(|| JobError::Internal("captions missing".into()))?;
                 let rate = fps(vprobe);
-                let frames = (duration("video", vprobe)? * f64::from(rate)).round() as u64;
+                let frames = (duration("video", vprobe, self.cfg.max_media_secs)? * f64::from(rate)).round() as u64;
                 Plan { args: ops::burn::caption_args(vpath, ass, rate, out, enc), video_encoder: enc.name(), frames, extras, cut: None }
             }
             Task::Encode(t) => {
@@ -471,7 +530,11 @@ impl Executor {
                 // The new audio is cut to the video stream's own length: the file's can be
                 // its old audio track's, longer than the (copied) video.
                 let vsecs = vprobe.video().and_then(|v| v.duration.as_deref()?.parse().ok()).filter(|d: &f64| *d > 0.0);
-                let (vsecs, rate) = (vsecs.map_or_else(|| duration("video", vprobe), Ok)?, fps(vprobe));
+                let vsecs = match vsecs {
+                    Some(s) => checked_secs("video", Some(s), file_size(vprobe), self.cfg.max_media_secs)?,
+                    None => duration("video", vprobe, self.cfg.max_media_secs)?,
+                };
+                let rate = fps(vprobe);
                 let frames = if subs.is_some() { (vsecs * f64::from(rate)).round() as u64 } else { 0 };
                 let video_encoder = if subs.is_some() { enc.name() } else { "copy" };
                 Plan { args: ops::burn::encode_args(vpath, audio, subs, vsecs, rate, out, enc), video_encoder, frames, extras, cut: None }
@@ -483,7 +546,7 @@ impl Executor {
                     need_video(name, p)?;
                 }
                 need_audio("audio", aprobe)?;
-                let asecs = audio_duration("audio", aprobe)?;
+                let asecs = audio_duration("audio", aprobe, self.cfg.max_media_secs)?;
                 let narration = ops::concat::Narration { path: apath, secs: asecs };
                 let mut plan = self.join_under(clips, names, &narration, t.normalize, out)?;
                 plan.extras.insert("audio_duration".into(), json!(asecs));
@@ -491,5 +554,43 @@ impl Executor {
             }
         };
         Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIX_HOURS: f64 = job_spec::limits::MAX_MEDIA_SECONDS;
+
+    fn code(r: Result<f64, JobError>) -> &'static str {
+        r.map_or_else(|e| e.code(), |_| "ok")
+    }
+
+    #[test]
+    fn probed_durations_are_bounded() {
+        assert_eq!(checked_secs("audio", Some(12.5), Some(200_000), SIX_HOURS).unwrap(), 12.5);
+        assert_eq!(checked_secs("audio", Some(12.5), None, SIX_HOURS).unwrap(), 12.5);
+        assert_eq!(code(checked_secs("audio", None, Some(1), SIX_HOURS)), "input-not-media");
+        assert_eq!(code(checked_secs("audio", Some(0.0), Some(1), SIX_HOURS)), "input-not-media");
+        for (secs, bytes) in [(f64::NAN, 1000), (f64::INFINITY, 1000), (0.01, 1000), (SIX_HOURS + 1.0, 1 << 30), (309_237_645.24, 909)] {
+            let e = checked_secs("audio", Some(secs), Some(bytes), SIX_HOURS).unwrap_err();
+            assert_eq!((e.code(), e.is_retryable()), ("input-duration-out-of-range", false), "{secs} s in {bytes} bytes: {e}");
+            assert!(e.to_string().contains("`audio`"), "{e}");
+        }
+        // 5 h claimed by 909 bytes: under the bound, not believable.
+        let e = checked_secs("audio", Some(18_000.0), Some(909), SIX_HOURS).unwrap_err();
+        assert!(e.to_string().contains("not believable"), "{e}");
+        // An 8 kbps MP3 (the format's floor) of 6 h is believed.
+        assert!(checked_secs("audio", Some(SIX_HOURS), Some(21_600_000), SIX_HOURS).is_ok());
+        // The bound is the setting's.
+        assert_eq!(code(checked_secs("audio", Some(61.0), None, 60.0)), "input-duration-out-of-range");
+    }
+
+    #[test]
+    fn repeats_are_capped() {
+        assert!(check_pieces("audio", ops::cut::MAX_PIECES, 100.0).is_ok());
+        let e = check_pieces("audio", ops::cut::MAX_PIECES + 1, 21_600.0).unwrap_err();
+        assert_eq!((e.code(), e.is_retryable()), ("too-many-repeats", false));
     }
 }

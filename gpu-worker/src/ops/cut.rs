@@ -143,6 +143,11 @@ fn cut_points(pts: &[Option<f64>], start: f64) -> Vec<CutPoint> {
     points
 }
 
+/// Most clip entries a join lays end to end (concat list lines, or filtergraph inputs
+/// when normalising): clips cycled under a long audio are listed once per repeat, so a
+/// tiny clip under hours of sound would build a list of millions of lines.
+pub const MAX_PIECES: u64 = 50_000;
+
 /// Clip indices in the order they are laid end to end, cycled until they hold `frames`
 /// frames. Empty when the clips have no frames.
 pub fn sequence(clips: &[&Stream], frames: u64) -> Vec<usize> {

@@ -80,6 +80,7 @@ pub fn config(work_root: &Path) -> Config {
         nvenc_sessions: 8,
         ffmpeg_timeout: Duration::from_secs(120),
         http_timeout: Duration::from_secs(10),
+        max_media_secs: job_spec::limits::MAX_MEDIA_SECONDS,
         public_inputs: None,
     }
 }

@@ -1,0 +1,158 @@
+//! Inputs that lie about their length, through `Executor::execute`: an MP3 of under a
+//! kilobyte whose Xing header claims 309,237,645 s (0xFFFFFFFF frames of 576 samples at
+//! 8 kHz), and one claiming 5 h (under `MAX_MEDIA_SECONDS`, but not in 900 bytes). Each
+//! job must be refused fast with `input-duration-out-of-range`, not retried, without
+//! allocating for the claimed length; and the same executor then completes a normal job.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Storage, ffmpeg_make, ffprobe_bytes};
+use gpu_worker::executor::Executor;
+use job_spec::worker::{AddAudioTask, ConcatVideoAudioTask, InputUrl, OUTPUT, OutputTarget, RenderScene, RenderTask, SyncMode};
+use job_spec::{Task, WorkerError, WorkerJob, WorkerOutput, ZoomType};
+use tokio_util::sync::CancellationToken;
+
+/// One test at a time: two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Env {
+    storage: Storage,
+    exec: Executor,
+    dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
+}
+
+impl Env {
+    fn make(&self, name: &str, args: &[&str]) {
+        self.storage.put(name, ffmpeg_make(self.dir.path(), name, args));
+    }
+
+    /// An 8 kHz mono MP3 of 0.5 s whose Xing header says it has `frames` frames (576
+    /// samples each): LAME writes the tag in the first frame as `Xing`/`Info`, a flags
+    /// word, then the frame count (big-endian) when flag 1 is set. Checks that ffprobe
+    /// believes it, so the test is about a real lie.
+    fn lying_mp3(&self, name: &str, frames: u32) -> f64 {
+        let mut b = ffmpeg_make(
+            self.dir.path(),
+            name,
+            &["-f", "lavfi", "-i", "sine=f=300:d=0.5:sample_rate=8000", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "1"],
+        );
+        let at = b.windows(4).position(|w| w == b"Xing" || w == b"Info").expect("LAME wrote a Xing/Info tag");
+        assert_eq!(u32::from_be_bytes(b[at + 4..at + 8].try_into().unwrap()) & 1, 1, "the tag carries a frame count");
+        b[at + 8..at + 12].copy_from_slice(&frames.to_be_bytes());
+        let claimed = common::duration(&ffprobe_bytes(self.dir.path(), &format!("{name}.probe"), &b));
+        let want = f64::from(frames) * 576.0 / 8000.0;
+        assert!((claimed - want).abs() < 1.0, "ffprobe reports {claimed} s for {name}, want ~{want}");
+        assert!(b.len() < 2000, "{} bytes", b.len());
+        self.storage.put(name, b);
+        claimed
+    }
+
+    /// A 1 s clip at 30 fps, as img2vid encodes one.
+    fn clip(&self, name: &str) {
+        self.make(name, &["-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=1", "-c:v", "libx264", "-pix_fmt", "yuv420p"]);
+    }
+
+    async fn run(&self, inputs: &[(&str, &str)], task: Task) -> Result<WorkerOutput, WorkerError> {
+        let job = WorkerJob {
+            job_id: "hostile".into(),
+            attempt: 1,
+            inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),
+            outputs: vec![OutputTarget {
+                name: OUTPUT.into(),
+                key: "out".into(),
+                put_url: self.storage.url("out"),
+                content_type: "video/mp4".into(),
+            }],
+            task,
+        };
+        self.exec.execute(&job, Arc::new(|_| {}), &CancellationToken::new()).await.map_err(|e| e.to_worker_error())
+    }
+
+    /// Runs a job that must be refused for input `audio`'s length: quickly, with the
+    /// stable code, not retryable.
+    async fn refused(&self, what: &str, inputs: &[(&str, &str)], task: Task, why: &str) {
+        let clock = Instant::now();
+        let e = self.run(inputs, task).await.expect_err(what);
+        let took = clock.elapsed();
+        eprintln!("{what}: {} in {took:?}: {}", e.code, e.message);
+        assert_eq!(e.code, "input-duration-out-of-range", "{what}: {e:?}");
+        assert!(!e.retryable, "{what}: a retry reads the same header");
+        assert!(e.message.contains("`audio`") || e.message.contains("`narration`"), "{what}: names the input: {}", e.message);
+        assert!(e.message.contains(why), "{what}: says why ({why}): {}", e.message);
+        assert!(took < Duration::from_secs(30), "{what}: took {took:?}");
+    }
+}
+
+/// Peak resident memory of this process (the worker runs in it), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches("kB").trim();
+    kib.parse::<u64>().unwrap() * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lying_mp3_lengths_are_refused_and_the_worker_keeps_working() {
+    let _g = SERIAL.lock().await;
+    common::init_tracing();
+    let e = env().await;
+    e.clip("v.mp4");
+    e.make("tone.wav", &["-f", "lavfi", "-i", "sine=f=300:d=2", "-ac", "2"]);
+    let huge = e.lying_mp3("huge.mp3", u32::MAX);
+    assert!(huge > 3e8, "{huge}");
+    // 5 h: within MAX_MEDIA_SECONDS, but 900 bytes cannot hold it.
+    let five_hours = e.lying_mp3("five_hours.mp3", 250_000);
+    assert!(five_hours > 17_000.0 && five_hours < job_spec::limits::MAX_MEDIA_SECONDS, "{five_hours}");
+
+    let loop_video = || Task::AddAudio(AddAudioTask { sync: SyncMode::LoopVideo });
+    let under = || Task::ConcatVideoAudio(ConcatVideoAudioTask { clips: 2, normalize: false });
+    let under_normalized = || Task::ConcatVideoAudio(ConcatVideoAudioTask { clips: 2, normalize: true });
+    for (mp3, why) in [("huge.mp3", "MAX_MEDIA_SECONDS"), ("five_hours.mp3", "not believable")] {
+        e.refused(&format!("addaudio loop_video, {mp3}"), &[("video", "v.mp4"), ("audio", mp3)], loop_video(), why).await;
+        let clips = [("clip_1", "v.mp4"), ("clip_2", "v.mp4"), ("audio", mp3)];
+        e.refused(&format!("concat_video_audio, {mp3}"), &clips, under(), why).await;
+        e.refused(&format!("concat_video_audio normalize, {mp3}"), &clips, under_normalized(), why).await;
+        let render = RenderTask {
+            width: 320,
+            height: 240,
+            frame_rate: 24,
+            scenes: vec![RenderScene {
+                id: "s1".into(),
+                input: "scene_1".into(),
+                frames: 24,
+                seconds: 1.0,
+                zoom: ZoomType::Zoomin,
+                easing: job_spec::values::EasingType::Linear,
+            }],
+            narration: true,
+            fit_to_narration: true,
+            music: None,
+            captions: None,
+        };
+        e.make("still.png", &["-f", "lavfi", "-i", "color=c=0x2040a0:s=320x240", "-frames:v", "1"]);
+        let inputs = [("scene_1", "still.png"), ("narration", mp3)];
+        let clock = Instant::now();
+        let r = e.run(&inputs, Task::Render(render)).await.expect_err("render fitted to a lying narration");
+        eprintln!("render, {mp3}: {} in {:?}: {}", r.code, clock.elapsed(), r.message);
+        assert_eq!(r.code, "input-duration-out-of-range", "{r:?}");
+        assert!(clock.elapsed() < Duration::from_secs(30));
+    }
+    let peak = peak_rss();
+    assert!(peak < 1 << 30, "peak RSS {peak} bytes");
+
+    // The same executor still works: a normal loop_video job completes.
+    let out = e.run(&[("video", "v.mp4"), ("audio", "tone.wav")], loop_video()).await.unwrap();
+    assert_eq!(out.extras["loops_applied"], 2);
+    let probe = ffprobe_bytes(e.dir.path(), "out.probe", &e.storage.get("out").expect("output uploaded"));
+    assert!((common::duration(&probe) - 2.0).abs() < 0.1, "{probe}");
+}
