@@ -148,7 +148,15 @@ impl JobObject {
         let rows: Vec<Row> = self.state.storage().sql().exec("SELECT record, plans FROM job WHERE id = 1", None)?.to_array()?;
         match rows.into_iter().next() {
             None => Ok(None),
-            Some(row) => Ok(Some((serde_json::from_str(&row.record).map_err(bad)?, row.plans))),
+            Some(row) => {
+                let mut r: JobRecord = serde_json::from_str(&row.record).map_err(bad)?;
+                // Records stored before parts kept their planned output keys take them
+                // from the stored plans (else their outputs would all be refused).
+                if r.parts.iter().all(|p| p.planned_outputs.is_empty()) {
+                    r.plan_outputs(&serde_json::from_str::<Vec<Plan>>(&row.plans).map_err(bad)?);
+                }
+                Ok(Some((r, row.plans)))
+            }
         }
     }
 
