@@ -271,12 +271,23 @@ fn transcribe_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Val
         "s3_keys": tree(&|name| json!(key(name))),
         "timings_ms": out.timings_ms,
     });
-    for (k, v) in &out.extras {
-        r[k] = v.clone();
-    }
+    merge_extras(&mut r, out);
     // The seed's transcription response: `audio{duration, language, language_probability}`.
     r["audio"] = json!({ "duration": r["duration"], "language": r["language"], "language_probability": r["language_probability"] });
     r
+}
+
+/// Fields the edge builds from the planned outputs: a worker's extras never replace them,
+/// so a compromised worker cannot put its own URLs or keys in a result.
+const PLANNED_FIELDS: [&str; 8] = ["files", "s3_keys", "url", "video_url", "audio_url", "s3_key", "filename", "videos"];
+
+/// Adds the worker's facts (`extras`) to a result, but for [`PLANNED_FIELDS`].
+fn merge_extras(r: &mut Value, out: &WorkerOutput) {
+    for (k, v) in &out.extras {
+        if !PLANNED_FIELDS.contains(&k.as_str()) {
+            r[k] = v.clone();
+        }
+    }
 }
 
 /// `{filename, url, video_url|audio_url, s3_key, duration, …, timings_ms}` plus the
@@ -307,9 +318,7 @@ fn single_output_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> 
             r[k] = v;
         }
     }
-    for (k, v) in &out.extras {
-        r[k] = v.clone();
-    }
+    merge_extras(&mut r, out);
     r
 }
 
@@ -398,6 +407,46 @@ mod tests {
         assert_eq!(r["videos"][0]["s3_key"], "t/x/video_1.mp4");
         assert_eq!(r["videos"][1]["zoom_type"], "zoomout");
         assert_eq!(r["videos"][1]["duration"], 1.0);
+    }
+
+    #[test]
+    fn worker_extras_never_replace_planned_urls_or_keys() {
+        use crate::worker::TranscribeTask;
+        let task = Task::Transcribe(TranscribeTask { model: None, language: None, enable_vad: true, beam_size: 5, temperature: 0.0 });
+        let meta = |name: &str, file: &str| OutputMeta { name: name.into(), key: format!("t/x/{file}"), ..Default::default() };
+        let mut extras = Map::new();
+        extras.insert("files".into(), json!({"segments": {"srt": "https://evil.test/x"}}));
+        extras.insert("s3_keys".into(), json!({"segments": {"srt": "t/other/secret"}}));
+        extras.insert("language".into(), json!("en"));
+        let out = WorkerOutput {
+            outputs: TranscribeTask::OUTPUTS.iter().map(|(name, file)| meta(name, file)).collect(),
+            timings_ms: Default::default(),
+            extras,
+        };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(r["files"]["segments"]["srt"], "https://dl.test/t/x/segments.srt", "{r}");
+        assert_eq!(r["s3_keys"]["segments"]["srt"], "t/x/segments.srt", "{r}");
+        assert_eq!(r["language"], "en", "other facts still come through");
+        let single = Task::Downsample(crate::worker::DownsampleTask { height: 360 });
+        let mut extras = Map::new();
+        extras.insert("url".into(), json!("https://evil.test/y"));
+        extras.insert("video_url".into(), json!("https://evil.test/y"));
+        let out = WorkerOutput {
+            outputs: vec![OutputMeta {
+                name: crate::worker::OUTPUT.into(),
+                key: "t/x/o.mp4".into(),
+                content_type: "video/mp4".into(),
+                ..Default::default()
+            }],
+            timings_ms: Default::default(),
+            extras,
+        };
+        let r = build_result(&single, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(
+            (r["url"].as_str(), r["video_url"].as_str()),
+            (Some("https://dl.test/t/x/o.mp4"), Some("https://dl.test/t/x/o.mp4")),
+            "{r}"
+        );
     }
 
     #[test]
