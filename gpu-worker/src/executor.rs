@@ -59,6 +59,7 @@ impl Executor {
             .prefix(&format!("job-{}-", sanitize(&job.job_id)))
             .tempdir_in(&self.cfg.work_root)
             .map_err(|e| JobError::Internal(format!("work dir: {e}")))?;
+        check_counts(&job.task)?;
         let mut timings = BTreeMap::new();
         let mut out = match &job.task {
             Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
@@ -246,6 +247,21 @@ fn check_img2vid(t: &Img2VidTask) -> Result<(), JobError> {
 /// Job ids become part of a directory name: keep `[A-Za-z0-9_-]`, at most 40 chars.
 fn sanitize(id: &str) -> String {
     id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(40).collect()
+}
+
+/// The counts the executors index by (`inputs[0]`, the first clip): a job not built
+/// by the edge can say zero clips, which would be an index panic, not an error.
+fn check_counts(task: &Task) -> Result<(), JobError> {
+    let clips = match task {
+        Task::Concatenate(t) => t.clips,
+        Task::AudioConcatenate(t) => t.clips,
+        Task::ConcatVideoAudio(t) => t.clips,
+        _ => return Ok(()),
+    };
+    if clips == 0 {
+        return Err(JobError::InvalidTask("`clips` must be at least 1".into()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use common::{Storage, eventually, ffmpeg_children, ffprobe_bytes, frames, spawn_server};
 use gpu_worker::executor::Executor;
 use gpu_worker::platform::{self, PlatformConfig};
-use job_spec::worker::{ClipTask, Img2VidTask, InputUrl, OutputTarget};
+use job_spec::worker::{ClipTask, ConcatenateTask, Img2VidTask, InputUrl, OutputTarget};
 use job_spec::{Task, WorkerError, WorkerJob, ZoomType};
 use serde_json::{Value, json};
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -367,8 +367,12 @@ async fn failures_are_posted_as_worker_error_strings() {
     h.storage.put("in/notes.txt", b"these are my notes, not an image\n".to_vec());
     h.queue("rp-text", serde_json::to_value(h.job("text", "in/notes.txt", 24, (640, 360))).unwrap());
     h.queue("rp-junk", json!({ "hello": "world" }));
+    // Zero clips and no inputs: the executors index the first clip.
+    let no_clips =
+        WorkerJob { inputs: vec![], task: Task::Concatenate(ConcatenateTask { clips: 0 }), ..h.job("none", "in/x.jpg", 24, (640, 360)) };
+    h.queue("rp-no-clips", serde_json::to_value(no_clips).unwrap());
 
-    for (id, code) in [("rp-text", "input-not-media"), ("rp-junk", "invalid-task")] {
+    for (id, code) in [("rp-text", "input-not-media"), ("rp-junk", "invalid-task"), ("rp-no-clips", "invalid-task")] {
         let body = h.result(id, Duration::from_secs(20)).await.json();
         assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"], "{body}");
         let err = WorkerError::from_runpod_string(body["error"].as_str().expect("the error is a string"));
