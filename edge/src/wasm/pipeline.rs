@@ -10,7 +10,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use job_spec::ops::SegmentSpec;
 use job_spec::validate::{MAX_SEGMENTS_LIST_BYTES, parse_segment_list};
 use job_spec::{JobRequest, MediaRef, OpRequest, Problem, RefContext};
-use worker::{AbortController, Delay, Fetch, Method, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Fetch, Method, Request, RequestInit, RequestRedirect, Response};
 
 use super::util::{self, internal, json};
 use crate::api_error::ApiError;
@@ -57,7 +57,8 @@ pub async fn read_segments(cfg: &EdgeConfig, ctx: &RefContext, uri: &str) -> HRe
         }
     };
     let mut init = RequestInit::new();
-    init.with_method(Method::Get);
+    // Never follow a redirect: its target was not checked like `segments_uri` was.
+    init.with_method(Method::Get).with_redirect(RequestRedirect::Manual);
     let req = Request::new_with_init(&url, &init).map_err(|e| unreadable(format!("segments_uri: {e}")))?;
     let mut resp = send(req).await.map_err(|e| unreadable(format!("segments_uri could not be read: {e}")))?;
     let status = resp.status_code();
