@@ -42,6 +42,10 @@ pub struct Config {
     /// edge's limit); a probed duration past it is refused, not trusted
     /// ([`crate::single::checked_secs`]).
     pub max_media_secs: f64,
+    /// Largest file one ffmpeg run of a single-output job may write (`MAX_OUTPUT_BYTES`,
+    /// default 8 GiB): passed as `-fs`, and an output that reaches it is refused
+    /// (`output-too-large`) rather than uploaded cut short.
+    pub max_output_bytes: u64,
     /// Seed 004's public-read fallback for `s3://` inputs of direct RunPod payloads
     /// (`R2_PUBLIC_BASE_URL`, `R2_PUBLIC_BUCKET`); `None` (the default): `s3://` inputs
     /// answer `no-storage-credentials`.
@@ -126,6 +130,7 @@ impl Config {
                     .filter(|s| s.is_finite() && *s >= 1.0)
                     .ok_or_else(|| format!("MAX_MEDIA_SECONDS={v:?} is not a number of seconds ≥ 1; unset it (6 h) or give one"))?,
             },
+            max_output_bytes: num("MAX_OUTPUT_BYTES", 8 << 30)?.max(1 << 20),
             public_inputs: PublicInputs::from_parts(env("R2_PUBLIC_BASE_URL").as_deref(), env("R2_PUBLIC_BUCKET").as_deref())?,
         })
     }

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::encoder::Encoder;
 use crate::error::JobError;
 use crate::executor::Executor;
+use crate::ops::av::limit_output;
 use crate::ops::cut::{self, Piece, Rate, Stream};
 use crate::process::{self, ProcessError};
 
@@ -91,7 +92,8 @@ impl Executor {
         let Some(plan) = plan.filter(|_| tail_ok) else {
             tracing::info!(frames, "copied video cannot be cut exactly here; re-encoding it whole");
             write_list(&seq.iter().map(|&i| piece(i)).collect::<Vec<_>>())?;
-            let args = cut::reencode_args(&list, &job.audio, secs, frames, rate, self.encoder, out);
+            let args =
+                limit_output(&cut::reencode_args(&list, &job.audio, secs, frames, rate, self.encoder, out), self.cfg.max_output_bytes);
             process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame).await.map_err(ffmpeg_error)?;
             return Ok(CutDone { encoder: self.encoder.name(), frames, encoded: frames });
         };
@@ -100,7 +102,7 @@ impl Executor {
         let head = dir.join("cut_head.mp4");
         if let Some(p) = plan.partial {
             if p.copied > 0 {
-                let args = cut::head_args(&job.clips[seq[plan.whole]].1, p.copied, &head);
+                let args = limit_output(&cut::head_args(&job.clips[seq[plan.whole]].1, p.copied, &head), self.cfg.max_output_bytes);
                 process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, |_| {}).await.map_err(ffmpeg_error)?;
                 pieces.push(Piece { path: &head, secs: Some(rate.secs(p.copied)) });
             }
@@ -109,7 +111,7 @@ impl Executor {
             }
         }
         write_list(&pieces)?;
-        let args = cut::join_args(&list, &job.audio, secs, out);
+        let args = limit_output(&cut::join_args(&list, &job.audio, secs, out), self.cfg.max_output_bytes);
         process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame).await.map_err(ffmpeg_error)?;
         Ok(CutDone { encoder: "copy", frames, encoded: plan.encoded() })
     }
@@ -146,7 +148,7 @@ impl Executor {
             encoders.push(Encoder::Libx264);
         }
         for enc in encoders {
-            let args = cut::tail_args(src, p.start_secs, p.encoded, rate, enc, tail);
+            let args = limit_output(&cut::tail_args(src, p.start_secs, p.encoded, rate, enc, tail), self.cfg.max_output_bytes);
             match process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, |_| {}).await {
                 Ok(()) => {}
                 Err(ProcessError::Cancelled) => return Err(JobError::Cancelled),

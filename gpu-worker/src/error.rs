@@ -20,6 +20,9 @@ pub enum JobError {
     /// outside it); `code` is stable.
     #[error("input `{name}`: {message}")]
     BadInput { name: String, code: &'static str, message: String },
+    /// An ffmpeg output reached `MAX_OUTPUT_BYTES` (`-fs` stopped it there).
+    #[error("the output reached the {limit}-byte limit (MAX_OUTPUT_BYTES)")]
+    OutputTooLarge { limit: u64 },
     #[error("output `{name}` could not be uploaded: {detail}")]
     Upload { name: String, detail: String, retryable: bool },
     #[error("ffmpeg failed: {0}")]
@@ -47,6 +50,7 @@ impl JobError {
             JobError::InputTooLarge { .. } => "input-too-large",
             JobError::InputNotMedia { .. } => "input-not-media",
             JobError::BadInput { code, .. } => code,
+            JobError::OutputTooLarge { .. } => "output-too-large",
             JobError::Upload { .. } => "upload-failed",
             JobError::Ffmpeg(e) => e.code(),
             JobError::Transcribe { code, .. } => code,

@@ -234,9 +234,15 @@ impl Executor {
             plan.extras.insert("video_frames".into(), json!(done.frames));
             plan.extras.insert("encoded_frames".into(), json!(done.encoded));
         } else {
-            process::run_ffmpeg(&self.cfg.ffmpeg, &plan.args, self.cfg.ffmpeg_timeout, cancel, on_frame)
+            let args = ops::av::limit_output(&plan.args, self.cfg.max_output_bytes);
+            process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame)
                 .await
                 .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+        }
+        // `-fs` ends the output at the limit and ffmpeg exits 0: a file that reached it
+        // is cut short, not a result.
+        if !ops::av::output_within(&out, self.cfg.max_output_bytes) {
+            return Err(JobError::OutputTooLarge { limit: self.cfg.max_output_bytes });
         }
         timings.insert("render".into(), clock.elapsed().as_millis() as u64);
 

@@ -399,6 +399,7 @@ mod tests {
             // Long enough that a connection attempt to an unroutable address would show.
             http_timeout: Duration::from_secs(10),
             max_media_secs: job_spec::limits::MAX_MEDIA_SECONDS,
+            max_output_bytes: 8 << 30,
             public_inputs: None,
         }
     }

@@ -156,3 +156,26 @@ async fn lying_mp3_lengths_are_refused_and_the_worker_keeps_working() {
     let probe = ffprobe_bytes(e.dir.path(), "out.probe", &e.storage.get("out").expect("output uploaded"));
     assert!((common::duration(&probe) - 2.0).abs() < 0.1, "{probe}");
 }
+
+/// An output that reaches `MAX_OUTPUT_BYTES` is stopped there by `-fs` and refused
+/// (`output-too-large`), not uploaded cut short: a 2 s loop_video of a 1 s clip (tens of
+/// KB) under a 20 KB limit, both by stream copy (the exact-cut path) and re-encoded
+/// (stretch_video).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_stop_at_the_size_limit() {
+    let _g = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let cfg = gpu_worker::config::Config { max_output_bytes: 20_000, ..common::config(&work) };
+    let e = Env { storage: Storage::start().await, exec: Executor::new(cfg).await.unwrap(), dir };
+    e.clip("v.mp4");
+    assert!(e.storage.get("v.mp4").unwrap().len() > 20_000, "the clip alone is over the limit");
+    e.make("tone.wav", &["-f", "lavfi", "-i", "sine=f=300:d=2", "-ac", "2"]);
+    for sync in [SyncMode::LoopVideo, SyncMode::StretchVideo] {
+        let r = e.run(&[("video", "v.mp4"), ("audio", "tone.wav")], Task::AddAudio(AddAudioTask { sync })).await;
+        let err = r.map(|o| o.outputs).expect_err("an output over the limit");
+        assert_eq!((err.code.as_str(), err.retryable), ("output-too-large", false), "{sync:?}: {err:?}");
+        assert!(e.storage.get("out").is_none(), "{sync:?}: nothing uploaded");
+    }
+}

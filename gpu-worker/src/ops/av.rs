@@ -53,6 +53,22 @@ pub fn filter_video_copy_audio(src: &Path, filter: String, fps: u32, out: &Path,
     a
 }
 
+/// `args` with `-fs <bytes>` before its last argument, the output file (every builder
+/// here ends with it): ffmpeg stops writing there, so a stream copy sized by a lying
+/// input cannot fill the work dir. ffmpeg then exits 0; [`output_within`] tells.
+pub fn limit_output(args: &[String], bytes: u64) -> Vec<String> {
+    let mut a = args.to_vec();
+    let at = a.len().saturating_sub(1);
+    a.splice(at..at, ["-fs".to_owned(), bytes.to_string()]);
+    a
+}
+
+/// Whether the file at `out` stayed under the `-fs` limit (absent counts as under:
+/// ffmpeg's own error says why).
+pub fn output_within(out: &Path, bytes: u64) -> bool {
+    std::fs::metadata(out).map_or(true, |m| m.len() < bytes)
+}
+
 /// One line of a concat-demuxer list: `file '<path>'`, single quotes escaped the way the
 /// demuxer's parser expects (`'` → `'\''`).
 pub fn concat_list_line(path: &Path) -> String {
@@ -75,5 +91,7 @@ mod tests {
         assert_eq!(audio_out(AudioFormat::Mp3, Path::new("/o.mp3")).join(" "), "-c:a libmp3lame -b:a 192k -f mp3 /o.mp3");
         assert_eq!(secs(1.0 / 3.0), "0.333333");
         assert_eq!(secs(12.0), "12.000000");
+        let args: Vec<String> = ["-i", "in.mp4", "-c", "copy", "/o.mp4"].map(str::to_owned).to_vec();
+        assert_eq!(limit_output(&args, 1 << 30).join(" "), "-i in.mp4 -c copy -fs 1073741824 /o.mp4");
     }
 }

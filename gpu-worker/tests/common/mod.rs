@@ -81,6 +81,7 @@ pub fn config(work_root: &Path) -> Config {
         ffmpeg_timeout: Duration::from_secs(120),
         http_timeout: Duration::from_secs(10),
         max_media_secs: job_spec::limits::MAX_MEDIA_SECONDS,
+        max_output_bytes: 8 << 30,
         public_inputs: None,
     }
 }
