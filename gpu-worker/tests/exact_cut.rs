@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Storage, ffmpeg_make, ffprobe_bytes, frames, stream, streams};
+use common::{Env, Storage, env, ffprobe_bytes, frames, stream, streams};
 use gpu_worker::encoder::Encoder;
 use gpu_worker::executor::Executor;
 use job_spec::worker::{AddAudioTask, ConcatVideoAudioTask, InputUrl, OUTPUT, OutputTarget, SyncMode};
@@ -20,19 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 /// One test at a time: two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-struct Env {
-    storage: Storage,
-    exec: Executor,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
-}
 
 /// [`env`] for files of any size: the worker's input limit lifted, and a storage server
 /// without axum's 2 MB body limit.
@@ -80,10 +67,6 @@ impl Env {
             a.extend(["-c:a", "aac"].map(str::to_owned));
         }
         self.make(name, &a.iter().map(String::as_str).collect::<Vec<_>>());
-    }
-
-    fn make(&self, name: &str, args: &[&str]) {
-        self.storage.put(name, ffmpeg_make(self.dir.path(), name, args));
     }
 
     fn tone(&self, name: &str, secs: f64) {

@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Storage, ffmpeg_make, ffprobe_bytes};
+use common::{Env, Storage, env, ffmpeg_make, ffprobe_bytes};
 use gpu_worker::executor::Executor;
 use job_spec::worker::{AddAudioTask, ConcatVideoAudioTask, InputUrl, OUTPUT, OutputTarget, RenderScene, RenderTask, SyncMode};
 use job_spec::{Task, WorkerError, WorkerJob, WorkerOutput, ZoomType};
@@ -19,24 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// One test at a time: two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Env {
-    storage: Storage,
-    exec: Executor,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
-}
-
 impl Env {
-    fn make(&self, name: &str, args: &[&str]) {
-        self.storage.put(name, ffmpeg_make(self.dir.path(), name, args));
-    }
-
     /// An 8 kHz mono MP3 of 0.5 s whose Xing header says it has `frames` frames (576
     /// samples each): LAME writes the tag in the first frame as `Xing`/`Info`, a flags
     /// word, then the frame count (big-endian) when flag 1 is set. Checks that ffprobe

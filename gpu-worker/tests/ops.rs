@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Storage, duration, ffmpeg_make, ffprobe_bytes, stream, streams};
+use common::{Env, duration, env, ffmpeg_make, ffprobe_bytes, stream, streams};
 use gpu_worker::executor::Executor;
 use job_spec::worker::{
     AddAudioTask, AudioFormat, AudioFormatTask, AudioTrimTask, ConcatenateTask, DownsampleTask, InputUrl, OUTPUT, OutputTarget, SyncMode,
@@ -18,26 +18,7 @@ use tokio_util::sync::CancellationToken;
 /// One test at a time: two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Env {
-    storage: Storage,
-    exec: Executor,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
-}
-
 impl Env {
-    /// Makes an input with ffmpeg and stores it under its name.
-    fn make(&self, name: &str, args: &[&str]) {
-        let bytes = ffmpeg_make(self.dir.path(), name, args);
-        self.storage.put(name, bytes);
-    }
-
     async fn run(&self, inputs: &[(&str, &str)], content_type: &str, task: Task) -> Result<WorkerOutput, WorkerError> {
         let job = WorkerJob {
             job_id: "ops-test".into(),

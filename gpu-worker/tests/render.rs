@@ -10,8 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use common::{Storage, duration, ffmpeg_make, ffprobe_bytes, frames, stream, streams};
-use gpu_worker::executor::Executor;
+use common::{Env, duration, env, ffmpeg_make, ffprobe_bytes, frames, stream, streams};
 use job_spec::values::EasingType;
 use job_spec::worker::{CaptionMode, CaptionTask, InputUrl, MusicTask, OUTPUT, OutputTarget, RenderScene, RenderTask};
 use job_spec::{Progress, Task, WorkerError, WorkerJob, WorkerOutput, ZoomType};
@@ -21,26 +20,7 @@ use tokio_util::sync::CancellationToken;
 /// One test at a time: two cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Env {
-    storage: Storage,
-    exec: Executor,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
-}
-
 impl Env {
-    /// Makes an input with ffmpeg and stores it under its name.
-    fn make(&self, name: &str, args: &[&str]) {
-        let bytes = ffmpeg_make(self.dir.path(), name, args);
-        self.storage.put(name, bytes);
-    }
-
     /// Runs the render with `inputs` (input name → stored key); returns the output (or
     /// error) and the progress reported.
     async fn run(&self, inputs: &[(&str, &str)], task: RenderTask) -> (Result<WorkerOutput, WorkerError>, Vec<Progress>) {

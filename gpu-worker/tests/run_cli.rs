@@ -7,21 +7,10 @@ mod common;
 use common::{Storage, ffmpeg_make};
 use serde_json::{Value, json};
 
+/// `run --test-input`: its exit code and printed JSON.
 fn run(input: &Value, work: &std::path::Path) -> (Option<i32>, Value) {
-    let file = work.join("test_input.json");
-    std::fs::write(&file, input.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-worker"))
-        .args(["run", "--test-input"])
-        .arg(&file)
-        .env("ALLOW_LOOPBACK_HTTP", "1")
-        .env("WORK_DIR", work.join("jobs"))
-        .env("ENCODER", "libx264")
-        .env("HWACCEL", "off")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    (out.status.code(), serde_json::from_str(&stdout).unwrap_or(Value::Null))
+    let (code, out, _) = common::run_test_input(input, work, &[]);
+    (code, out)
 }
 
 #[tokio::test(flavor = "multi_thread")]

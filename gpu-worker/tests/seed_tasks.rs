@@ -329,28 +329,6 @@ async fn a_bucket_other_than_r2_public_bucket_is_refused() {
     assert!(e.message.contains("only bucket `videos`"), "{}", e.message);
 }
 
-/// `gpu-worker run --test-input` with the environment given; (exit code, stdout JSON,
-/// stderr).
-fn run_cli(input: &Value, work: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
-    let file = work.join("test_input.json");
-    std::fs::write(&file, input.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-worker"))
-        .args(["run", "--test-input"])
-        .arg(&file)
-        .env("ALLOW_LOOPBACK_HTTP", "1")
-        .env("WORK_DIR", work.join("jobs"))
-        .env("ENCODER", "libx264")
-        .env("HWACCEL", "off")
-        .env("RUST_LOG", "warn")
-        .env_remove("R2_PUBLIC_BASE_URL")
-        .env_remove("R2_PUBLIC_BUCKET")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    (out.status.code(), serde_json::from_str(&stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn run_test_input_trims_from_s3_and_refuses_without_a_public_base() {
     let _serial = SERIAL.lock().await;
@@ -365,10 +343,11 @@ async fn run_test_input_trims_from_s3_and_refuses_without_a_public_base() {
         "output_put_url": format!("{}?sig=1", storage.url(put_key)),
     }}});
     let (work, i, base) = (dir.path().to_owned(), input.clone(), public_base(&storage));
-    let (code, out, stderr) =
-        tokio::task::spawn_blocking(move || run_cli(&i, &work, &[("R2_PUBLIC_BASE_URL", &base), ("R2_PUBLIC_BUCKET", BUCKET)]))
-            .await
-            .unwrap();
+    let (code, out, stderr) = tokio::task::spawn_blocking(move || {
+        common::run_test_input(&i, &work, &[("R2_PUBLIC_BASE_URL", &base), ("R2_PUBLIC_BUCKET", BUCKET)])
+    })
+    .await
+    .unwrap();
     assert_eq!(code, Some(0), "{out} {stderr}");
     let out = &out["output"];
     let wav = storage.get(put_key).unwrap();
@@ -380,7 +359,7 @@ async fn run_test_input_trims_from_s3_and_refuses_without_a_public_base() {
 
     // No public base: refused like a failed job, exit 1.
     let work = dir.path().to_owned();
-    let (code, out, stderr) = tokio::task::spawn_blocking(move || run_cli(&input, &work, &[])).await.unwrap();
+    let (code, out, stderr) = tokio::task::spawn_blocking(move || common::run_test_input(&input, &work, &[])).await.unwrap();
     assert_eq!(code, Some(1), "{out} {stderr}");
     assert_eq!(out["error"]["code"], "no-storage-credentials");
     assert!(out["error"]["message"].as_str().unwrap().contains("R2_PUBLIC_BASE_URL"), "{out}");
@@ -388,7 +367,9 @@ async fn run_test_input_trims_from_s3_and_refuses_without_a_public_base() {
     // A base that is not http(s) stops the worker at start, saying how to fix it.
     let work = dir.path().to_owned();
     let (code, _, stderr) =
-        tokio::task::spawn_blocking(move || run_cli(&json!({}), &work, &[("R2_PUBLIC_BASE_URL", "videos.example.com")])).await.unwrap();
+        tokio::task::spawn_blocking(move || common::run_test_input(&json!({}), &work, &[("R2_PUBLIC_BASE_URL", "videos.example.com")]))
+            .await
+            .unwrap();
     assert_ne!(code, Some(0));
     assert!(stderr.contains("R2_PUBLIC_BASE_URL") && stderr.contains("http(s)"), "{stderr}");
 }

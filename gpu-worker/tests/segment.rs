@@ -11,24 +11,10 @@ mod common;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use common::{Storage, ffmpeg_make};
-use gpu_worker::executor::Executor;
+use common::{Env, env, ffmpeg_make};
 use job_spec::worker::{InputUrl, OutputTarget, SegmentAudioTask, SegmentCut};
 use job_spec::{Progress, Task, WorkerError, WorkerJob, WorkerOutput};
 use tokio_util::sync::CancellationToken;
-
-struct Env {
-    storage: Storage,
-    exec: Executor,
-    dir: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    Env { storage: Storage::start().await, exec: Executor::new(common::config(&work)).await.unwrap(), dir }
-}
 
 fn cuts(list: &[(f64, f64)]) -> Vec<SegmentCut> {
     list.iter().enumerate().map(|(i, &(start_sec, duration_sec))| SegmentCut { index: i as u32, start_sec, duration_sec }).collect()

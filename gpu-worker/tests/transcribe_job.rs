@@ -9,8 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use common::{Storage, ffmpeg_make};
-use gpu_worker::executor::Executor;
+use common::{Env, ffmpeg_make};
 use gpu_worker::transcribe::Engine;
 use gpu_worker::transcribe::models::Registry;
 use job_spec::captions;
@@ -48,19 +47,11 @@ fn engine() -> Arc<Engine> {
         .clone()
 }
 
-struct Env {
-    storage: Storage,
-    exec: Executor,
-    dir: tempfile::TempDir,
-}
-
+/// [`common::env`] with the shared engine, so the model stays warm from test to test.
 async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let mut exec = Executor::new(common::config(&work)).await.unwrap();
-    exec.transcriber = engine();
-    Env { storage: Storage::start().await, exec, dir }
+    let mut e = common::env().await;
+    e.exec.transcriber = engine();
+    e
 }
 
 fn task(model: Option<&str>) -> TranscribeTask {

@@ -17,6 +17,28 @@ use gpu_worker::config::Config;
 use gpu_worker::encoder::EncoderChoice;
 use serde_json::Value;
 
+/// What a test of the executor needs: in-process storage, an executor working in `dir`.
+pub struct Env {
+    pub storage: Storage,
+    pub exec: gpu_worker::executor::Executor,
+    pub dir: tempfile::TempDir,
+}
+
+/// A fresh [`Env`]: a temporary folder (the executor's work root under it) and storage.
+pub async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    Env { storage: Storage::start().await, exec: gpu_worker::executor::Executor::new(config(&work)).await.unwrap(), dir }
+}
+
+impl Env {
+    /// Makes an input with ffmpeg (its arguments, then the file) and stores it under its name.
+    pub fn make(&self, name: &str, args: &[&str]) {
+        self.storage.put(name, ffmpeg_make(self.dir.path(), name, args));
+    }
+}
+
 /// Objects by key, and the headers each PUT carried.
 #[derive(Clone, Default)]
 pub struct Storage {
@@ -164,4 +186,27 @@ pub fn ffmpeg_children() -> Vec<u32> {
         if ppid == me && comm == "ffmpeg" { pid.trim().parse().ok() } else { None }
     };
     std::fs::read_dir("/proc").unwrap().filter_map(|e| child(&std::fs::read_to_string(e.ok()?.path().join("stat")).ok()?)).collect()
+}
+
+/// The `gpu-worker` binary's `run --test-input` on `input`, working in `work`, with the
+/// environment given (over a loopback-allowing, libx264 base); (exit code, stdout JSON,
+/// stderr).
+pub fn run_test_input(input: &Value, work: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
+    let file = work.join("test_input.json");
+    std::fs::write(&file, input.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-worker"))
+        .args(["run", "--test-input"])
+        .arg(&file)
+        .env("ALLOW_LOOPBACK_HTTP", "1")
+        .env("WORK_DIR", work.join("jobs"))
+        .env("ENCODER", "libx264")
+        .env("HWACCEL", "off")
+        .env("RUST_LOG", "warn")
+        .env_remove("R2_PUBLIC_BASE_URL")
+        .env_remove("R2_PUBLIC_BUCKET")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    (out.status.code(), serde_json::from_str(&stdout).unwrap_or(Value::Null), String::from_utf8_lossy(&out.stderr).into_owned())
 }
