@@ -119,7 +119,6 @@ fn file_size(p: &Probe) -> Option<u64> {
 /// The length of an audio input that sets the output's length: what decoders give
 /// ([`Probe::audio_duration`]), so the video cut to it ends with the sound; checked.
 pub(crate) fn audio_duration(name: &str, p: &Probe, max: f64) -> Result<f64, JobError> {
-    duration(name, p, max)?;
     checked_secs(name, p.audio_duration(), file_size(p), max)
 }
 
