@@ -14,6 +14,9 @@ pub const MIN_DIMENSION: u32 = 16;
 pub const MAX_DIMENSION: u32 = 4096;
 pub const MAX_LIST: usize = 500;
 pub const MAX_MEDIA_SECONDS: f64 = 6.0 * 3600.0;
+/// Pixels one request may render, Σ frames × width × height over its clips or
+/// scenes (img2vid, render): 2 h of 1080p30.
+pub const MAX_RENDER_PIXELS: u64 = 1920 * 1080 * 30 * 60 * 60 * 2;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// `webhook_url`: it is stored with the job and shown on it.
 pub const MAX_WEBHOOK_URL_BYTES: usize = 2048;
