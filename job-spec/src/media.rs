@@ -128,8 +128,11 @@ pub fn check_fetch_url(url: &url::Url, allow_loopback_http: bool) -> Result<(), 
 }
 
 /// True for addresses on the public internet. Refuses loopback, private, link-local,
-/// CGNAT, the cloud metadata range, documentation, multicast, IPv6 ULA and
-/// IPv4-mapped/compatible forms of any of those.
+/// CGNAT, the cloud metadata addresses (169.254.169.254, Azure's 168.63.129.16),
+/// documentation, multicast, IPv6 ULA, IPv4-compatible and NAT64 forms of any of those,
+/// and whole the IPv6 ranges whose traffic a relay or translator turns into IPv4 the
+/// check cannot see: IPv4-mapped `::ffff:0:0/96` and translated `::ffff:0:0:0/96`,
+/// 6to4 `2002::/16`, Teredo `2001::/32` and local-use NAT64 `64:ff9b:1::/48`.
 pub fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -150,14 +153,29 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || ip == AZURE_WIRESERVER
         || a >= 240)
 }
 
+/// Azure's host endpoint (wireserver: metadata, extension configuration), reachable
+/// from every VM without being private.
+const AZURE_WIRESERVER: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
+
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
     let seg = ip.segments();
+    // Mapped (::ffff:a.b.c.d) and SIIT-translated (::ffff:0:a.b.c.d) addresses reach IPv4
+    // through the host's stack or a translator; 6to4 (2002::/16) and Teredo (2001::/32)
+    // through a relay that decodes an IPv4 address from bits the caller chose; local-use
+    // NAT64 (64:ff9b:1::/48) through a translator of the operator's. None is a name a
+    // public service needs, so the whole ranges are refused.
+    if seg[..6] == [0, 0, 0, 0, 0, 0xffff]
+        || seg[..6] == [0, 0, 0, 0, 0xffff, 0]
+        || seg[0] == 0x2002
+        || (seg[0] == 0x2001 && seg[1] == 0)
+        || seg[..3] == [0x64, 0xff9b, 1]
+    {
+        return false;
+    }
     // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed a v4 address.
     if seg[..6] == [0, 0, 0, 0, 0, 0] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         let v4 = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
@@ -349,8 +367,19 @@ mod tests {
     }
 
     #[test]
+    fn urls_to_tunnelled_and_metadata_addresses_are_refused() {
+        let c = RefContext { allow_loopback_http: true, ..ctx() };
+        for host in
+            ["168.63.129.16", "[2002:a9fe:a9fe::1]", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]", "[64:ff9b:1::a00:1]", "[::ffff:0:a00:1]"]
+        {
+            let e = parse_media_ref(&format!("https://{host}/k.jpg"), &c).unwrap_err();
+            assert_eq!(e.0, "private-address", "{host}: {e:?}");
+        }
+    }
+
+    #[test]
     fn public_ip_ranges() {
-        let public = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"];
+        let public = ["8.8.8.8", "1.1.1.1", "168.63.129.17", "2606:4700::1111", "2001:4860:4860::8888", "2003::1", "64:ff9b::808:808"];
         let private = [
             "0.0.0.0",
             "127.0.0.1",
@@ -370,6 +399,21 @@ mod tests {
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
             "::10.0.0.1",
+            // Azure's wireserver.
+            "168.63.129.16",
+            "::ffff:168.63.129.16",
+            // Whole ranges that tunnel or translate to IPv4, public-looking or not.
+            "::ffff:8.8.8.8",
+            "::ffff:0:0",
+            "::ffff:0:808:808",
+            "::ffff:0:a00:1",
+            "2002:808:808::1",
+            "2002:a00:1::1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001::1",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:ffff::1",
         ];
         for ip in public {
             assert!(is_public_ip(ip.parse().unwrap()), "{ip} should be public");
