@@ -23,6 +23,11 @@ pub enum JobError {
     /// An ffmpeg output reached `MAX_OUTPUT_BYTES` (`-fs` stopped it there).
     #[error("the output reached the {limit}-byte limit (MAX_OUTPUT_BYTES)")]
     OutputTooLarge { limit: u64 },
+    /// A render would make more pixels (Σ frames × width × height) than
+    /// `MAX_RENDER_PIXELS` allows: the edge checks the task, the worker again once the
+    /// narration's length (which sets a fitted render's frames) is known.
+    #[error("the render needs {pixels} pixels (frames × width × height); at most {limit} are allowed (MAX_RENDER_PIXELS)")]
+    RenderBudget { pixels: u64, limit: u64 },
     #[error("output `{name}` could not be uploaded: {detail}")]
     Upload { name: String, detail: String, retryable: bool },
     #[error("ffmpeg failed: {0}")]
@@ -51,6 +56,7 @@ impl JobError {
             JobError::InputNotMedia { .. } => "input-not-media",
             JobError::BadInput { code, .. } => code,
             JobError::OutputTooLarge { .. } => "output-too-large",
+            JobError::RenderBudget { .. } => "render-budget-exceeded",
             JobError::Upload { .. } => "upload-failed",
             JobError::Ffmpeg(e) => e.code(),
             JobError::Transcribe { code, .. } => code,
