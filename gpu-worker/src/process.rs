@@ -28,6 +28,11 @@ pub enum ProcessError {
     Cancelled,
     #[error("exited with {}", code.map_or("a signal".to_owned(), |c| format!("code {c}")))]
     Exited { code: Option<i32>, stderr_tail: String },
+    /// The kernel refused to start the program: its argv and environment pass the
+    /// system's limit (`E2BIG`: 128 KiB for one argument, a few MiB in all). The same
+    /// command fails the same way every time, so it is not retried.
+    #[error("its argument list is too long to start it ({0})")]
+    ArgumentsTooLong(String),
     #[error("I/O error: {0}")]
     Io(String),
 }
@@ -39,7 +44,20 @@ impl ProcessError {
             ProcessError::Timeout { .. } => "timeout",
             ProcessError::Cancelled => "cancelled",
             ProcessError::Exited { .. } => "ffmpeg-failed",
+            ProcessError::ArgumentsTooLong(_) => "ffmpeg-arguments-too-long",
             ProcessError::Io(_) => "ffmpeg-io-error",
+        }
+    }
+
+    /// The error of starting `bin`: not found, argv too long (`E2BIG`), or other I/O.
+    pub fn spawn(bin: &Path, e: &std::io::Error) -> ProcessError {
+        /// `E2BIG` on Linux and the BSDs.
+        const E2BIG: i32 = 7;
+        match e.kind() {
+            std::io::ErrorKind::NotFound => ProcessError::NotFound(bin.display().to_string()),
+            std::io::ErrorKind::ArgumentListTooLong => ProcessError::ArgumentsTooLong(e.to_string()),
+            _ if e.raw_os_error() == Some(E2BIG) => ProcessError::ArgumentsTooLong(e.to_string()),
+            _ => ProcessError::Io(e.to_string()),
         }
     }
 
@@ -61,6 +79,29 @@ impl Drop for KillOnDrop {
             let _ = child.wait();
         }
     }
+}
+
+/// Protocols an ffmpeg input may open: local files (the downloaded inputs, and what our
+/// own concat lists name) and `pipe` (frames fed on stdin, `-i -`). Never the network,
+/// `concat:`, `subfile`, `data:` or `crypto`: a downloaded "video" that is a playlist
+/// (HLS, an ffconcat script) cannot make ffmpeg fetch URLs or read other schemes.
+pub const INPUT_PROTOCOLS: &str = "file,pipe";
+
+/// ffprobe reads one local file.
+const PROBE_PROTOCOLS: [&str; 2] = ["-protocol_whitelist", "file"];
+
+/// `args` with `-protocol_whitelist` [`INPUT_PROTOCOLS`] before every `-i` (it is an
+/// input option: each input needs its own; demuxers such as concat and HLS pass it on to
+/// what they open). Every ffmpeg run goes through here.
+pub fn local_inputs_only(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 8);
+    for a in args {
+        if a == "-i" {
+            out.extend(["-protocol_whitelist".to_owned(), INPUT_PROTOCOLS.to_owned()]);
+        }
+        out.push(a.clone());
+    }
+    out
 }
 
 /// Runs ffmpeg with `args` (which should not name the binary). `on_frame` receives the
@@ -114,11 +155,8 @@ async fn run(
     feed: Option<Feed>,
 ) -> Result<(), ProcessError> {
     let mut cmd = FfmpegCommand::new_with_path(ffmpeg);
-    cmd.args(args);
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ProcessError::NotFound(ffmpeg.display().to_string()),
-        _ => ProcessError::Io(e.to_string()),
-    })?;
+    cmd.args(local_inputs_only(args));
+    let mut child = cmd.spawn().map_err(|e| ProcessError::spawn(ffmpeg, &e))?;
     let iter = child.iter().map_err(|e| ProcessError::Io(e.to_string()))?;
     let stdin = if feed.is_some() { child.take_stdin() } else { None };
     let mut guard = KillOnDrop(Some(child));
@@ -208,11 +246,10 @@ async fn run(
 /// ffmpeg's analysis filters print their results.
 pub async fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, ProcessError> {
     let mut cmd = tokio::process::Command::new(bin);
-    cmd.args(args).kill_on_drop(true).stdin(std::process::Stdio::null());
+    cmd.args(local_inputs_only(args)).kill_on_drop(true).stdin(std::process::Stdio::null());
     let out = match tokio::time::timeout(timeout, cmd.output()).await {
         Err(_) => return Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(ProcessError::NotFound(bin.display().to_string())),
-        Ok(Err(e)) => return Err(ProcessError::Io(e.to_string())),
+        Ok(Err(e)) => return Err(ProcessError::spawn(bin, &e)),
         Ok(Ok(out)) => out,
     };
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -236,11 +273,10 @@ pub async fn run_stdout(bin: &str, args: &[&str], timeout: Duration) -> Result<S
 /// carries its stderr.
 pub async fn probe_stdout(ffprobe: &Path, args: &[String], timeout: Duration) -> Result<String, ProcessError> {
     let mut cmd = tokio::process::Command::new(ffprobe);
-    cmd.args(args).kill_on_drop(true).stdin(std::process::Stdio::null());
+    cmd.args(PROBE_PROTOCOLS).args(args).kill_on_drop(true).stdin(std::process::Stdio::null());
     match tokio::time::timeout(timeout, cmd.output()).await {
         Err(_) => Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Err(ProcessError::NotFound(ffprobe.display().to_string())),
-        Ok(Err(e)) => Err(ProcessError::Io(e.to_string())),
+        Ok(Err(e)) => Err(ProcessError::spawn(ffprobe, &e)),
         Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
         Ok(Ok(out)) => Err(ProcessError::Exited { code: out.status.code(), stderr_tail: tail_of(&String::from_utf8_lossy(&out.stderr)) }),
     }
@@ -326,16 +362,14 @@ impl Probe {
 /// ffprobe's stderr, which is what a user needs when the input is not media.
 pub async fn probe(ffprobe: &Path, path: &Path, timeout: Duration) -> Result<Probe, ProcessError> {
     let mut cmd = tokio::process::Command::new(ffprobe);
-    cmd.args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
+    cmd.args(PROBE_PROTOCOLS)
+        .args(["-v", "error", "-count_packets", "-print_format", "json", "-show_streams", "-show_format"])
         .arg(path)
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null());
     let out = match tokio::time::timeout(timeout, cmd.output()).await {
         Err(_) => return Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ProcessError::NotFound(ffprobe.display().to_string()));
-        }
-        Ok(Err(e)) => return Err(ProcessError::Io(e.to_string())),
+        Ok(Err(e)) => return Err(ProcessError::spawn(ffprobe, &e)),
         Ok(Ok(out)) => out,
     };
     let stderr_tail = tail_of(&String::from_utf8_lossy(&out.stderr));
@@ -349,4 +383,46 @@ pub async fn probe(ffprobe: &Path, path: &Path, timeout: Duration) -> Result<Pro
 fn tail_of(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split(' ').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn every_input_is_limited_to_local_files_and_pipes() {
+        assert_eq!(
+            local_inputs_only(&argv("-y -f concat -safe 0 -i /w/l.txt -hwaccel cuda -i /w/v.mp4 -f rawvideo -i - -map 0 /w/o.mp4"))
+                .join(" "),
+            "-y -f concat -safe 0 -protocol_whitelist file,pipe -i /w/l.txt -hwaccel cuda -protocol_whitelist file,pipe -i /w/v.mp4 \
+             -f rawvideo -protocol_whitelist file,pipe -i - -map 0 /w/o.mp4"
+        );
+        assert_eq!(local_inputs_only(&argv("-version")), argv("-version"));
+    }
+
+    #[test]
+    fn spawn_errors_are_classified() {
+        let bin = Path::new("/usr/bin/ffmpeg");
+        let e2big = ProcessError::spawn(bin, &std::io::Error::from_raw_os_error(7));
+        assert_eq!(e2big.code(), "ffmpeg-arguments-too-long");
+        assert!(matches!(ProcessError::spawn(bin, &std::io::Error::from(std::io::ErrorKind::NotFound)), ProcessError::NotFound(_)));
+        assert!(matches!(ProcessError::spawn(bin, &std::io::Error::other("x")), ProcessError::Io(_)));
+    }
+
+    /// A filtergraph over the kernel's 128 KiB limit for one argument: ffmpeg cannot
+    /// start, every time; the job fails for good, not into the retry queue.
+    #[tokio::test]
+    async fn an_argument_list_too_long_is_not_retryable() {
+        let args = vec!["-filter_complex".to_owned(), "a".repeat(200 * 1024)];
+        let e = run_ffmpeg(Path::new("ffmpeg"), &args, Duration::from_secs(10), &CancellationToken::new(), |_| {}).await.unwrap_err();
+        assert!(matches!(e, ProcessError::ArgumentsTooLong(_)), "{e:?}");
+        let job = crate::error::JobError::Ffmpeg(e);
+        assert_eq!((job.code(), job.is_retryable()), ("ffmpeg-arguments-too-long", false));
+        let e = run_capture(Path::new("ffmpeg"), &args, Duration::from_secs(10)).await.unwrap_err();
+        assert!(matches!(e, ProcessError::ArgumentsTooLong(_)), "{e:?}");
+    }
 }
