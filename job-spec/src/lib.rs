@@ -13,12 +13,12 @@
 //! - [`media`]: media references (URLs, object keys), file names, content types;
 //! - [`formats`]: the string formats and patterns of the OpenAPI schema;
 //! - [`kenburns`]: Ken Burns crop boxes, frame by frame;
+//! - [`timing`]: frame counts from durations, default frame size, pixels of a render;
 //! - [`ops`]: the request body of every operation;
 //! - [`request`]: operations and parsing a request body into a job request;
 //! - [`captions`]: ASS subtitles from SRT cues and word timings;
 //! - [`transcript`]: transcription results and the files written from them;
 //! - [`mod@validate`]: every problem of a request at once;
-//! - [`timing`]: frame counts from durations;
 //! - [`worker`]: the worker's payload: tasks, progress, outputs, errors;
 //! - [`mod@plan`]: from a validated request to the worker's task;
 //! - [`job`]: the job object the API answers with;

@@ -81,6 +81,9 @@ impl UrlItem {
 
 /// `POST /video/img2vid`: one MP4 per image (`video_1.mp4`, `video_2.mp4`, …), each a Ken
 /// Burns motion over the image.
+///
+/// One request renders at most 2 h of 1080p30 (Σ frames × width × height ≤
+/// 447,897,600,000 pixels); more is refused with `render-budget-exceeded` on `images`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Img2Vid {
     #[schemars(length(min = 1, max = MAX_IMAGES))]
@@ -141,6 +144,10 @@ pub struct ImageItem {
 ///
 /// With a narration, `fit_to_narration` (default true) scales every scene's duration by
 /// the same factor so that the video lasts exactly as long as the narration.
+///
+/// One request renders at most 2 h of 1080p30 (Σ frames × width × height ≤
+/// 447,897,600,000 pixels); more is refused with `render-budget-exceeded` on `scenes`
+/// (fitted to a narration, when the worker knows its length).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Render {
     /// The scenes, in order.

@@ -28,9 +28,8 @@ pub const DEFAULT_BEAM_SIZE: u32 = 5;
 /// Transcription skips silence unless `enable_vad: false` (no text invented over it).
 pub const DEFAULT_TRANSCRIBE_VAD: bool = true;
 
-pub const DEFAULT_FRAME_RATE: u32 = 24;
-pub const LANDSCAPE: (u32, u32) = (1920, 1080);
-pub const PORTRAIT: (u32, u32) = (1080, 1920);
+/// The frame defaults live with the frame maths (validation counts pixels with them).
+pub use crate::timing::{DEFAULT_FRAME_RATE, LANDSCAPE, PORTRAIT, frame_size};
 
 /// What the edge must do before submitting: resolve `inputs` to GET URLs, presign
 /// `outputs` for PUT, and send `task`.
@@ -381,14 +380,6 @@ pub fn output_dir(tenant_prefix: &str, path: Option<&str>, job_id: &str) -> Stri
 /// Output size: explicit width/height win; otherwise the orientation's default.
 pub fn output_size(r: &Img2Vid) -> (u32, u32) {
     frame_size(r.orientation.as_deref(), r.width, r.height)
-}
-
-/// `width`/`height` when given, else the orientation's default (landscape unless
-/// `portrait`/`vertical`).
-pub fn frame_size(orientation: Option<&str>, width: Option<u32>, height: Option<u32>) -> (u32, u32) {
-    let portrait = matches!(orientation, Some("portrait" | "vertical"));
-    let (dw, dh) = if portrait { PORTRAIT } else { LANDSCAPE };
-    (width.unwrap_or(dw), height.unwrap_or(dh))
 }
 
 /// The zoom types a request allows: its valid `zoom_types`, or all of them.

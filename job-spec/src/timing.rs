@@ -1,7 +1,28 @@
 //! Frame counts from durations: how many frames a clip of given seconds gets, and how
-//! scenes share the frames of a target duration. Both the planner
+//! scenes share the frames of a target duration; the default frame rate and size; the
+//! pixels a render costs. Validation ([`mod@crate::validate`]), the planner
 //! ([`mod@crate::plan`]) and the worker payload ([`crate::worker`]) use them, so they
-//! sit below both.
+//! sit below all three.
+
+pub const DEFAULT_FRAME_RATE: u32 = 24;
+pub const LANDSCAPE: (u32, u32) = (1920, 1080);
+pub const PORTRAIT: (u32, u32) = (1080, 1920);
+
+/// `width`/`height` when given, else the orientation's default (landscape unless
+/// `portrait`/`vertical`).
+pub fn frame_size(orientation: Option<&str>, width: Option<u32>, height: Option<u32>) -> (u32, u32) {
+    let portrait = matches!(orientation, Some("portrait" | "vertical"));
+    let (dw, dh) = if portrait { PORTRAIT } else { LANDSCAPE };
+    (width.unwrap_or(dw), height.unwrap_or(dh))
+}
+
+/// The pixels a render costs: Σ frames × width × height (saturating, so absurd
+/// requests compare as over any budget rather than wrap). Checked against
+/// [`crate::limits::MAX_RENDER_PIXELS`].
+pub fn render_pixels(frames: impl IntoIterator<Item = u32>, (width, height): (u32, u32)) -> u64 {
+    let total: u64 = frames.into_iter().fold(0u64, |sum, f| sum.saturating_add(u64::from(f)));
+    total.saturating_mul(u64::from(width)).saturating_mul(u64::from(height))
+}
 
 /// Frames for a clip of `seconds` at `fps`: `round(seconds × fps)` with halves rounded
 /// away from zero, at least 1. The clip then lasts exactly `frames / fps` seconds.
@@ -64,6 +85,15 @@ pub fn fit_frames(durations: &[f64], fps: u32, target_seconds: f64) -> Vec<u32> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn render_pixels_is_frames_times_area_and_saturates() {
+        assert_eq!(render_pixels([24, 48], LANDSCAPE), 72 * 1920 * 1080);
+        assert_eq!(render_pixels([], PORTRAIT), 0);
+        assert_eq!(render_pixels([u32::MAX; 3], (u32::MAX, u32::MAX)), u64::MAX);
+        assert_eq!(frame_size(Some("vertical"), None, Some(640)), (1080, 640));
+        assert_eq!(frame_size(None, None, None), LANDSCAPE);
+    }
 
     #[test]
     fn frame_rounding_rule() {

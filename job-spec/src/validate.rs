@@ -9,6 +9,7 @@ use crate::media::{RefContext, check_fetch_url, check_filename, check_media_ref,
 use crate::ops::*;
 use crate::problem::{Problems, index, join};
 use crate::request::{JobRequest, OpRequest};
+use crate::timing::{DEFAULT_FRAME_RATE, frame_size, frames_for, render_pixels};
 
 /// The limits this module enforces, also at their former path `validate::limits`
 /// (the gpu-worker names them there).
@@ -212,6 +213,8 @@ impl V<'_> {
         }
         self.easing("easing", r.easing.as_deref());
         self.frames(&r.zoom_types, r.frame_rate, r.orientation.as_deref(), r.width, r.height);
+        let seconds = r.images.iter().map(|i| i.duracao);
+        self.budget("images", seconds, r.frame_rate, r.orientation.as_deref(), r.width, r.height);
         if let Some(path) = &r.path
             && let Err((code, msg)) = check_path(path)
         {
@@ -252,6 +255,32 @@ impl V<'_> {
         }
     }
 
+    /// The pixel budget of one request: Σ frames × width × height of its clips or
+    /// scenes, with the frames and size the planner will use.
+    fn budget(
+        &mut self,
+        field: &str,
+        seconds: impl Iterator<Item = f64>,
+        fps: Option<u32>,
+        orientation: Option<&str>,
+        w: Option<u32>,
+        h: Option<u32>,
+    ) {
+        let fps = fps.unwrap_or(DEFAULT_FRAME_RATE);
+        let size = frame_size(orientation, w, h);
+        let pixels = render_pixels(seconds.map(|s| frames_for(s, fps)), size);
+        if pixels > MAX_RENDER_PIXELS {
+            self.p.push(
+                field,
+                "render-budget-exceeded",
+                format!(
+                    "the request renders {pixels} pixels (frames × width × height); at most {MAX_RENDER_PIXELS} (2 h of 1080p30): \
+                     shorten it, lower frame_rate or the size, or split it into several requests"
+                ),
+            );
+        }
+    }
+
     fn zoom(&mut self, field: &str, t: &str) {
         if crate::ZoomType::parse(t).is_none() {
             self.p.push(field, "invalid-value", format!("`{t}` is not one of: zoomin, zoomout, zoompanright"));
@@ -278,6 +307,9 @@ impl V<'_> {
         if total > MAX_MEDIA_SECONDS {
             self.p.push("scenes", "too-long", format!("the scenes last {total} s in all; at most {MAX_MEDIA_SECONDS} s"));
         }
+        // With fit_to_narration the frames follow the narration: the worker checks those.
+        let seconds = r.scenes.iter().map(|s| s.duration);
+        self.budget("scenes", seconds, r.frame_rate, r.orientation.as_deref(), r.width, r.height);
         match &r.narration_url {
             Some(n) => self.media("narration_url", n),
             None if r.fit_to_narration == Some(true) => {
@@ -827,12 +859,48 @@ mod tests {
     }
 
     #[test]
+    fn the_pixel_budget_is_enforced_with_every_other_problem() {
+        // 2 h of 1080p30 is the budget (the number ops.rs's docs quote): 12 images of
+        // 600 s at 30 fps are exactly it.
+        assert_eq!(MAX_RENDER_PIXELS, 447_897_600_000);
+        let img2vid = |secs: &[f64], extra: &str| {
+            let images: Vec<String> = secs.iter().map(|s| format!(r#"{{"image_url":"r2://t/acme/a.jpg","duracao":{s}}}"#)).collect();
+            format!(r#"{{"images":[{}],"frame_rate":30{extra}}}"#, images.join(","))
+        };
+        let full = [600.0; 12];
+        let over = [&full[..], &[0.1]].concat();
+        assert_eq!(problems(Operation::Img2vid, &img2vid(&full, "")), pairs(&[]));
+        assert_eq!(problems(Operation::Img2vid, &img2vid(&over, "")), pairs(&[("images", "render-budget-exceeded")]));
+        // The same frames in portrait cost the same; a smaller frame buys more of them.
+        let portrait = img2vid(&over, r#","orientation":"portrait""#);
+        assert_eq!(problems(Operation::Img2vid, &portrait), pairs(&[("images", "render-budget-exceeded")]));
+        assert_eq!(problems(Operation::Img2vid, &img2vid(&[600.0; 24], r#","width":1280,"height":720"#)), pairs(&[]));
+        // Listed with the request's other problems.
+        assert_eq!(
+            problems(Operation::Img2vid, &img2vid(&over, r#","path":"../x""#)),
+            pairs(&[("images", "render-budget-exceeded"), ("path", "path-traversal")])
+        );
+        // Render: 20 scenes of 600 s at 60 fps in 4K; the default 24 fps is counted when none is given.
+        let scenes = |n: usize| vec![r#"{"image_url":"r2://t/acme/a.jpg","duration":600}"#; n].join(",");
+        let render = format!(r#"{{"scenes":[{}],"fps":60,"width":3840,"height":2160,"output_filename":"x.mov"}}"#, scenes(20));
+        assert_eq!(
+            problems(Operation::Render, &render),
+            pairs(&[("scenes", "render-budget-exceeded"), ("output_filename", "unsupported-extension")])
+        );
+        assert_eq!(problems(Operation::Render, &format!(r#"{{"scenes":[{}]}}"#, scenes(15))), pairs(&[]));
+        assert_eq!(
+            problems(Operation::Render, &format!(r#"{{"scenes":[{}]}}"#, scenes(16))),
+            pairs(&[("scenes", "render-budget-exceeded")])
+        );
+    }
+
+    #[test]
     fn render_limits_and_valid_requests() {
         let scene = r#"{"image_url":"r2://t/acme/a.jpg","duration":600}"#;
         let many = vec![scene; MAX_SCENES + 1].join(",");
         assert_eq!(
             problems(Operation::Render, &format!(r#"{{"scenes":[{many}]}}"#)),
-            pairs(&[("scenes", "too-many"), ("scenes", "too-long")])
+            pairs(&[("scenes", "too-many"), ("scenes", "too-long"), ("scenes", "render-budget-exceeded")])
         );
         assert_eq!(problems(Operation::Render, r#"{"scenes":[]}"#), pairs(&[("scenes", "too-few")]));
         // An output name must end in .mp4 (any case); fit_to_narration false needs no narration.
