@@ -26,6 +26,22 @@ struct Plan {
     extras: serde_json::Map<String, serde_json::Value>,
     /// Copied video cut to its audio: run by [`crate::cut`] instead of `args`.
     cut: Option<crate::cut::CopyCut>,
+    /// ffmpeg runs before `args` or `cut`: the parts of a batched normalise.
+    steps: Vec<Step>,
+}
+
+/// One ffmpeg run that writes a file the plan's own run reads.
+struct Step {
+    args: Vec<String>,
+    out: PathBuf,
+    /// Frames it makes (for progress).
+    frames: u64,
+}
+
+/// The `i`-th downloaded input: the task's input names say how many there are, so one
+/// missing is a task that does not match its operation, refused rather than a panic.
+fn nth(inputs: &[(PathBuf, Probe)], i: usize) -> Result<&(PathBuf, Probe), JobError> {
+    inputs.get(i).ok_or_else(|| JobError::InvalidTask(format!("the operation reads input {} and the task gives {}", i + 1, inputs.len())))
 }
 
 fn input_names(task: &Task) -> Vec<String> {
@@ -214,34 +230,50 @@ impl Executor {
         let out = dir.join("output");
         // Captions and subtitles are text: fetched unprobed and turned into ASS here.
         let subs = match task {
-            Task::Caption(t) => Some(self.captions_ass(job, "captions", Some(t), &inputs[0].1, dir, cancel).await?),
-            Task::Encode(t) if t.subtitles => Some(self.captions_ass(job, "subtitles", None, &inputs[0].1, dir, cancel).await?),
+            Task::Caption(t) => Some(self.captions_ass(job, "captions", Some(t), &nth(&inputs, 0)?.1, dir, cancel).await?),
+            Task::Encode(t) if t.subtitles => Some(self.captions_ass(job, "subtitles", None, &nth(&inputs, 0)?.1, dir, cancel).await?),
             _ => None,
         };
         let mut plan = self.plan(task, &names, &inputs, subs.as_deref(), dir, &out).await?;
-        if self.cuda_decode && plan.cut.is_none() {
-            let videos: Vec<&Path> = inputs.iter().filter(|(_, p)| p.video().is_some()).map(|(path, _)| path.as_path()).collect();
-            plan.args = crate::encoder::with_cuda_decode(plan.args, &videos);
+        let videos: Vec<&Path> = inputs.iter().filter(|(_, p)| p.video().is_some()).map(|(path, _)| path.as_path()).collect();
+        let decode = |args: Vec<String>| if self.cuda_decode { crate::encoder::with_cuda_decode(args, &videos) } else { args };
+        if plan.cut.is_none() {
+            plan.args = decode(std::mem::take(&mut plan.args));
         }
         let clock = Instant::now();
         let total = plan.frames;
+        let limit = self.cfg.max_output_bytes;
+        let failed = |e: ProcessError| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) };
+        // Frames the steps before made: each run reports its own count.
+        let mut before = 0;
+        for step in std::mem::take(&mut plan.steps) {
+            let p = progress.clone();
+            let on_frame = move |f: u32| p(Progress::new("render", (before + u64::from(f)).min(total), total));
+            let args = ops::av::limit_output(&decode(step.args), limit);
+            process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame).await.map_err(failed)?;
+            if !ops::av::output_within(&step.out, limit) {
+                return Err(JobError::OutputTooLarge { limit });
+            }
+            before += step.frames;
+        }
         let p = progress.clone();
-        let on_frame = move |f: u32| p(Progress::new("render", u64::from(f).min(total), total));
+        let on_frame = move |f: u32| p(Progress::new("render", (before + u64::from(f)).min(total), total));
         if let Some(cut) = plan.cut.take() {
             let done = self.copy_cut(&cut, dir, &out, cancel, on_frame).await?;
-            plan.video_encoder = done.encoder;
+            // Copied clips: `copy`, unless all was re-encoded; normalised ones were encoded.
+            if plan.video_encoder == "copy" {
+                plan.video_encoder = done.encoder;
+            }
             plan.extras.insert("video_frames".into(), json!(done.frames));
             plan.extras.insert("encoded_frames".into(), json!(done.encoded));
         } else {
-            let args = ops::av::limit_output(&plan.args, self.cfg.max_output_bytes);
-            process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame)
-                .await
-                .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+            let args = ops::av::limit_output(&plan.args, limit);
+            process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame).await.map_err(failed)?;
         }
         // `-fs` ends the output at the limit and ffmpeg exits 0: a file that reached it
         // is cut short, not a result.
-        if !ops::av::output_within(&out, self.cfg.max_output_bytes) {
-            return Err(JobError::OutputTooLarge { limit: self.cfg.max_output_bytes });
+        if !ops::av::output_within(&out, limit) {
+            return Err(JobError::OutputTooLarge { limit });
         }
         timings.insert("render".into(), clock.elapsed().as_millis() as u64);
 
@@ -310,7 +342,7 @@ impl Executor {
                 audio_secs: narration.secs,
                 shortest: false,
             };
-            return Ok(Plan { args: vec![], video_encoder: "copy", frames: 0, extras, cut: Some(cut) });
+            return Ok(Plan { args: vec![], video_encoder: "copy", frames: 0, extras, cut: Some(cut), steps: vec![] });
         }
         if !normalize {
             return Err(JobError::BadInput {
@@ -319,20 +351,51 @@ impl Executor {
                 message: "the clips differ in codec, size or frame rate and normalize is false".into(),
             });
         }
-        let first = &clips[0].1;
+        // Each clip normalised once (a batch of them per ffmpeg) into parts without audio,
+        // which share their parameters: the parts are then cut to the narration as copied
+        // clips are, cycled, instead of one filtergraph input per repeat.
+        let (_, first) = nth(clips, 0)?;
+        let target = self.normal_target(first)?;
+        let normal: Vec<ops::concat::Clip<'_>> =
+            clips.iter().zip(&secs).map(|((path, _), s)| ops::concat::Clip { path, secs: *s, has_audio: false }).collect();
+        let steps = self.normalise_steps(&normal, target, false, out);
+        let cut = crate::cut::CopyCut {
+            clips: steps.iter().enumerate().map(|(k, s)| (format!("normalised clips (part {})", k + 1), s.out.clone())).collect(),
+            audio: narration.path.to_path_buf(),
+            audio_secs: narration.secs,
+            shortest: false,
+        };
+        Ok(Plan {
+            args: vec![],
+            video_encoder: self.encoder.name(),
+            frames: (narration.secs * f64::from(target.fps)).round() as u64,
+            extras,
+            cut: Some(cut),
+            steps,
+        })
+    }
+
+    /// What a normalising join makes of its clips: the first clip's size (even: 4:2:0)
+    /// and frame rate, with the job's encoder.
+    fn normal_target(&self, first: &Probe) -> Result<ops::concat::Target, JobError> {
         let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
         let size = (v.width.unwrap_or(1920) & !1, v.height.unwrap_or(1080) & !1);
-        let rate = fps(first);
-        let all: Vec<ops::concat::Clip<'_>> = (0..repeats)
-            .flat_map(|_| clips.iter().zip(&secs).map(|((path, _), s)| ops::concat::Clip { path, secs: *s, has_audio: false }))
-            .collect();
-        Ok(Plan {
-            args: ops::concat::normalize_args(&all, size, rate, Some(narration), out, self.encoder),
-            video_encoder: self.encoder.name(),
-            frames: (narration.secs * f64::from(rate)).round() as u64,
-            extras,
-            cut: None,
-        })
+        Ok(ops::concat::Target { size, fps: fps(first), encoder: self.encoder })
+    }
+
+    /// The runs normalising `clips` in batches of [`ops::concat::NORMALIZE_BATCH`] into
+    /// parts beside `out`.
+    fn normalise_steps(&self, clips: &[ops::concat::Clip<'_>], target: ops::concat::Target, audio: bool, out: &Path) -> Vec<Step> {
+        let dir = out.parent().unwrap_or(Path::new("."));
+        let batch = ops::concat::NORMALIZE_BATCH;
+        ops::concat::parts(clips, target, audio, dir, batch)
+            .into_iter()
+            .zip(clips.chunks(batch))
+            .map(|((args, out), chunk)| {
+                let frames = (chunk.iter().map(|c| c.secs).sum::<f64>() * f64::from(target.fps)).round() as u64;
+                Step { args, out, frames }
+            })
+            .collect()
     }
 
     /// Downloads a caption file and writes the ASS to burn on `video`'s frames (see
@@ -378,7 +441,7 @@ impl Executor {
                 return Err(JobError::Internal("not an ffmpeg single-output task".into()));
             }
             Task::AddAudio(t) => {
-                let ((vpath, vprobe), (apath, aprobe)) = (&inputs[0], &inputs[1]);
+                let ((vpath, vprobe), (apath, aprobe)) = (nth(inputs, 0)?, nth(inputs, 1)?);
                 need_video("video", vprobe)?;
                 need_audio("audio", aprobe)?;
                 let (video_secs, audio_secs, rate) = (
@@ -393,7 +456,7 @@ impl Executor {
                 let frames = (secs * f64::from(rate)).round() as u64;
                 if t.sync == SyncMode::StretchVideo {
                     let job = ops::addaudio::Stretch { video: vpath, audio: apath, out, video_secs, audio_secs, fps: rate };
-                    Plan { args: job.args(enc), video_encoder: enc.name(), frames, extras, cut: None }
+                    Plan { args: job.args(enc), video_encoder: enc.name(), frames, extras, cut: None, steps: vec![] }
                 } else {
                     let cut = crate::cut::CopyCut {
                         clips: vec![("video".into(), vpath.clone())],
@@ -401,7 +464,7 @@ impl Executor {
                         audio_secs,
                         shortest: t.sync == SyncMode::Shortest,
                     };
-                    Plan { args: vec![], video_encoder: "copy", frames, extras, cut: Some(cut) }
+                    Plan { args: vec![], video_encoder: "copy", frames, extras, cut: Some(cut), steps: vec![] }
                 }
             }
             Task::Concatenate(_) => {
@@ -411,8 +474,7 @@ impl Executor {
                 let probes: Vec<&Probe> = inputs.iter().map(|(_, p)| p).collect();
                 let secs: f64 =
                     inputs.iter().zip(names).map(|((_, p), n)| duration(n, p, self.cfg.max_media_secs)).sum::<Result<f64, _>>()?;
-                let first = &inputs[0].1;
-                let rate = fps(first);
+                let first = &nth(inputs, 0)?.1;
                 let copy = ops::concat::can_copy(&probes);
                 extras.insert("copied".into(), json!(copy));
                 extras.insert("clips".into(), json!(inputs.len()));
@@ -420,11 +482,9 @@ impl Executor {
                     let list = dir.join("concat.txt");
                     let text: String = inputs.iter().map(|(path, _)| ops::av::concat_list_line(path)).collect();
                     std::fs::write(&list, text).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
-                    Plan { args: ops::concat::copy_args(&list, out), video_encoder: "copy", frames: 0, extras, cut: None }
+                    Plan { args: ops::concat::copy_args(&list, out), video_encoder: "copy", frames: 0, extras, cut: None, steps: vec![] }
                 } else {
-                    let v = first.video().ok_or_else(|| JobError::Internal("probed video vanished".into()))?;
-                    // 4:2:0 needs even dimensions.
-                    let size = (v.width.unwrap_or(1920) & !1, v.height.unwrap_or(1080) & !1);
+                    let target = self.normal_target(first)?;
                     let clips: Vec<ops::concat::Clip<'_>> = inputs
                         .iter()
                         .zip(names)
@@ -432,12 +492,20 @@ impl Executor {
                             Ok(ops::concat::Clip { path, secs: duration(n, p, self.cfg.max_media_secs)?, has_audio: p.audio().is_some() })
                         })
                         .collect::<Result<_, JobError>>()?;
-                    Plan {
-                        args: ops::concat::normalize_args(&clips, size, rate, None, out, enc),
-                        video_encoder: enc.name(),
-                        frames: (secs * f64::from(rate)).round() as u64,
-                        extras,
-                        cut: None,
+                    let frames = (secs * f64::from(target.fps)).round() as u64;
+                    if clips.len() <= ops::concat::NORMALIZE_BATCH {
+                        let args = ops::concat::normalize_args(&clips, target.size, target.fps, None, out, enc);
+                        Plan { args, video_encoder: enc.name(), frames, extras, cut: None, steps: vec![] }
+                    } else {
+                        // Normalised batch by batch into parts, joined by copy.
+                        let audio = clips.iter().any(|c| c.has_audio);
+                        let steps = self.normalise_steps(&clips, target, audio, out);
+                        let list = dir.join("parts.txt");
+                        let text: String = steps.iter().map(|s| ops::av::concat_list_line(&s.out)).collect();
+                        std::fs::write(&list, text).map_err(|e| JobError::Internal(format!("concat list: {e}")))?;
+                        extras.insert("parts".into(), json!(steps.len()));
+                        let args = ops::concat::join_parts_args(&list, audio, out);
+                        Plan { args, video_encoder: enc.name(), frames, extras, cut: None, steps }
                     }
                 }
             }
@@ -446,10 +514,17 @@ impl Executor {
                     need_audio(name, p)?;
                 }
                 let srcs: Vec<&Path> = inputs.iter().map(|(p, _)| p.as_path()).collect();
-                Plan { args: ops::audio::concat_args(&srcs, t.format, out), video_encoder: "none", frames: 0, extras, cut: None }
+                Plan {
+                    args: ops::audio::concat_args(&srcs, t.format, out),
+                    video_encoder: "none",
+                    frames: 0,
+                    extras,
+                    cut: None,
+                    steps: vec![],
+                }
             }
             Task::AudioTrim(t) => {
-                let (path, probe) = &inputs[0];
+                let (path, probe) = nth(inputs, 0)?;
                 need_audio("audio", probe)?;
                 let len = duration("audio", probe, self.cfg.max_media_secs)?;
                 if t.start_sec >= len {
@@ -466,17 +541,25 @@ impl Executor {
                     frames: 0,
                     extras,
                     cut: None,
+                    steps: vec![],
                 }
             }
             Task::Downsample(t) => {
-                let (path, probe) = &inputs[0];
+                let (path, probe) = nth(inputs, 0)?;
                 need_video("video", probe)?;
                 let rate = fps(probe);
                 let frames = (duration("video", probe, self.cfg.max_media_secs)? * f64::from(rate)).round() as u64;
-                Plan { args: ops::downsample::args(path, t.height, rate, out, enc), video_encoder: enc.name(), frames, extras, cut: None }
+                Plan {
+                    args: ops::downsample::args(path, t.height, rate, out, enc),
+                    video_encoder: enc.name(),
+                    frames,
+                    extras,
+                    cut: None,
+                    steps: vec![],
+                }
             }
             Task::VideoMusic(t) => {
-                let ((vpath, vprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
+                let ((vpath, vprobe), (mpath, mprobe)) = (nth(inputs, 0)?, nth(inputs, 1)?);
                 need_video("video", vprobe)?;
                 need_audio("music", mprobe)?;
                 let (vsecs, msecs) =
@@ -494,10 +577,11 @@ impl Executor {
                     frames: 0,
                     extras,
                     cut: None,
+                    steps: vec![],
                 }
             }
             Task::AudioMusic(t) => {
-                let ((apath, aprobe), (mpath, mprobe)) = (&inputs[0], &inputs[1]);
+                let ((apath, aprobe), (mpath, mprobe)) = (nth(inputs, 0)?, nth(inputs, 1)?);
                 need_audio("audio", aprobe)?;
                 need_audio("music", mprobe)?;
                 let (asecs, msecs) =
@@ -514,21 +598,30 @@ impl Executor {
                     frames: 0,
                     extras,
                     cut: None,
+                    steps: vec![],
                 }
             }
             Task::Caption(_) => {
-                let (vpath, vprobe) = &inputs[0];
+                let (vpath, vprobe) = nth(inputs, 0)?;
                 let ass = subs.ok_or_else(|| JobError::Internal("captions missing".into()))?;
                 let rate = fps(vprobe);
                 let frames = (duration("video", vprobe, self.cfg.max_media_secs)? * f64::from(rate)).round() as u64;
-                Plan { args: ops::burn::caption_args(vpath, ass, rate, out, enc), video_encoder: enc.name(), frames, extras, cut: None }
+                Plan {
+                    args: ops::burn::caption_args(vpath, ass, rate, out, enc),
+                    video_encoder: enc.name(),
+                    frames,
+                    extras,
+                    cut: None,
+                    steps: vec![],
+                }
             }
             Task::Encode(t) => {
-                let (vpath, vprobe) = &inputs[0];
+                let (vpath, vprobe) = nth(inputs, 0)?;
                 need_video("video", vprobe)?;
                 let audio = if t.audio {
-                    need_audio("audio", &inputs[1].1)?;
-                    Some(inputs[1].0.as_path())
+                    let (apath, aprobe) = nth(inputs, 1)?;
+                    need_audio("audio", aprobe)?;
+                    Some(apath.as_path())
                 } else {
                     None
                 };
@@ -542,11 +635,17 @@ impl Executor {
                 let rate = fps(vprobe);
                 let frames = if subs.is_some() { (vsecs * f64::from(rate)).round() as u64 } else { 0 };
                 let video_encoder = if subs.is_some() { enc.name() } else { "copy" };
-                Plan { args: ops::burn::encode_args(vpath, audio, subs, vsecs, rate, out, enc), video_encoder, frames, extras, cut: None }
+                Plan {
+                    args: ops::burn::encode_args(vpath, audio, subs, vsecs, rate, out, enc),
+                    video_encoder,
+                    frames,
+                    extras,
+                    cut: None,
+                    steps: vec![],
+                }
             }
             Task::ConcatVideoAudio(t) => {
-                let (clips, audio) = inputs.split_at(inputs.len() - 1);
-                let (apath, aprobe) = &audio[0];
+                let Some(((apath, aprobe), clips)) = inputs.split_last() else { return Err(JobError::InvalidTask("no inputs".into())) };
                 for ((_, p), name) in clips.iter().zip(names) {
                     need_video(name, p)?;
                 }
@@ -597,5 +696,14 @@ mod tests {
         assert!(check_pieces("audio", ops::cut::MAX_PIECES, 100.0).is_ok());
         let e = check_pieces("audio", ops::cut::MAX_PIECES + 1, 21_600.0).unwrap_err();
         assert_eq!((e.code(), e.is_retryable()), ("too-many-repeats", false));
+    }
+
+    #[test]
+    fn a_missing_input_is_an_invalid_task_not_a_panic() {
+        let one = [(PathBuf::from("/w/in_0"), Probe::default())];
+        assert_eq!(nth(&one, 0).unwrap().0, PathBuf::from("/w/in_0"));
+        let e = nth(&one, 1).unwrap_err();
+        assert_eq!((e.code(), e.is_retryable()), ("invalid-task", false));
+        assert!(nth(&[], 0).is_err());
     }
 }

@@ -317,6 +317,75 @@ async fn concat_video_audio_cycles_clips_to_the_audio() {
     assert!((duration(&p) - 3.5).abs() <= 1.0 / 24.0 + 0.03, "{}", duration(&p));
 }
 
+/// More clips than one ffmpeg normalises (32): they are normalised in batches into
+/// parts and the parts joined by copy. What a user sees is one video of every clip's
+/// frames at the first clip's size and rate, with the audio of the clips that had some.
+#[tokio::test]
+async fn concatenate_normalises_many_clips_in_batches() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    // 0.5 s each: 5 frames at 10 fps, with a tone; 10 frames at 20 fps, silent.
+    e.make(
+        "t.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=64x48:r=10:d=0.5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=0.5",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ],
+    );
+    e.make("b.mp4", &["-f", "lavfi", "-i", "smptebars=s=96x64:r=20:d=0.5", "-c:v", "libx264", "-pix_fmt", "yuvj420p"]);
+    let clips = gpu_worker::ops::concat::NORMALIZE_BATCH + 2;
+    let names: Vec<String> = (1..=clips).map(|i| format!("clip_{i}")).collect();
+    let inputs: Vec<(&str, &str)> =
+        names.iter().enumerate().map(|(i, n)| (n.as_str(), if i % 2 == 0 { "t.mp4" } else { "b.mp4" })).collect();
+    let out = e.run(&inputs, "video/mp4", Task::Concatenate(ConcatenateTask { clips: clips as u32 })).await.unwrap();
+    assert_eq!((out.extras["copied"].clone(), out.extras["parts"].clone()), (false.into(), 2.into()), "two batches");
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("libx264"));
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1));
+    let v = stream(&p, "video").unwrap();
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64(), v["r_frame_rate"].as_str()), (Some(64), Some(48), Some("10/1")));
+    assert_eq!(common::frames(&p), Some(5 * clips as u64), "every clip's 0.5 s at 10 fps");
+    let want = 0.5 * clips as f64;
+    assert!((duration(&p) - want).abs() <= 0.1, "{} s, want {want}", duration(&p));
+    let audio: f64 = stream(&p, "audio").unwrap()["duration"].as_str().unwrap().parse().unwrap();
+    assert!((audio - want).abs() <= 0.1, "audio {audio} s, want {want}");
+}
+
+/// Differing clips cycled under a long narration: each clip is normalised once, not once
+/// per repeat. One filtergraph input per repeat (here 2 clips × 750) made an argv over
+/// the kernel's 128 KiB limit for one argument: ffmpeg never started (E2BIG), and the
+/// job was retried for ever.
+#[tokio::test]
+async fn concat_video_audio_normalises_each_clip_once_under_a_long_narration() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("s1.mp4", &["-f", "lavfi", "-i", "testsrc2=s=64x48:r=50:d=0.02", "-c:v", "libx264"]);
+    e.make("s2.mp4", &["-f", "lavfi", "-i", "smptebars=s=80x48:r=100:d=0.02", "-c:v", "libx264"]);
+    e.make("long.wav", &["-f", "lavfi", "-i", "sine=f=300:d=30", "-ac", "1"]);
+    let task = Task::ConcatVideoAudio(job_spec::worker::ConcatVideoAudioTask { clips: 2, normalize: true });
+    let out = e.run(&[("clip_1", "s1.mp4"), ("clip_2", "s2.mp4"), ("audio", "long.wav")], "video/mp4", task).await.unwrap();
+    assert_eq!((out.extras["copied"].clone(), out.extras["loops_applied"].clone()), (false.into(), 750.into()));
+    assert_eq!(out.outputs[0].encoder.as_deref(), Some("libx264"), "normalised");
+    let p = e.output();
+    assert_eq!((streams(&p, "video"), streams(&p, "audio")), (1, 1));
+    let v = stream(&p, "video").unwrap();
+    assert_eq!((v["width"].as_u64(), v["height"].as_u64()), (Some(64), Some(48)));
+    assert_eq!(common::frames(&p), Some(1500), "30 s at 50 fps: the video ends with the narration");
+    let audio: f64 = stream(&p, "audio").unwrap()["duration"].as_str().unwrap().parse().unwrap();
+    assert!((audio - 30.0).abs() < 0.05, "audio {audio}");
+}
+
 #[tokio::test]
 async fn stage_copies_any_file_byte_for_byte() {
     let _g = SERIAL.lock().await;
