@@ -6,6 +6,8 @@
 
 pub mod api_error;
 pub mod auth;
+pub mod backend;
+pub mod body;
 pub mod config;
 pub mod fanout;
 pub mod pipeline;

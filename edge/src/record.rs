@@ -17,7 +17,9 @@ use job_spec::{JobError, JobStatus, JobView, Operation, Plan, Progress, Task, Wo
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::backend::BackendError;
 use crate::fanout;
+use crate::tenant::RETENTION_MS;
 use crate::webhook::retry_delay;
 
 /// A part that has been "submitting" this long without an answer is submitted again
@@ -237,16 +239,33 @@ impl JobRecord {
         out.outputs.iter().find(|o| planned.get(&o.name) != Some(&o.key)).map(|o| (o.name.as_str(), o.key.as_str()))
     }
 
-    pub fn begin_submit(&mut self, i: usize, now_ms: i64) {
+    /// Claims part `i` for one `/run` call at `now_ms`: only a part that is due now can
+    /// be claimed, and the claim (the part is marked submitting) must be saved before the
+    /// call. Durable Objects run other events while a fetch is awaited, so the caller
+    /// claims right before each submission, never from an older list of due parts: a part
+    /// another event claimed meanwhile is not due, and is not sent twice. The claim is its
+    /// instant, `submitting_since_ms`; `None` when the part is not due.
+    pub fn claim_submit(&mut self, i: usize, now_ms: i64) -> Option<i64> {
+        if i >= self.parts.len() || !self.due_parts(now_ms).contains(&i) {
+            return None;
+        }
         let p = &mut self.parts[i];
         p.status = PartStatus::Submitting;
         p.submitting_since_ms = Some(now_ms);
+        Some(now_ms)
     }
 
-    /// RunPod accepted part `i` as `runpod_id`. False when the job ended meanwhile
-    /// (the caller then cancels that RunPod job).
-    pub fn submitted(&mut self, i: usize, runpod_id: String) -> bool {
-        if self.is_terminal() {
+    /// Whether part `i` is still submitting under `claim` (no other event took it over
+    /// after it went stale, and the job has not ended).
+    fn holds_claim(&self, i: usize, claim: i64) -> bool {
+        !self.is_terminal() && self.parts.get(i).is_some_and(|p| p.status == PartStatus::Submitting && p.submitting_since_ms == Some(claim))
+    }
+
+    /// RunPod accepted part `i`, claimed at `claim`, as `runpod_id`. False when the job
+    /// ended meanwhile or the claim was taken over: the caller then cancels that RunPod
+    /// job, so a part never runs twice.
+    pub fn submitted(&mut self, i: usize, claim: i64, runpod_id: String) -> bool {
+        if !self.holds_claim(i, claim) {
             return false;
         }
         let p = &mut self.parts[i];
@@ -260,15 +279,21 @@ impl JobRecord {
         true
     }
 
-    /// `/run` failed for part `i`: the backend was unreachable (`retryable`) or refused.
-    pub fn submit_failed(&mut self, i: usize, retryable: bool, message: &str, now_ms: i64, policy: &RetryPolicy) {
-        if self.is_terminal() {
+    /// `/run` failed for part `i`, claimed at `claim`: unreachable or busy (retried; a
+    /// busy backend not before its `Retry-After`) or refused. Ignored when the claim is
+    /// no longer held.
+    pub fn submit_failed(&mut self, i: usize, claim: i64, error: &BackendError, now_ms: i64, policy: &RetryPolicy) {
+        if !self.holds_claim(i, claim) {
             return;
         }
         self.parts[i].attempts += 1;
-        let code = if retryable { "gpu-backend-unavailable" } else { "gpu-backend-refused" };
-        let e = JobError { code: code.into(), message: format!("the GPU backend could not take the job: {message}"), details: None };
-        self.part_failed(i, e, retryable, now_ms, policy);
+        let e = JobError {
+            code: error.code().into(),
+            message: format!("the GPU backend could not take the job: {error}"),
+            details: error.retry_after_secs().map(|s| json!({ "retry_after_secs": s })),
+        };
+        let not_before = error.retry_after_secs().map_or(0, |s| (s as i64).saturating_mul(1000));
+        self.retry_or_fail(i, e, error.is_retryable(), not_before, now_ms, policy);
     }
 
     /// Ends the job (if it has not ended) with an error.
@@ -293,11 +318,16 @@ impl JobRecord {
     /// retryable, attempts remain and the retry can still finish before the deadline;
     /// otherwise the whole job fails with this error.
     pub fn part_failed(&mut self, i: usize, error: JobError, retryable: bool, now_ms: i64, policy: &RetryPolicy) {
+        self.retry_or_fail(i, error, retryable, 0, now_ms, policy);
+    }
+
+    /// [`Self::part_failed`], retried no sooner than `min_delay_ms` from now.
+    fn retry_or_fail(&mut self, i: usize, error: JobError, retryable: bool, min_delay_ms: i64, now_ms: i64, policy: &RetryPolicy) {
         if self.is_terminal() {
             return;
         }
         let attempts = self.parts[i].attempts;
-        let delay = retry_delay(attempts.max(1), policy.base, policy.max).as_millis() as i64;
+        let delay = (retry_delay(attempts.max(1), policy.base, policy.max).as_millis() as i64).max(min_delay_ms);
         if retryable && attempts < self.max_attempts && now_ms + delay < self.deadline_ms {
             let p = &mut self.parts[i];
             p.status = PartStatus::Waiting;
@@ -469,14 +499,26 @@ impl JobRecord {
         }
     }
 
+    /// When an ended job's storage is deleted: [`RETENTION_MS`] after it ended.
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        self.is_terminal().then(|| self.completed_ms.unwrap_or(self.created_ms).saturating_add(RETENTION_MS))
+    }
+
+    /// Whether the job ended long enough ago that its object deletes it.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms().is_some_and(|t| t <= now_ms)
+    }
+
     /// When the job's alarm should run next: the deadline, the next retry, the next
     /// status poll of parts on RunPod (or a lease request while queued), the next
-    /// webhook attempt.
+    /// webhook attempt; once the job has ended, the webhook's attempts and then the
+    /// deletion of its storage.
     pub fn next_wake(&self, now_ms: i64, poll: Duration) -> Option<i64> {
         let poll_at = now_ms + poll.as_millis() as i64;
         let mut wake: Option<i64> = None;
         let mut at = |t: i64| wake = Some(wake.map_or(t, |w| w.min(t)));
-        if self.is_terminal() {
+        if let Some(t) = self.expires_at_ms() {
+            at(t);
             if let Some(w) = &self.webhook
                 && !w.delivered
                 && let Some(t) = w.next_at_ms
@@ -600,8 +642,8 @@ mod tests {
         r.lease_held = true;
         for i in 0..parts {
             assert!(r.due_parts(1_000).contains(&i));
-            r.begin_submit(i, 1_000);
-            assert!(r.submitted(i, format!("rp-{i}")));
+            let c = r.claim_submit(i, 1_000).unwrap();
+            assert!(r.submitted(i, c, format!("rp-{i}")));
         }
         r
     }
@@ -649,8 +691,8 @@ mod tests {
         assert_eq!(json["idRoteiro"], 42);
         assert_eq!(json["operation"], "video/img2vid");
         assert!(json.get("webhook").is_none());
-        // Nothing left to do: no alarm.
-        assert_eq!(r.next_wake(3_000, Duration::from_secs(3)), None);
+        // Nothing left to do but delete it after the retention period.
+        assert_eq!(r.next_wake(3_000, Duration::from_secs(3)), Some(3_000 + RETENTION_MS));
     }
 
     #[test]
@@ -741,16 +783,16 @@ mod tests {
         assert!(r.due_parts(2_999).is_empty());
         assert_eq!(r.next_wake(2_000, Duration::from_secs(3)), Some(3_000));
         assert_eq!(r.due_parts(3_000), vec![0]);
-        r.begin_submit(0, 3_000);
-        assert!(r.submitted(0, "rp-0b".into()));
+        let c = r.claim_submit(0, 3_000).unwrap();
+        assert!(r.submitted(0, c, "rp-0b".into()));
         assert_eq!(r.attempts(), 2);
         // The first attempt's late webhook is ignored.
         assert!(!r.apply_runpod(&completed_body("rp-0", &["video_1"]), 3_100, &POLICY));
         // A lost worker is retryable too (2 s backoff after the second failure).
         r.part_lost(0, 4_000, &POLICY);
         assert_eq!(r.due_parts(6_000), vec![0]);
-        r.begin_submit(0, 6_000);
-        assert!(r.submitted(0, "rp-0c".into()));
+        let c = r.claim_submit(0, 6_000).unwrap();
+        assert!(r.submitted(0, c, "rp-0c".into()));
         // The third attempt fails: no attempts left.
         assert!(r.apply_runpod(&failed_body("rp-0c", "upload-failed", true), 7_000, &POLICY));
         assert_eq!(r.status, JobStatus::Failed);
@@ -767,26 +809,87 @@ mod tests {
 
     #[test]
     fn submission_failures() {
+        let down = BackendError::Unavailable("connection refused".into());
         let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 2, 0, 100_000);
         r.lease_held = true;
-        r.begin_submit(0, 0);
-        r.submit_failed(0, true, "connection refused", 0, &POLICY);
+        let c = r.claim_submit(0, 0).unwrap();
+        r.submit_failed(0, c, &down, 0, &POLICY);
         assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting));
         assert_eq!(r.due_parts(1_000), vec![0]);
-        r.begin_submit(0, 1_000);
-        r.submit_failed(0, true, "connection refused", 1_000, &POLICY);
+        let c = r.claim_submit(0, 1_000).unwrap();
+        r.submit_failed(0, c, &down, 1_000, &POLICY);
         assert_eq!((r.status, r.error.as_ref().unwrap().code.as_str()), (JobStatus::Failed, "gpu-backend-unavailable"));
         let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
-        r.submit_failed(0, false, "HTTP 401", 0, &POLICY);
+        let c = r.claim_submit(0, 0).unwrap();
+        r.submit_failed(0, c, &BackendError::Refused("HTTP 401".into()), 0, &POLICY);
         assert_eq!(r.error.unwrap().code, "gpu-backend-refused");
         // A submission that never answered is retried once it is stale.
         let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
-        r.begin_submit(0, 0);
+        let c = r.claim_submit(0, 0).unwrap();
         assert!(r.due_parts(SUBMIT_STALE_MS - 1).is_empty());
         assert_eq!(r.due_parts(SUBMIT_STALE_MS), vec![0]);
         // The job ended while a submission was in flight: the caller cancels it.
         r.fail(JobStatus::Cancelled, "cancelled", "x", None, 5);
-        assert!(!r.submitted(0, "rp".into()));
+        assert!(!r.submitted(0, c, "rp".into()));
+    }
+
+    #[test]
+    fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
+        let busy = |s| BackendError::Busy { retry_after_secs: s, message: "HTTP 429: throttled".into() };
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+        r.lease_held = true;
+        let c = r.claim_submit(0, 1_000).unwrap();
+        r.submit_failed(0, c, &busy(Some(30)), 1_000, &POLICY);
+        assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting), "not failed");
+        assert_eq!(r.parts[0].last_error.as_ref().unwrap().code, "gpu-backend-busy");
+        // Not before its Retry-After (longer than the 1 s backoff).
+        assert!(r.due_parts(30_999).is_empty());
+        assert_eq!(r.next_wake(1_000, Duration::from_secs(3)), Some(31_000));
+        assert_eq!(r.due_parts(31_000), vec![0]);
+        // Without a Retry-After, the backoff (2 s after the second failure).
+        let c = r.claim_submit(0, 31_000).unwrap();
+        r.submit_failed(0, c, &busy(None), 31_000, &POLICY);
+        assert_eq!(r.due_parts(33_000), vec![0]);
+        // A Retry-After past the deadline ends the job, as busy.
+        let c = r.claim_submit(0, 33_000).unwrap();
+        let mut late = r.clone();
+        late.max_attempts = 10;
+        late.submit_failed(0, c, &busy(Some(3_600)), 33_000, &POLICY);
+        let e = late.error.unwrap();
+        assert_eq!((late.status, e.code.as_str()), (JobStatus::Failed, "gpu-backend-busy"));
+        assert_eq!(e.details.unwrap()["retry_after_secs"], 3_600);
+    }
+
+    #[test]
+    fn a_part_is_submitted_once_even_when_events_interleave() {
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(2), 2, 3, 0, 1_000_000);
+        r.lease_held = true;
+        // One event lists the due parts, claims part 0 and awaits its /run call...
+        let due = r.due_parts(0);
+        assert_eq!(due, vec![0, 1]);
+        let c0 = r.claim_submit(0, 0).unwrap();
+        // ...meanwhile another event (a webhook, an alarm) claims part 1 and submits it.
+        let c1 = r.claim_submit(1, 10).unwrap();
+        assert!(r.submitted(1, c1, "rp-1".into()));
+        // The first event goes on down its list: part 1 is no longer due, so not claimed.
+        assert_eq!(r.claim_submit(1, 20), None);
+        assert_eq!(r.claim_submit(0, 20), None, "claimed, not stale");
+        assert!(r.submitted(0, c0, "rp-0".into()));
+        assert_eq!(r.active_runpod_ids(), ["rp-0", "rp-1"]);
+        assert_eq!(r.attempts(), 1);
+        assert_eq!(r.claim_submit(2, 20), None, "no such part");
+
+        // A claim gone stale is taken over; the first /run answering late is cancelled,
+        // and a late failure of it changes nothing.
+        let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 1_000_000);
+        let old = r.claim_submit(0, 0).unwrap();
+        let new = r.claim_submit(0, SUBMIT_STALE_MS).unwrap();
+        let snapshot = r.clone();
+        r.submit_failed(0, old, &BackendError::Refused("HTTP 400".into()), SUBMIT_STALE_MS + 1, &POLICY);
+        assert!(!r.submitted(0, old, "rp-old".into()), "the caller cancels rp-old");
+        assert_eq!(r, snapshot);
+        assert!(r.submitted(0, new, "rp-new".into()));
+        assert_eq!(r.active_runpod_ids(), ["rp-new"]);
     }
 
     #[test]
@@ -801,8 +904,8 @@ mod tests {
         assert!(r.apply_runpod(&failed_body("rp-0", "worker-error", true), 2_100, &POLICY));
         assert_eq!(r.due_parts(10_000), vec![0]);
         assert_eq!(r.parts[1].status, PartStatus::Completed);
-        r.begin_submit(0, 10_000);
-        r.submitted(0, "rp-0b".into());
+        let c = r.claim_submit(0, 10_000).unwrap();
+        assert!(r.submitted(0, c, "rp-0b".into()));
         assert_eq!(r.parts[1].attempts, 1);
         assert!(r.apply_runpod(&completed_body("rp-0b", &["video_1", "video_2"]), 11_000, &POLICY));
         assert_eq!(r.status, JobStatus::Completed);
@@ -832,8 +935,8 @@ mod tests {
         assert_eq!(r.next_wake(0, poll), Some(3_000));
         r.lease_held = true;
         assert_eq!(r.next_wake(0, poll), Some(0), "due now");
-        r.begin_submit(0, 0);
-        r.submitted(0, "rp".into());
+        let c = r.claim_submit(0, 0).unwrap();
+        assert!(r.submitted(0, c, "rp".into()));
         assert_eq!(r.next_wake(9_000, poll), Some(10_000), "the deadline comes before the poll");
         assert!(r.fail(JobStatus::TimedOut, "deadline-exceeded", "x", None, 10_000));
         assert!(!r.fail(JobStatus::Failed, "x", "x", None, 10_001), "terminal stays terminal");
@@ -858,7 +961,26 @@ mod tests {
         assert_eq!(v.attempts.iter().map(|a| (a.attempt, a.status_code)).collect::<Vec<_>>(), [(1, Some(500)), (2, None), (3, Some(204))]);
         assert_eq!(v.attempts[0].at, "1970-01-01T00:00:02.000Z");
         assert!(!r.webhook_due(100_000));
-        assert_eq!(r.next_wake(100_000, Duration::from_secs(3)), None);
+        assert_eq!(r.next_wake(100_000, Duration::from_secs(3)), Some(2_000 + RETENTION_MS));
+    }
+
+    #[test]
+    fn ended_jobs_are_deleted_after_the_retention_period() {
+        let poll = Duration::from_secs(3);
+        let mut r = record_with(1, Some("https://hooks.test/h"));
+        assert_eq!((r.expires_at_ms(), r.expired(i64::MAX)), (None, false), "running jobs are kept");
+        assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 5_000, &POLICY));
+        // The webhook comes first, the deletion after.
+        assert_eq!(r.next_wake(5_000, poll), Some(5_000));
+        r.webhook_attempted(5_000, Some(200), None, 1, &HOOKS);
+        let at = 5_000 + 30 * 24 * 3600 * 1000;
+        assert_eq!((r.expires_at_ms(), r.next_wake(5_000, poll)), (Some(at), Some(at)));
+        assert!(!r.expired(at - 1));
+        assert!(r.expired(at));
+        // Failed and cancelled jobs too, counted from when they ended.
+        let mut r = record();
+        r.fail(JobStatus::Cancelled, "cancelled", "x", None, 7_000);
+        assert_eq!(r.next_wake(7_000, poll), Some(7_000 + RETENTION_MS));
     }
 
     #[test]

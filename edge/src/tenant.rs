@@ -18,6 +18,9 @@ pub const DEFAULT_RATE_PER_MINUTE: u32 = 120;
 pub const DEFAULT_MAX_CONCURRENT: u32 = 10;
 /// `Idempotency-Key` records live this long.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+/// Retention: a job's object deletes its storage this long after the job ended, and the
+/// tenant's index forgets a job this long after its last change (its end).
+pub const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 

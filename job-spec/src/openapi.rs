@@ -319,7 +319,15 @@ pub fn document(server_url: Option<&str>) -> Value {
                         "gpu_backend": {
                             "type": "object",
                             "required": ["reachable"],
-                            "properties": { "reachable": { "type": "boolean" }, "workers": {}, "jobs": {}, "error": { "type": "string" } },
+                            "description": "The backend's last health check (at most 15 s old).",
+                            "properties": {
+                                "reachable": { "type": "boolean" },
+                                "checked_at": { "type": "string" },
+                                "age_s": { "type": "integer", "minimum": 0 },
+                                "workers": {},
+                                "jobs": {},
+                                "error": { "type": "string" },
+                            },
                         },
                     },
                 })) },
@@ -373,23 +381,32 @@ pub fn document(server_url: Option<&str>) -> Value {
     );
     let health = json!({
         "type": "object",
-        "required": ["status", "gpu_backend"],
+        "required": ["status", "edge", "gpu_backend"],
         "properties": {
-            "status": { "enum": ["ok", "degraded"] },
+            "status": { "enum": ["ok", "degraded"], "description": "`degraded` while the GPU backend is unreachable." },
+            "edge": { "const": "ok" },
             "gpu_backend": {
                 "type": "object",
-                "required": ["reachable"],
-                "properties": { "reachable": { "type": "boolean" }, "health": {}, "error": { "type": "string" } },
+                "required": ["reachable", "checked_at", "age_s"],
+                "properties": {
+                    "reachable": { "type": "boolean" },
+                    "checked_at": { "type": "string", "description": "When the edge last asked the backend (RFC 3339)." },
+                    "age_s": { "type": "integer", "minimum": 0 },
+                },
             },
         },
     });
     paths.insert(
         "/health".into(),
         json!({ "get": {
-            "operationId": "health", "summary": "Whether the GPU backend is reachable.", "tags": ["service"], "security": public,
+            "operationId": "health",
+            "summary": "Edge liveness, and whether the GPU backend was reachable at its last check.",
+            "description": "Anonymous. Answers 200 whenever the edge runs. The backend's health is asked at most once every 15 s \
+                            and answered from that check meanwhile; its worker and job counts are in the authenticated \
+                            `GET /queue/stats`.",
+            "tags": ["service"], "security": public,
             "responses": {
-                "200": { "description": "Healthy.", "content": json_content(health.clone()) },
-                "503": { "description": "The GPU backend is unreachable.", "content": json_content(health) },
+                "200": { "description": "The edge is up.", "content": json_content(health) },
             },
         }}),
     );
@@ -457,7 +474,10 @@ pub fn document(server_url: Option<&str>) -> Value {
                     "content": json_content(schema_ref("Error")),
                 },
                 "BadGateway": error_response("The GPU backend refused the job."),
-                "ServiceUnavailable": error_response("The GPU backend is unreachable; the job was not started."),
+                "ServiceUnavailable": error_response(
+                    "The GPU backend is unreachable (`gpu-backend-unavailable`) or throttling submissions (`gpu-backend-busy`, \
+                     with `Retry-After` when it said); the job was not started.",
+                ),
             },
         },
     });
@@ -506,6 +526,8 @@ mod tests {
         for path in ["/health", "/", "/openapi.json"] {
             assert_eq!(doc["paths"][path]["get"]["security"], json!([]), "{path} is public");
         }
+        // /health is liveness: 200 whenever the edge runs.
+        assert_eq!(doc["paths"]["/health"]["get"]["responses"].as_object().unwrap().keys().collect::<Vec<_>>(), ["200"]);
     }
 
     #[test]

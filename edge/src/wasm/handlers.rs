@@ -101,32 +101,24 @@ async fn call_tenant<T: Serialize>(env: &Env, tenant: &Tenant, method: Method, p
     send(tenant_stub(env, tenant)?, method, path, body).await.map_err(internal("tenant object"))
 }
 
+/// Anonymous: the edge answering is the liveness (always 200); the GPU backend's
+/// reachability comes from a check at most [`crate::backend::HEALTH_TTL_MS`] old, so
+/// callers cannot make the edge call RunPod at will.
 async fn health(env: &Env) -> HResult {
     let cfg = util::config(env)?;
-    let (status, backend) = match runpod::health(&cfg).await {
-        Ok(v) => (200, json!({"reachable": true, "health": v})),
-        Err(e) => (503, json!({"reachable": false, "error": e.to_string()})),
-    };
-    json(status, &json!({"status": if status == 200 { "ok" } else { "degraded" }, "gpu_backend": backend})).map_err(internal("response"))
+    let check = runpod::cached_health(&cfg).await;
+    let status = if check.result.is_ok() { "ok" } else { "degraded" };
+    json(200, &json!({"status": status, "edge": "ok", "gpu_backend": check.public_view(util::now_ms())})).map_err(internal("response"))
 }
 
 async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(&req, &cfg)?;
-    let too_large = || ApiError::new(413, "body-too-large", format!("request bodies are limited to {} bytes", cfg.max_body_bytes));
-    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<usize>().ok())
-        && len > cfg.max_body_bytes
-    {
-        return Err(too_large());
-    }
     let idem_key = req.headers().get("idempotency-key").ok().flatten();
     if let Some(k) = &idem_key {
         check_idempotency_key(k).map_err(|m| ApiError::new(400, "invalid-idempotency-key", m))?;
     }
-    let body = req.bytes().await.map_err(internal("reading the body"))?;
-    if body.len() > cfg.max_body_bytes {
-        return Err(too_large());
-    }
+    let body = util::read_body(&mut req, cfg.max_body_bytes).await?;
     let mut request = op.parse(&body).map_err(ApiError::validation)?;
 
     let ns = jobs(env)?;
@@ -212,7 +204,9 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
     util::log(&json!({"level": "info", "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(),
         "status": record.status, "parts": record.parts.len()}));
     let code = record.error.as_ref().map(|e| e.code.as_str());
-    if record.status == job_spec::JobStatus::Failed && matches!(code, Some("gpu-backend-unavailable" | "gpu-backend-refused")) {
+    if record.status == job_spec::JobStatus::Failed
+        && matches!(code, Some("gpu-backend-unavailable" | "gpu-backend-busy" | "gpu-backend-refused"))
+    {
         // Nothing started: the same Idempotency-Key may be used again.
         if let Some(k) = idem_key {
             let forget = json!({"key": k, "job_id": job_id});
@@ -220,6 +214,12 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
         }
         return Err(if code == Some("gpu-backend-unavailable") {
             ApiError::new(503, "gpu-backend-unavailable", format!("the GPU backend is unreachable; job {job_id} was not started"))
+        } else if code == Some("gpu-backend-busy") {
+            let mut e =
+                ApiError::new(503, "gpu-backend-busy", format!("the GPU backend is throttling submissions; job {job_id} was not started"));
+            e.retry_after_secs =
+                record.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d.get("retry_after_secs")).and_then(Value::as_u64);
+            e
         } else {
             ApiError::new(502, "gpu-backend-refused", format!("the GPU backend refused job {job_id}"))
         });
@@ -284,10 +284,7 @@ async fn queue_stats(req: &Request, env: &Env) -> HResult {
     v["tenant"] = json!(tenant.name);
     v["max_concurrent_jobs"] = json!(cfg.tenant_slots(tenant));
     v["rate_limit_per_minute"] = json!(cfg.tenant_rate(tenant));
-    v["gpu_backend"] = match runpod::health(&cfg).await {
-        Ok(h) => json!({"reachable": true, "workers": h.get("workers"), "jobs": h.get("jobs")}),
-        Err(e) => json!({"reachable": false, "error": e.to_string()}),
-    };
+    v["gpu_backend"] = runpod::cached_health(&cfg).await.tenant_view(util::now_ms());
     json(200, &v).map_err(internal("response"))
 }
 
@@ -296,7 +293,8 @@ async fn runpod_webhook(mut req: Request, env: &Env, job_id: &str, token: &str) 
     if !is_job_id(job_id) || !crate::token::verify_job_token(&cfg.webhook_token_secret, job_id, token) {
         return Err(ApiError::unauthorized());
     }
-    let body: Value = req.json().await.map_err(|_| ApiError::new(400, "invalid-json", "the webhook body is not JSON"))?;
+    let body = util::read_body(&mut req, cfg.max_body_bytes).await?;
+    let body: Value = serde_json::from_slice(&body).map_err(|_| ApiError::new(400, "invalid-json", "the webhook body is not JSON"))?;
     let ns = jobs(env)?;
     let resp = call_job(&ns, job_id, Method::Post, "/runpod", Some(body.to_string())).await?;
     match resp.status_code() {

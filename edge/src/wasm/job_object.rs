@@ -60,8 +60,9 @@ impl DurableObject for JobObject {
                 self.create(body).await
             }
             (Method::Get, "/record") => match self.load()? {
-                Some((r, _)) => json(200, &r),
-                None => Response::error("no such job", 404),
+                // Past retention (its alarm deletes it): gone already.
+                Some((r, _)) if !r.expired(util::now_ms()) => json(200, &r),
+                _ => Response::error("no such job", 404),
             },
             (Method::Post, "/runpod") => {
                 let body: Value = req.json().await?;
@@ -93,6 +94,13 @@ impl DurableObject for JobObject {
         util::enter_alarm();
         self.schema()?;
         let Some((r, _)) = self.load()? else { return Response::ok("gone") };
+        if r.expired(util::now_ms()) {
+            // Retention: the job ended RETENTION_MS ago (the tenant's index forgets it too).
+            util::log(&json!({"level": "info", "msg": "job deleted after its retention period", "job": r.job_id}));
+            self.state.storage().delete_alarm().await?;
+            self.state.storage().delete_all().await?;
+            return Response::ok("deleted");
+        }
         let cfg = match util::config(&self.env) {
             Ok(c) => c,
             Err(_) => {
@@ -257,12 +265,12 @@ impl JobObject {
         self.load()?.map(|(r, _)| r).ok_or_else(|| bad("no such job"))
     }
 
+    /// Submits part `i` if it is still due. The claim is saved before `/run` and
+    /// checked again after it: events that ran during the await (a webhook, a cancel,
+    /// another step) may have ended the job or submitted the part themselves.
     async fn submit_part(&self, cfg: &EdgeConfig, i: usize, plan: &Plan) -> Result<()> {
         let Some((mut r, _)) = self.load()? else { return Err(bad("no such job")) };
-        if r.is_terminal() {
-            return Ok(());
-        }
-        r.begin_submit(i, util::now_ms());
+        let Some(claim) = r.claim_submit(i, util::now_ms()) else { return Ok(()) };
         self.save(&r)?;
         let attempt = r.parts[i].attempts + 1;
         let submitted = match crate::presign::worker_job(&cfg.s3, plan, &r.job_id, attempt, cfg.job_url_ttl(), util::now_system()) {
@@ -276,9 +284,13 @@ impl JobObject {
         let Some((mut r, _)) = self.load()? else { return Err(bad("no such job")) };
         match submitted {
             Ok(runpod_id) => {
-                if !r.submitted(i, runpod_id.clone()) {
-                    // The job ended while RunPod took the part: take it back.
+                if !r.submitted(i, claim, runpod_id.clone()) {
+                    // The job ended, or another event took the part over, while RunPod
+                    // took it: take this one back.
+                    util::log(&json!({"level": "warn", "msg": "part no longer ours after /run: cancelling", "job": r.job_id,
+                        "part": i, "runpod_id": runpod_id}));
                     let _ = runpod::cancel(cfg, &runpod_id).await;
+                    return Ok(());
                 }
                 util::log(
                     &json!({"level": "info", "msg": "part submitted", "job": r.job_id, "part": i, "attempt": attempt, "runpod_id": runpod_id}),
@@ -286,8 +298,7 @@ impl JobObject {
             }
             Err(e) => {
                 util::log(&json!({"level": "error", "msg": "runpod submit failed", "job": r.job_id, "part": i, "error": e.to_string()}));
-                let retryable = matches!(e, RunpodError::Unavailable(_));
-                r.submit_failed(i, retryable, &e.to_string(), util::now_ms(), &cfg.retry);
+                r.submit_failed(i, claim, &e, util::now_ms(), &cfg.retry);
             }
         }
         self.save(&r)

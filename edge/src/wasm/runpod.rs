@@ -5,27 +5,14 @@ use serde_json::{Value, json};
 use worker::wasm_bindgen::JsValue;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
+use std::cell::RefCell;
+
+use crate::backend::{self, BackendError, HealthCache, HealthCheck, HealthLookup};
 use crate::config::EdgeConfig;
 
-#[derive(Debug)]
-pub enum RunpodError {
-    /// Could not reach RunPod, or it answered 5xx.
-    Unavailable(String),
-    /// RunPod refused the request (4xx) or answered something unreadable.
-    Refused(String),
-    /// RunPod does not know the job (404 from `/status` or `/cancel`).
-    NotFound(String),
-}
-
-impl std::fmt::Display for RunpodError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunpodError::Unavailable(m) => write!(f, "unavailable: {m}"),
-            RunpodError::Refused(m) => write!(f, "refused: {m}"),
-            RunpodError::NotFound(m) => write!(f, "not found: {m}"),
-        }
-    }
-}
+/// How a call failed; classified by [`crate::backend::classify`] (429 is retried after
+/// its `Retry-After`, not refused).
+pub type RunpodError = BackendError;
 
 async fn call(cfg: &EdgeConfig, method: Method, path: &str, body: Option<&Value>) -> Result<Value, RunpodError> {
     let url = format!("{}/v2/{}/{path}", cfg.runpod_base_url, cfg.runpod_endpoint_id);
@@ -43,16 +30,9 @@ async fn call(cfg: &EdgeConfig, method: Method, path: &str, body: Option<&Value>
     let req = Request::new_with_init(&url, &init).map_err(|e| RunpodError::Refused(e.to_string()))?;
     let mut resp = Fetch::Request(req).send().await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
     let status = resp.status_code();
+    let retry_after = resp.headers().get("retry-after").ok().flatten();
     let text = resp.text().await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
-    if status >= 500 {
-        return Err(RunpodError::Unavailable(format!("HTTP {status}")));
-    }
-    if status == 404 {
-        return Err(RunpodError::NotFound(format!("HTTP 404: {}", text.chars().take(300).collect::<String>())));
-    }
-    if !(200..300).contains(&status) {
-        return Err(RunpodError::Refused(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())));
-    }
+    backend::classify(status, retry_after.as_deref(), &text, super::util::now_ms())?;
     serde_json::from_str(&text).map_err(|e| RunpodError::Refused(format!("unreadable answer: {e}")))
 }
 
@@ -80,4 +60,21 @@ pub async fn cancel(cfg: &EdgeConfig, id: &str) -> Result<Value, RunpodError> {
 
 pub async fn health(cfg: &EdgeConfig) -> Result<Value, RunpodError> {
     call(cfg, Method::Get, "health", None).await
+}
+
+thread_local! {
+    /// The isolate's last health check of the backend (isolates are single-threaded).
+    static HEALTH: RefCell<HealthCache> = RefCell::default();
+}
+
+/// The backend's health, asked at most once per [`backend::HEALTH_TTL_MS`] by this
+/// isolate, whoever calls (`GET /health` is anonymous).
+pub async fn cached_health(cfg: &EdgeConfig) -> HealthCheck {
+    if let HealthLookup::Cached(c) = HEALTH.with(|h| h.borrow_mut().lookup(super::util::now_ms())) {
+        return c;
+    }
+    let result = health(cfg).await.map_err(|e| e.to_string());
+    let check = HealthCheck { checked_ms: super::util::now_ms(), result };
+    HEALTH.with(|h| h.borrow_mut().store(check.clone()));
+    check
 }

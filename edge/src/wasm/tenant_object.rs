@@ -16,8 +16,8 @@ use worker::{DurableObject, Env, Method, Request, Response, Result, SqlStorageVa
 use super::util::{self, json};
 use crate::tenant::{Bucket, Idempotency, IdempotencyRecord, LeaseBook, idempotency};
 
-/// Index rows are kept this long after their last update.
-const INDEX_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+/// Index rows are kept this long after their last update (as job objects are).
+const INDEX_RETENTION_MS: i64 = crate::tenant::RETENTION_MS;
 /// The alarm runs at least this often while there is anything to expire or prune.
 const HOUSEKEEPING_MS: i64 = 3600 * 1000;
 

@@ -3,10 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use serde::Serialize;
-use worker::{Env, Response, Result};
+use worker::{Env, Request, Response, Result};
 
 use crate::api_error::ApiError;
+use crate::body::CappedBody;
 use crate::config::EdgeConfig;
 
 /// Reads every setting from Worker secrets, falling back to vars.
@@ -97,4 +99,21 @@ pub fn url_of(cfg: &EdgeConfig) -> impl Fn(&str) -> String + '_ {
         Some(base) => crate::presign::public_url(base, key),
         None => crate::presign::presign(&cfg.s3, crate::presign::Method::Get, key, cfg.download_url_ttl, now).unwrap_or_default(),
     }
+}
+
+/// Reads a request body of at most `cap` bytes from its stream, chunk by chunk: past
+/// the cap (declared or seen) it answers 413 `body-too-large` at once, and dropping the
+/// stream cancels the rest of the upload. No body reads as empty.
+pub async fn read_body(req: &mut Request, cap: usize) -> std::result::Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::new(413, "body-too-large", format!("request bodies are limited to {cap} bytes"));
+    let declared = req.headers().get("content-length").ok().flatten();
+    let mut body = CappedBody::new(cap, declared.as_deref()).map_err(|_| too_large())?;
+    if req.inner().body().is_none() {
+        return Ok(vec![]);
+    }
+    let mut stream = req.stream().map_err(internal("reading the body"))?;
+    while let Some(chunk) = stream.next().await {
+        body.push(&chunk.map_err(internal("reading the body"))?).map_err(|_| too_large())?;
+    }
+    Ok(body.into_bytes())
 }
