@@ -25,6 +25,19 @@ pub struct Config {
     pub allow_loopback_http: bool,
     /// Largest input accepted (`MAX_INPUT_BYTES`, default 2 GiB).
     pub max_input_bytes: u64,
+    /// Bytes one job may download in all (`MAX_JOB_INPUT_BYTES`, default 8 GiB): its
+    /// parallel downloads share one count, charged before each chunk is written, so the
+    /// work dir never holds more (inputs land in `/dev/shm`, RAM charged to the container).
+    /// Crossing it fails the job, not retried (`job-inputs-too-large`).
+    pub max_job_input_bytes: u64,
+    /// Free space a job needs on the work dir's file system to start
+    /// (`MIN_FREE_WORK_BYTES`, default 1 GiB); below it the job fails retryably
+    /// (`insufficient-disk`) before downloading anything.
+    pub min_free_work_bytes: u64,
+    /// Longest one input's download may take, every attempt together
+    /// (`DOWNLOAD_DEADLINE_SECS`, default 600): the read timeout alone never ends a
+    /// server that sends a byte now and then (`input-download-timeout`, not retried).
+    pub download_deadline: Duration,
     /// Downloads and uploads in flight per job (`TRANSFER_PARALLELISM`, default 4).
     pub transfer_parallelism: usize,
     /// Clips rendered at once per job at most (`RENDER_PARALLELISM`, default: the
@@ -117,6 +130,9 @@ impl Config {
             },
             allow_loopback_http: matches!(env("ALLOW_LOOPBACK_HTTP").as_deref(), Some("1" | "true")),
             max_input_bytes: num("MAX_INPUT_BYTES", 2 << 30)?,
+            max_job_input_bytes: num("MAX_JOB_INPUT_BYTES", 8 << 30)?,
+            min_free_work_bytes: num("MIN_FREE_WORK_BYTES", 1 << 30)?,
+            download_deadline: Duration::from_secs(num("DOWNLOAD_DEADLINE_SECS", 600)?.max(1)),
             transfer_parallelism: num("TRANSFER_PARALLELISM", 4)?.max(1) as usize,
             render_parallelism: num("RENDER_PARALLELISM", cores as u64)?.max(1) as usize,
             nvenc_sessions: num("NVENC_MAX_SESSIONS", 8)?.max(1) as usize,
@@ -146,12 +162,11 @@ fn default_work_root() -> PathBuf {
     }
 }
 
-fn free_bytes(path: &std::path::Path) -> Option<u64> {
-    // `df` is everywhere we run; avoiding libc keeps the crate free of unsafe code.
-    let out = std::process::Command::new("df").arg("-Pk").arg(path).output().ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let kb: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
-    Some(kb * 1024)
+/// Bytes an unprivileged process may still write on `path`'s file system (statvfs's
+/// `f_bavail × f_frsize`; rustix keeps the crate free of unsafe code).
+pub fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(path).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Memory a job may still use: the smaller of the kernel's `MemAvailable` and what the
@@ -197,5 +212,13 @@ mod tests {
             assert!(e.contains("R2_PUBLIC_BASE_URL") && e.contains("http(s)"), "{bad}: {e}");
         }
         assert!(PublicInputs::from_parts(None, Some("videos")).unwrap_err().contains("without R2_PUBLIC_BASE_URL"));
+    }
+
+    #[test]
+    fn free_bytes_reads_the_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = free_bytes(dir.path()).expect("statvfs of a temp dir");
+        assert!(free > 0, "{free}");
+        assert_eq!(free_bytes(&dir.path().join("missing")), None);
     }
 }

@@ -14,6 +14,20 @@ pub enum JobError {
     Download { name: String, detail: String, retryable: bool },
     #[error("input `{name}` is larger than the {limit}-byte limit")]
     InputTooLarge { name: String, limit: u64 },
+    /// The job's inputs together passed `MAX_JOB_INPUT_BYTES` while downloading; `name`
+    /// is the input whose bytes crossed it.
+    #[error("the job's inputs are larger than the {limit}-byte total allowed (MAX_JOB_INPUT_BYTES); `{name}` crossed it")]
+    JobInputsTooLarge { name: String, limit: u64 },
+    /// One input's download (every attempt together) ran past `DOWNLOAD_DEADLINE_SECS`.
+    #[error("input `{name}` was not downloaded within {secs} s (DOWNLOAD_DEADLINE_SECS)")]
+    DownloadTimeout { name: String, secs: u64 },
+    /// The work dir's file system had less free space than `MIN_FREE_WORK_BYTES` when
+    /// the job started; another worker (or this one later) may have room.
+    #[error("the worker's disk has {free} bytes free; jobs start with at least {needed} (MIN_FREE_WORK_BYTES)")]
+    InsufficientDisk { free: u64, needed: u64 },
+    /// Platform mode: the job ran past `JOB_DEADLINE_SECS` and was cancelled.
+    #[error("the job ran past the worker's {secs} s deadline (JOB_DEADLINE_SECS) and was stopped")]
+    DeadlineExceeded { secs: u64 },
     #[error("input `{name}` is not a media file ffmpeg can read")]
     InputNotMedia { name: String, stderr_tail: String },
     /// The input is media but unusable for this operation (a stream missing, a range
@@ -53,6 +67,10 @@ impl JobError {
             JobError::InputRefused { .. } => "input-refused",
             JobError::Download { .. } => "input-download-failed",
             JobError::InputTooLarge { .. } => "input-too-large",
+            JobError::JobInputsTooLarge { .. } => "job-inputs-too-large",
+            JobError::DownloadTimeout { .. } => "input-download-timeout",
+            JobError::InsufficientDisk { .. } => "insufficient-disk",
+            JobError::DeadlineExceeded { .. } => "deadline-exceeded",
             JobError::InputNotMedia { .. } => "input-not-media",
             JobError::BadInput { code, .. } => code,
             JobError::OutputTooLarge { .. } => "output-too-large",
@@ -71,7 +89,8 @@ impl JobError {
                 *retryable
             }
             JobError::Ffmpeg(e) => matches!(e, ProcessError::Timeout { .. } | ProcessError::Io(_)),
-            JobError::Internal(_) => true,
+            // Free space is this worker's state at this moment, not the job's fault.
+            JobError::Internal(_) | JobError::InsufficientDisk { .. } => true,
             _ => false,
         }
     }

@@ -37,6 +37,9 @@ pub struct Executor {
     pub cuda_decode: bool,
     /// The Whisper engine: one per process, so loaded models stay warm across jobs.
     pub transcriber: Arc<crate::transcribe::Engine>,
+    /// The running job's download budget (`MAX_JOB_INPUT_BYTES`): [`Executor::execute`]
+    /// runs each job on a copy holding its own. `None` outside a job.
+    input_budget: Option<Arc<transfer::Budget>>,
 }
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,25 +52,28 @@ impl Executor {
         // The model registry from the environment (WHISPER_MODELS_DIR, WHISPER_MODELS,
         // WHISPER_DEFAULT_MODEL); nothing is loaded until a job asks for a model.
         let transcriber = Arc::new(crate::transcribe::Engine::new(crate::transcribe::models::Registry::from_env(), cfg.ffmpeg.clone()));
-        Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode, transcriber })
+        Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode, transcriber, input_budget: None })
     }
 
     /// Runs the job to completion, failure or cancellation.
     pub async fn execute(&self, job: &WorkerJob, progress: ProgressFn, cancel: &CancellationToken) -> Result<WorkerOutput, JobError> {
         let started = Instant::now();
+        // Every download of this job, whichever operation makes it, draws on one budget.
+        let this = &Executor { input_budget: Some(Arc::new(transfer::Budget::new(self.cfg.max_job_input_bytes))), ..self.clone() };
         let dir = tempfile::Builder::new()
             .prefix(&format!("job-{}-", sanitize(&job.job_id)))
             .tempdir_in(&self.cfg.work_root)
             .map_err(|e| JobError::Internal(format!("work dir: {e}")))?;
         check_counts(&job.task)?;
+        check_free_space(&self.cfg.work_root, self.cfg.min_free_work_bytes)?;
         let mut timings = BTreeMap::new();
         let mut out = match &job.task {
-            Task::Img2vid(t) => self.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
-            Task::Stage => self.stage(job, dir.path(), &progress, cancel, &mut timings).await?,
-            Task::Render(t) => self.render(job, t, dir.path(), &progress, cancel, &mut timings).await?,
-            Task::Transcribe(t) => self.transcribe(job, t, dir.path(), &progress, cancel, &mut timings).await?,
-            Task::SegmentAudio(t) => self.segment_audio(job, t, dir.path(), &progress, cancel, &mut timings).await?,
-            single => self.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Img2vid(t) => this.img2vid(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Stage => this.stage(job, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Render(t) => this.render(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::Transcribe(t) => this.transcribe(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::SegmentAudio(t) => this.segment_audio(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            single => this.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);
         out.timings_ms = timings;
@@ -104,10 +110,17 @@ impl Executor {
         let input = job.input(name).ok_or_else(|| JobError::InvalidTask(format!("no input named `{name}`")))?;
         let url = transfer::check_url(&input.url, self.cfg.allow_loopback_http)
             .map_err(|e| JobError::InputRefused { name: name.into(), reason: format!("{e:?}") })?;
-        let fut = transfer::download(&self.http, &url, dest, self.cfg.max_input_bytes);
+        let limits = transfer::DownloadLimits {
+            max_bytes: self.cfg.max_input_bytes,
+            budget: self.input_budget.clone().unwrap_or_else(|| Arc::new(transfer::Budget::new(self.cfg.max_job_input_bytes))),
+            deadline: self.cfg.download_deadline,
+        };
+        let fut = transfer::download(&self.http, &url, dest, &limits);
         let res = tokio::select! { r = fut => r, () = cancel.cancelled() => return Err(JobError::Cancelled) };
         res.map_err(|e| match e {
             TransferError::TooLarge { limit } => JobError::InputTooLarge { name: name.into(), limit },
+            TransferError::OverBudget { limit } => JobError::JobInputsTooLarge { name: name.into(), limit },
+            TransferError::Deadline { after } => JobError::DownloadTimeout { name: name.into(), secs: after.as_secs() },
             TransferError::Refused(reason) => JobError::InputRefused { name: name.into(), reason },
             TransferError::Failed { detail, retryable } => JobError::Download { name: name.into(), detail, retryable },
         })
@@ -240,6 +253,21 @@ fn check_img2vid(t: &Img2VidTask) -> Result<(), JobError> {
     let max_frames = (MAX_IMAGE_SECONDS * f64::from(t.frame_rate)).ceil() as u32;
     if let Some(c) = t.clips.iter().find(|c| c.frames == 0 || c.frames > max_frames) {
         return bad(format!("clip `{}` has {} frames; 1–{max_frames} allowed", c.id, c.frames));
+    }
+    Ok(())
+}
+
+/// A job starts only with `min_free` bytes free where its work dir goes: downloads,
+/// renders and outputs share that file system (with `/dev/shm`, the container's RAM).
+fn check_free_space(work_root: &Path, min_free: u64) -> Result<(), JobError> {
+    if min_free == 0 {
+        return Ok(());
+    }
+    let free = crate::config::free_bytes(work_root)
+        .ok_or_else(|| JobError::Internal(format!("work dir {}: free space unreadable", work_root.display())))?;
+    if free < min_free {
+        tracing::warn!(free, min_free, work_root = %work_root.display(), "refusing a job: too little free space");
+        return Err(JobError::InsufficientDisk { free, needed: min_free });
     }
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! long-poll, and the heartbeat. Each job runs through the [`Executor`], posts
 //! throttled progress and then its result to job-done. When `shutdown` fires the
 //! loops end and running jobs are cancelled (the executor kills their ffmpeg); like a
-//! stopped runpod-python job, a cancelled job reports nothing further.
+//! stopped runpod-python job, a cancelled job reports nothing further. A job still
+//! running at `JOB_DEADLINE_SECS` is cancelled the same way and reported failed
+//! (`deadline-exceeded`), which frees its slot.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,6 +45,9 @@ const EMPTY_STOP_PAUSE: Duration = Duration::from_secs(1);
 /// After a failed take or stop poll (runpod-python retries the take at once; a pause
 /// keeps a broken endpoint from being hammered).
 const ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// How long a job past its deadline may take to wind down (the executor kills and
+/// reaps its ffmpeg on cancel) before the slot is freed anyway.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
 /// Debug builds only: the job with this id panics when it starts (the tests' way to
 /// reach the panic path; release builds do not read it).
 const TEST_PANIC_JOB_VAR: &str = "GPU_WORKER_TEST_PANIC_JOB";
@@ -64,6 +69,11 @@ pub struct PlatformConfig {
     pub ping_interval: Duration,
     /// `RUNPOD_CONCURRENCY`: jobs running at once (default 1).
     pub concurrency: usize,
+    /// `JOB_DEADLINE_SECS` (default 3600): a job still running this long after it
+    /// started is cancelled (its ffmpeg killed) and fails as `deadline-exceeded`, not
+    /// retried. Keep it under the endpoint's RunPod execution timeout, so the worker
+    /// reports the failure and frees the slot before RunPod gives up on the job.
+    pub job_deadline: Duration,
     /// Pause after a 429 from job-take or job-stop (runpod-python: 5 s).
     pub too_many_requests_pause: Duration,
     /// An empty take that came back sooner than this waits out the rest, so a server
@@ -91,6 +101,7 @@ impl fmt::Debug for PlatformConfig {
             .field("ping_url", &self.ping_url)
             .field("ping_interval", &self.ping_interval)
             .field("concurrency", &self.concurrency)
+            .field("job_deadline", &self.job_deadline)
             .finish_non_exhaustive()
     }
 }
@@ -124,6 +135,7 @@ impl PlatformConfig {
         };
         let ping_ms = number("RUNPOD_PING_INTERVAL", 10_000, &mut problems);
         let concurrency = number("RUNPOD_CONCURRENCY", 1, &mut problems);
+        let job_deadline_secs = number("JOB_DEADLINE_SECS", 3600, &mut problems);
 
         // The same substitutions as runpod-python (`worker_state.WORKER_ID` is the pod id).
         let job_take_url = take.replace("$ID", &pod_id);
@@ -154,6 +166,7 @@ impl PlatformConfig {
             ping_url,
             ping_interval: Duration::from_millis(ping_ms),
             concurrency: concurrency as usize,
+            job_deadline: Duration::from_secs(job_deadline_secs),
             too_many_requests_pause: Duration::from_secs(5),
             min_take_interval: Duration::from_secs(1),
             progress_interval: Duration::from_secs(1),
@@ -483,7 +496,9 @@ async fn run_job(w: &Arc<Worker>, job: &TakenJob, cancel: &CancellationToken) {
             Err(e) => Err(e),
             Ok(incoming) => {
                 let (progress, finished, reporter) = progress_reporter(w, &job.id);
-                let r = w.exec.execute(incoming.job(), progress, cancel).await;
+                let (job, exec) = (incoming.job(), &w.exec);
+                let run = |token: CancellationToken| async move { exec.execute(job, progress, &token).await };
+                let r = with_deadline(w.cfg.job_deadline, CANCEL_GRACE, cancel, run).await;
                 if cancel.is_cancelled() {
                     reporter.abort();
                 } else {
@@ -513,6 +528,29 @@ async fn run_job(w: &Arc<Worker>, job: &TakenJob, cancel: &CancellationToken) {
     match w.post_done(&job.id, &body, &w.cfg.done_retry_delays).await {
         Ok(()) => tracing::info!(job = %job.id, ok = result.is_ok(), "finished"),
         Err(e) => tracing::error!(job = %job.id, error = %e, "could not return the job's result"),
+    }
+}
+
+/// Runs `job` with a child of `cancel`; at `deadline` that child is cancelled, the job
+/// is given `grace` to kill and reap what it started, and the outcome is
+/// `deadline-exceeded`. A stop or shutdown (`cancel`) reaches the job as before.
+async fn with_deadline<T, F, Fut>(deadline: Duration, grace: Duration, cancel: &CancellationToken, job: F) -> Result<T, JobError>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<T, JobError>>,
+{
+    let token = cancel.child_token();
+    let run = job(token.clone());
+    tokio::pin!(run);
+    tokio::select! {
+        r = &mut run => r,
+        () = tokio::time::sleep(deadline) => {
+            token.cancel();
+            if tokio::time::timeout(grace, run).await.is_err() {
+                tracing::error!(?grace, "a job past its deadline did not end when cancelled; dropped");
+            }
+            Err(JobError::DeadlineExceeded { secs: deadline.as_secs() })
+        }
     }
 }
 
@@ -619,6 +657,7 @@ mod tests {
         assert_eq!(c.job_done_url, "https://api.runpod.ai/v2/ep/job-done/pod-1/$ID?gpu=H100");
         assert_eq!(c.ping_url.as_deref(), Some("https://api.runpod.ai/v2/ep/ping/pod-1?gpu=H100"));
         assert_eq!((c.concurrency, c.ping_interval, c.too_many_requests_pause), (1, Duration::from_secs(10), Duration::from_secs(5)));
+        assert_eq!(c.job_deadline, Duration::from_secs(3600));
         assert_eq!(c.api_key, "sekrit-key");
         assert!(!format!("{c:?}").contains("sekrit"), "the key is redacted: {c:?}");
     }
@@ -629,6 +668,7 @@ mod tests {
             ("RUNPOD_WEBHOOK_GET_JOB", "not a url"),
             ("RUNPOD_CONCURRENCY", "0"),
             ("RUNPOD_PING_INTERVAL", "soon"),
+            ("JOB_DEADLINE_SECS", "1h"),
         ]))
         .unwrap_err();
         for part in [
@@ -638,6 +678,7 @@ mod tests {
             "RUNPOD_WEBHOOK_GET_JOB=\"not a url\" is not an http(s) URL",
             "RUNPOD_CONCURRENCY=\"0\"",
             "RUNPOD_PING_INTERVAL=\"soon\"",
+            "JOB_DEADLINE_SECS=\"1h\"",
         ] {
             assert!(e.contains(part), "{part:?} missing from: {e}");
         }
@@ -647,9 +688,10 @@ mod tests {
     fn optional_settings_and_urls_without_a_query() {
         let mut vars = RUNPOD[..4].to_vec();
         vars.push(("RUNPOD_WEBHOOK_GET_JOB", "http://127.0.0.1:9/take/$ID"));
-        vars.extend([("RUNPOD_CONCURRENCY", "3"), ("RUNPOD_PING_INTERVAL", "2500")]);
+        vars.extend([("RUNPOD_CONCURRENCY", "3"), ("RUNPOD_PING_INTERVAL", "2500"), ("JOB_DEADLINE_SECS", "900")]);
         let c = PlatformConfig::from_lookup(env(&vars)).unwrap();
         assert_eq!((c.concurrency, c.ping_interval, c.ping_url.as_deref()), (3, Duration::from_millis(2500), None));
+        assert_eq!(c.job_deadline, Duration::from_secs(900));
         assert_eq!(c.job_stop_url(), None, "no /job-take/, no stop channel");
         assert_eq!(with_query(&c.job_take_url, "job_in_progress=0"), "http://127.0.0.1:9/take/pod-1?job_in_progress=0");
         assert_eq!(with_query("http://h/done/x?gpu=a", "isStream=false"), "http://h/done/x?gpu=a&isStream=false");
@@ -661,6 +703,46 @@ mod tests {
         assert!(idle.starts_with("http://h/ping/pod-1?gpu=a&runpod_version=1.12.0%2Bapi-gpu-worker."), "{idle}");
         let busy = ping_url("http://h/ping/pod-1", &["a".into(), "b".into()]);
         assert!(busy.starts_with("http://h/ping/pod-1?job_id=a%2Cb&runpod_version="), "{busy}");
+    }
+
+    #[tokio::test]
+    async fn a_job_past_its_deadline_is_cancelled_and_fails_as_deadline_exceeded() {
+        let (deadline, grace) = (Duration::from_millis(300), Duration::from_millis(200));
+        let slack = Duration::from_millis(150);
+        let saw_cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = saw_cancel.clone();
+        let started = Instant::now();
+        // A job that runs until cancelled, then winds down as the executor does.
+        let r: Result<(), JobError> = with_deadline(deadline, grace, &CancellationToken::new(), |token| async move {
+            token.cancelled().await;
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            Err(JobError::Cancelled)
+        })
+        .await;
+        let err = r.unwrap_err();
+        assert_eq!((err.code(), err.is_retryable()), ("deadline-exceeded", false));
+        assert!(saw_cancel.load(std::sync::atomic::Ordering::SeqCst), "the job's token was cancelled");
+        let took = started.elapsed();
+        assert!(took >= deadline && took < deadline + slack, "{took:?}");
+
+        // Within the deadline the job's own outcome stands; a stop still reaches the job.
+        let ok: Result<u8, JobError> = with_deadline(deadline, grace, &CancellationToken::new(), |_| async { Ok(7) }).await;
+        assert_eq!(ok.unwrap(), 7);
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let r: Result<(), JobError> = with_deadline(deadline, grace, &stop, |token| async move {
+            token.cancelled().await;
+            Err(JobError::Cancelled)
+        })
+        .await;
+        assert_eq!(r.unwrap_err().code(), "cancelled");
+
+        // A job that ignores its cancel is dropped after the grace period.
+        let started = Instant::now();
+        let r: Result<(), JobError> = with_deadline(deadline, grace, &CancellationToken::new(), |_| std::future::pending()).await;
+        assert_eq!(r.unwrap_err().code(), "deadline-exceeded");
+        let took = started.elapsed();
+        assert!(took >= deadline + grace && took < deadline + grace + slack, "{took:?}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Downloads from presigned GET URLs and uploads to presigned PUT URLs, through a
 //! client that refuses to reach private addresses.
 //!
-//! Streaming both ways (constant memory), byte limits, retries with exponential
-//! backoff on network errors and 5xx, PUT with an explicit Content-Length (S3 and R2
-//! refuse chunked uploads to presigned URLs).
+//! Streaming both ways (constant memory), byte limits (per download, and a job's
+//! [`Budget`] shared by its parallel downloads), a total deadline per download, retries
+//! with exponential backoff on network errors and 5xx, PUT with an explicit
+//! Content-Length (S3 and R2 refuse chunked uploads to presigned URLs).
 //!
 //! SSRF guard: URL checks alone cannot stop a public host name that resolves to a
 //! private address (or is re-pointed there between check and connect), so the
@@ -17,6 +18,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -27,8 +29,21 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferError {
     Refused(String),
-    TooLarge { limit: u64 },
-    Failed { detail: String, retryable: bool },
+    TooLarge {
+        limit: u64,
+    },
+    /// The job's [`Budget`] of `limit` bytes ran out.
+    OverBudget {
+        limit: u64,
+    },
+    /// The download (every attempt together) did not finish within `after`.
+    Deadline {
+        after: Duration,
+    },
+    Failed {
+        detail: String,
+        retryable: bool,
+    },
 }
 
 impl TransferError {
@@ -65,6 +80,16 @@ fn classify(e: reqwest::Error) -> TransferError {
         source = err.source();
     }
     TransferError::Failed { detail, retryable }
+}
+
+/// A failure while reading a response body: reqwest calls it a decode error, but with
+/// no content decoding enabled (no gzip/brotli features) it is the connection failing
+/// mid-transfer, worth another attempt (the retry starts the file again).
+fn body_error(e: reqwest::Error) -> TransferError {
+    match classify(e) {
+        TransferError::Failed { detail, .. } => TransferError::Failed { detail, retryable: true },
+        other => other,
+    }
 }
 
 /// `scheme://host[:port]/path` of a URL: what a message may name, never its query
@@ -187,8 +212,84 @@ pub fn check_url(raw: &str, allow_loopback_http: bool) -> Result<url::Url, Trans
     Ok(url)
 }
 
-/// GETs `url` into `dest`, refusing more than `max_bytes`. Returns the byte count.
-pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, max_bytes: u64) -> Result<u64, TransferError> {
+/// The bytes one job may download in all, shared by its parallel downloads: every
+/// chunk is charged before it is written, so the job's files never add up to more.
+#[derive(Debug)]
+pub struct Budget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl Budget {
+    pub fn new(limit: u64) -> Budget {
+        Budget { limit, used: AtomicU64::new(0) }
+    }
+
+    /// Bytes charged and not given back: what the job's finished and in-flight
+    /// downloads hold on disk.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+
+    fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used())
+    }
+
+    /// Charges `n` bytes, or nothing when they would pass the limit.
+    fn charge(&self, n: u64) -> Result<(), TransferError> {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| u.checked_add(n).filter(|t| *t <= self.limit))
+            .map(drop)
+            .map_err(|_| TransferError::OverBudget { limit: self.limit })
+    }
+}
+
+/// One download's bytes on a [`Budget`]: each attempt starts from an empty file, so it
+/// starts from zero; given back when the download is dropped (its file is removed on
+/// failure), kept when it succeeds.
+struct Charge<'a> {
+    budget: &'a Budget,
+    bytes: AtomicU64,
+}
+
+impl Charge<'_> {
+    fn add(&self, n: u64) -> Result<(), TransferError> {
+        self.budget.charge(n)?;
+        self.bytes.fetch_add(n, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Gives back what an earlier attempt wrote (its file was just truncated).
+    fn restart(&self) {
+        self.budget.used.fetch_sub(self.bytes.swap(0, Ordering::AcqRel), Ordering::AcqRel);
+    }
+
+    fn keep(self) {
+        self.bytes.store(0, Ordering::Release);
+    }
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        self.restart();
+    }
+}
+
+/// What one download may take: its own byte limit, the job's shared [`Budget`], and a
+/// deadline over every attempt (the client's read timeout restarts with each byte, so
+/// alone it never ends a server that sends one now and then).
+#[derive(Debug, Clone)]
+pub struct DownloadLimits {
+    pub max_bytes: u64,
+    pub budget: Arc<Budget>,
+    pub deadline: Duration,
+}
+
+/// GETs `url` into `dest` within `limits`. Returns the byte count; on failure `dest`
+/// is removed and its bytes given back to the budget.
+pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, limits: &DownloadLimits) -> Result<u64, TransferError> {
+    let (max_bytes, budget, deadline) = (limits.max_bytes, &*limits.budget, limits.deadline);
+    let charge = Charge { budget, bytes: AtomicU64::new(0) };
     let once = || async {
         let resp = client.get(url.clone()).send().await.map_err(classify)?;
         if !resp.status().is_success() {
@@ -199,20 +300,34 @@ pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, max
         }
         let mut file =
             tokio::fs::File::create(dest).await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
+        charge.restart();
+        if resp.content_length().is_some_and(|n| n > budget.remaining()) {
+            return Err(TransferError::OverBudget { limit: budget.limit });
+        }
         let mut stream = resp.bytes_stream();
         let mut total = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(classify)?;
+            let chunk = chunk.map_err(body_error)?;
             total += chunk.len() as u64;
             if total > max_bytes {
                 return Err(TransferError::TooLarge { limit: max_bytes });
             }
+            charge.add(chunk.len() as u64)?;
             file.write_all(&chunk).await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
         }
         file.flush().await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
         Ok(total)
     };
-    once.retry(backoff()).when(TransferError::retryable).await
+    let attempts = once.retry(backoff()).when(TransferError::retryable);
+    let result = tokio::time::timeout(deadline, attempts).await.unwrap_or(Err(TransferError::Deadline { after: deadline }));
+    match result {
+        Ok(_) => charge.keep(),
+        // Best effort: the job fails and its work dir goes anyway.
+        Err(_) => {
+            let _ = tokio::fs::remove_file(dest).await;
+        }
+    }
+    result
 }
 
 /// PUTs the file at `src` to `url` with its Content-Length. Returns the byte count.
@@ -287,17 +402,17 @@ mod tests {
         let dest = dir.path().join("f");
 
         let url = check_url(&format!("{base}/flaky"), true).unwrap();
-        assert_eq!(download(&client, &url, &dest, 100).await, Ok(5));
+        assert_eq!(download(&client, &url, &dest, &lim(100)).await, Ok(5));
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
         assert_eq!(hits.load(Ordering::SeqCst), 3);
 
         let url = check_url(&format!("{base}/missing"), true).unwrap();
         assert_eq!(
-            download(&client, &url, &dest, 100).await,
+            download(&client, &url, &dest, &lim(100)).await,
             Err(TransferError::Failed { detail: "HTTP 404 Not Found".into(), retryable: false })
         );
         let url = check_url(&format!("{base}/big"), true).unwrap();
-        assert_eq!(download(&client, &url, &dest, 4999).await, Err(TransferError::TooLarge { limit: 4999 }));
+        assert_eq!(download(&client, &url, &dest, &lim(4999)).await, Err(TransferError::TooLarge { limit: 4999 }));
     }
 
     #[tokio::test]
@@ -353,16 +468,17 @@ mod tests {
         let client = reqwest::Client::new();
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("f");
-        std::fs::write(&dest, b"x").unwrap();
+        let src = dir.path().join("up");
+        std::fs::write(&src, b"x").unwrap();
 
-        let err = download(&client, &url(&format!("{base}/forbidden{SIGNED}")), &dest, 100).await.unwrap_err();
+        let err = download(&client, &url(&format!("{base}/forbidden{SIGNED}")), &dest, &lim(100)).await.unwrap_err();
         assert_eq!(err, TransferError::Failed { detail: "HTTP 403 Forbidden".into(), retryable: false });
-        let err = download(&client, &url(&format!("{reset_base}/in.mp4{SIGNED}")), &dest, 100).await.unwrap_err();
+        let err = download(&client, &url(&format!("{reset_base}/in.mp4{SIGNED}")), &dest, &lim(100)).await.unwrap_err();
         assert!(matches!(&err, TransferError::Failed { retryable: true, .. }), "{err:?}");
         assert_no_signature("a reset download", &format!("{err:?}"));
-        let err = upload(&client, &url(&format!("{base}/put{SIGNED}")), &dest, "video/mp4").await.unwrap_err();
+        let err = upload(&client, &url(&format!("{base}/put{SIGNED}")), &src, "video/mp4").await.unwrap_err();
         assert_eq!(err, TransferError::Failed { detail: "HTTP 500 Internal Server Error (SignatureDoesNotMatch)".into(), retryable: true });
-        let err = upload(&client, &url(&format!("{reset_base}/out.mp4{SIGNED}")), &dest, "video/mp4").await.unwrap_err();
+        let err = upload(&client, &url(&format!("{reset_base}/out.mp4{SIGNED}")), &src, "video/mp4").await.unwrap_err();
         assert_no_signature("a reset upload", &format!("{err:?}"));
     }
 
@@ -392,6 +508,9 @@ mod tests {
             cuda_decode: false,
             allow_loopback_http,
             max_input_bytes: 1 << 20,
+            max_job_input_bytes: 1 << 20,
+            min_free_work_bytes: 0,
+            download_deadline: Duration::from_secs(60),
             transfer_parallelism: 1,
             render_parallelism: 1,
             nvenc_sessions: 8,
@@ -406,6 +525,92 @@ mod tests {
 
     fn url(s: &str) -> url::Url {
         url::Url::parse(s).unwrap()
+    }
+
+    /// `max_bytes` for one download on its own: no shared budget to speak of, a minute.
+    fn lim(max_bytes: u64) -> DownloadLimits {
+        DownloadLimits { max_bytes, budget: Arc::new(Budget::new(u64::MAX)), deadline: Duration::from_secs(60) }
+    }
+
+    /// `n` chunks of `size` bytes, `every` apart, with no Content-Length; a chunk that
+    /// is `Err` aborts the response mid-body.
+    fn trickle(chunks: Vec<Result<usize, ()>>, every: Duration) -> axum::body::Body {
+        let stream = futures_util::stream::iter(chunks).then(move |c| async move {
+            tokio::time::sleep(every).await;
+            c.map(|n| Bytes::from(vec![b'x'; n])).map_err(|()| std::io::Error::other("aborted"))
+        });
+        axum::body::Body::from_stream(stream)
+    }
+
+    #[tokio::test]
+    async fn a_download_that_trickles_ends_at_its_deadline_and_leaves_no_file() {
+        // One byte every 200 ms: each read is well inside the 10 s read timeout.
+        let app = Router::new().route("/drip", get(|| async { trickle(vec![Ok(1); 100], Duration::from_millis(200)) }));
+        let base = serve(app).await;
+        let client = client(&cfg(true)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let limits = DownloadLimits { deadline: Duration::from_secs(1), ..lim(1000) };
+        let started = std::time::Instant::now();
+        let r = download(&client, &url(&format!("{base}/drip")), &dest, &limits).await;
+        assert_eq!(r, Err(TransferError::Deadline { after: Duration::from_secs(1) }));
+        let took = started.elapsed();
+        assert!(took >= Duration::from_secs(1) && took < Duration::from_millis(1500), "{took:?}");
+        assert!(!dest.exists(), "the partial file is removed");
+        assert_eq!(limits.budget.used(), 0, "its bytes are given back");
+    }
+
+    #[tokio::test]
+    async fn parallel_downloads_share_one_budget_and_a_retry_is_not_charged_twice() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let app = Router::new()
+            .route("/a", get(|| async { trickle(vec![Ok(1000); 4], Duration::from_millis(20)) }))
+            .route("/b", get(|| async { trickle(vec![Ok(1000); 4], Duration::from_millis(20)) }))
+            .route("/sized", get(|| async { vec![b'x'; 6001] }))
+            .route(
+                "/cut-then-whole",
+                get(move || {
+                    // 3000 bytes then a broken connection; the retry sends 4000.
+                    let first = h.fetch_add(1, Ordering::SeqCst) == 0;
+                    async move {
+                        if first {
+                            trickle(vec![Ok(1000), Ok(1000), Ok(1000), Err(())], Duration::from_millis(5))
+                        } else {
+                            trickle(vec![Ok(1000); 4], Duration::from_millis(5))
+                        }
+                    }
+                }),
+            );
+        let base = serve(app).await;
+        let client = reqwest::Client::new();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+
+        // 4000 + 4000 streamed at once against 6000: one of them crosses it.
+        let limits = DownloadLimits { budget: Arc::new(Budget::new(6000)), ..lim(10_000) };
+        let (url_a, url_b) = (url(&format!("{base}/a")), url(&format!("{base}/b")));
+        let (ra, rb) = tokio::join!(download(&client, &url_a, &a, &limits), download(&client, &url_b, &b, &limits));
+        // Which one (or both, when their chunks interleave) depends on the scheduling.
+        let results = [ra, rb];
+        assert!(results.contains(&Err(TransferError::OverBudget { limit: 6000 })), "{results:?}");
+        assert!(results.iter().all(|r| matches!(r, Ok(4000) | Err(TransferError::OverBudget { .. }))), "{results:?}");
+        let finished: u64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+        assert_eq!(limits.budget.used(), finished, "a failed download gives its bytes back");
+        let on_disk: u64 = [&a, &b].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+        assert_eq!(on_disk, finished, "only a finished file is left");
+        // A Content-Length past what is left fails before any byte is written.
+        let sized = dir.path().join("sized");
+        assert_eq!(
+            download(&client, &url(&format!("{base}/sized")), &sized, &limits).await,
+            Err(TransferError::OverBudget { limit: 6000 })
+        );
+        assert!(!sized.exists());
+
+        // The first attempt's 3000 bytes are given back when the retry truncates the file.
+        let limits = DownloadLimits { budget: Arc::new(Budget::new(5000)), ..lim(10_000) };
+        assert_eq!(download(&client, &url(&format!("{base}/cut-then-whole")), &a, &limits).await, Ok(4000));
+        assert_eq!((hits.load(Ordering::SeqCst), limits.budget.used()), (2, 4000));
     }
 
     fn refused(r: Result<u64, TransferError>) -> String {
@@ -453,7 +658,7 @@ mod tests {
         let started = std::time::Instant::now();
         // Straight to `download`, past `check_url` (which refuses `localhost` by name):
         // this is what a public name re-pointed at 127.0.0.1 looks like to the client.
-        let reason = refused(download(&client, &url(&format!("https://localhost:{port}/x")), &dest, 100).await);
+        let reason = refused(download(&client, &url(&format!("https://localhost:{port}/x")), &dest, &lim(100)).await);
         assert!(reason.starts_with("private-address:"), "{reason}");
         assert!(started.elapsed() < Duration::from_millis(250), "refusals are not retried: {:?}", started.elapsed());
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -504,7 +709,7 @@ mod tests {
         let dest = dir.path().join("f");
         let get = |path: &str| {
             let (client, dest, url) = (&client, &dest, url(&format!("{base}{path}")));
-            async move { download(client, &url, dest, 100).await }
+            async move { download(client, &url, dest, &lim(100)).await }
         };
 
         // An unroutable 10.1.2.3 would hang until the 10 s connect timeout if tried.

@@ -151,6 +151,11 @@ struct Harness {
 
 /// Starts the platform loop against a fake RunPod whose first job-takes answer `takes`.
 async fn start(takes: Vec<TakeReply>) -> Harness {
+    start_with(takes, |cfg| cfg).await
+}
+
+/// [`start`], with the platform configuration changed by `tweak`.
+async fn start_with(takes: Vec<TakeReply>, tweak: impl FnOnce(PlatformConfig) -> PlatformConfig) -> Harness {
     let serial = SERIAL.lock().await;
     common::init_tracing();
     let storage = Storage::start().await;
@@ -171,12 +176,12 @@ async fn start(takes: Vec<TakeReply>) -> Harness {
         // Debug builds: this job panics as it starts (no other test uses the id).
         ("GPU_WORKER_TEST_PANIC_JOB", "rp-panic".to_owned()),
     ]);
-    let cfg = PlatformConfig {
+    let cfg = tweak(PlatformConfig {
         too_many_requests_pause: TOO_MANY_PAUSE,
         min_take_interval: Duration::from_millis(100),
         done_retry_delays: vec![RETRY_DELAY, RETRY_DELAY],
         ..PlatformConfig::from_lookup(|k| vars.get(k).cloned()).unwrap()
-    };
+    });
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(platform::run(cfg, exec, shutdown.clone()));
     Harness {
@@ -465,4 +470,33 @@ async fn shutdown_cancels_the_running_job_and_returns() {
     assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
     assert!(!log.iter().any(|r| r.is_result_for("rp-long")), "a cancelled job posts no result");
     assert!(storage.put_headers.lock().unwrap().is_empty(), "nothing uploaded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_deadline_is_stopped_reported_and_frees_its_slot() {
+    let deadline = Duration::from_secs(3);
+    let h = start_with(vec![], |cfg| PlatformConfig { job_deadline: deadline, ..cfg }).await;
+    h.put_image("in/a.jpg", "640x360");
+    h.queue("rp-slow", serde_json::to_value(h.job("slow", "in/a.jpg", 600, (1280, 720))).unwrap());
+    h.rendering("rp-slow").await;
+    assert!(!ffmpeg_children().is_empty(), "ffmpeg should be running");
+
+    let result = h.result("rp-slow", deadline + Duration::from_secs(10)).await;
+    // ffmpeg is killed and reaped before the result is posted.
+    assert!(ffmpeg_children().is_empty(), "ffmpeg outlived the deadline: {:?}", ffmpeg_children());
+    let err = WorkerError::from_runpod_string(result.json()["error"].as_str().expect("the error is a string"));
+    assert_eq!((err.code.as_str(), err.retryable), ("deadline-exceeded", false), "{err:?}");
+    assert!(err.message.contains("JOB_DEADLINE_SECS"), "{err:?}");
+    let log = h.log();
+    let taken = log.iter().find(|r| r.is_take() && r.status == 200).expect("the take that handed out the job").answered;
+    let took = result.at - taken;
+    assert!(took >= deadline && took < deadline + Duration::from_secs(3), "reported {took:?} after the take");
+    assert!(eventually(|| h.work_dirs_left() == 0).await, "the work dir is removed");
+    assert!(h.storage.put_headers.lock().unwrap().is_empty(), "nothing uploaded");
+
+    // The slot is free: the next job is taken and finished.
+    h.queue("rp-next", json!({ "not": "a job" }));
+    h.result("rp-next", Duration::from_secs(10)).await;
+    let log = h.finish().await;
+    assert_eq!(log.iter().filter(|r| r.is_result_for("rp-slow")).count(), 1, "one result");
 }
