@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 
+use crate::limits::{MAX_CAPTION_BYTES, MAX_CUES, MAX_WORDS};
 use crate::ops::StyleOptions;
 use crate::values::{alignment_number, parse_hex_color};
 
@@ -28,13 +29,23 @@ pub struct Word {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptionError {
-    /// `invalid-srt`, `invalid-words`, `empty-captions`.
+    /// `invalid-srt`, `invalid-words`, `invalid-ass`, `empty-captions`,
+    /// `captions-too-large`.
     pub code: &'static str,
     pub message: String,
 }
 
 fn err(code: &'static str, message: impl Into<String>) -> CaptionError {
     CaptionError { code, message: message.into() }
+}
+
+/// `captions-too-large` for a `what` file of more than [`MAX_CAPTION_BYTES`], checked
+/// before any parsing.
+pub fn check_caption_bytes(what: &str, bytes: usize) -> Result<(), CaptionError> {
+    if bytes > MAX_CAPTION_BYTES {
+        return Err(err("captions-too-large", format!("the {what} has {bytes} bytes; at most {MAX_CAPTION_BYTES} are accepted")));
+    }
+    Ok(())
 }
 
 /// `HH:MM:SS,mmm` (also `.` and 1–3 fractional digits, hours optional).
@@ -64,6 +75,7 @@ fn frac_digits(s: &str) -> i32 {
 /// (sorted) and overlapping (each ends where the next begins). Cues with no text or no
 /// duration are dropped.
 pub fn parse_srt(text: &str) -> Result<Vec<Cue>, CaptionError> {
+    check_caption_bytes("SRT", text.len())?;
     let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n").replace('\r', "\n");
     let mut cues = Vec::new();
     let mut lines = text.lines().peekable();
@@ -87,6 +99,9 @@ pub fn parse_srt(text: &str) -> Result<Vec<Cue>, CaptionError> {
         }
         let text = body.join("\n").trim().to_owned();
         if !text.is_empty() && end > start {
+            if cues.len() == MAX_CUES {
+                return Err(err("captions-too-large", format!("the SRT has more than {MAX_CUES} cues; at most {MAX_CUES} are accepted")));
+            }
             cues.push(Cue { start, end, text });
         }
     }
@@ -106,6 +121,7 @@ pub fn parse_srt(text: &str) -> Result<Vec<Cue>, CaptionError> {
 
 /// Parses `{"words":[{"word","start","end"}]}` (or a bare list); words sorted by start.
 pub fn parse_words(json: &str) -> Result<Vec<Word>, CaptionError> {
+    check_caption_bytes("words JSON", json.len())?;
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Doc {
@@ -116,6 +132,9 @@ pub fn parse_words(json: &str) -> Result<Vec<Word>, CaptionError> {
     let mut words = match doc {
         Doc::Wrapped { words } | Doc::Bare(words) => words,
     };
+    if words.len() > MAX_WORDS {
+        return Err(err("captions-too-large", format!("the words JSON has {} words; at most {MAX_WORDS} are accepted", words.len())));
+    }
     words.retain(|w| !w.word.trim().is_empty() && w.start.is_finite() && w.end.is_finite());
     for w in &mut words {
         w.word = w.word.trim().to_owned();
@@ -568,6 +587,24 @@ mod tests {
         assert_eq!(parse_srt("1\n00:00:xx,000 --> 00:00:02,000\nhi\n").unwrap_err().code, "invalid-srt");
         assert_eq!(parse_timestamp("01:02:03,4"), Some(3723.4));
         assert_eq!(parse_timestamp("02:03.250"), Some(123.25));
+    }
+
+    #[test]
+    fn caption_files_are_bounded() {
+        let at = |s: usize| format!("{:02}:{:02}:{:02},000", s / 3600, s / 60 % 60, s % 60);
+        let cue = |i: usize| format!("{}\n{} --> {}\nx\n\n", i + 1, at(i), at(i + 1));
+        let srt: String = (0..MAX_CUES).map(cue).collect();
+        assert_eq!(parse_srt(&srt).unwrap().len(), MAX_CUES);
+        let e = parse_srt(&(srt + &cue(MAX_CUES))).unwrap_err();
+        assert_eq!(e.code, "captions-too-large", "{e:?}");
+        let e = parse_srt(&format!("1\n00:00:00,000 --> 00:00:01,000\n{}\n", "x".repeat(MAX_CAPTION_BYTES))).unwrap_err();
+        assert_eq!((e.code, e.message.contains("bytes")), ("captions-too-large", true), "{e:?}");
+
+        let words = |n: usize| format!("[{}]", vec![r#"{"word":"a","start":0,"end":1}"#; n].join(","));
+        assert_eq!(parse_words(&words(MAX_WORDS)).unwrap().len(), MAX_WORDS);
+        assert_eq!(parse_words(&words(MAX_WORDS + 1)).unwrap_err().code, "captions-too-large");
+        let padded = format!("{}{}", " ".repeat(MAX_CAPTION_BYTES), words(1));
+        assert_eq!(parse_words(&padded).unwrap_err().code, "captions-too-large");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`ops`]: the request body of every operation;
 //! - [`request`]: operations and parsing a request body into a job request;
 //! - [`captions`]: ASS subtitles from SRT cues and word timings;
+//! - [`ass_sanitizer`]: a user's ASS file re-emitted with bounded values for libass;
 //! - [`transcript`]: transcription results and the files written from them;
 //! - [`mod@validate`]: every problem of a request at once;
 //! - [`worker`]: the worker's payload: tasks, progress, outputs, errors;
@@ -24,6 +25,7 @@
 //! - [`job`]: the job object the API answers with;
 //! - [`openapi`]: the OpenAPI document.
 
+pub mod ass_sanitizer;
 pub mod captions;
 pub mod formats;
 pub mod job;

@@ -49,3 +49,15 @@ pub const MAX_LINES: u32 = 5;
 pub const MAX_OPACITY_PERCENT: f64 = 100.0;
 pub const MAX_BEAM_SIZE: u32 = 10;
 pub const MAX_MODEL_NAME: usize = 64;
+/// A caption or subtitles file (SRT, words JSON, ASS), checked before it is parsed.
+pub const MAX_CAPTION_BYTES: usize = 4 << 20;
+/// SRT cues, and `Dialogue` events of an ASS file.
+pub const MAX_CUES: usize = 20_000;
+/// Words of a words JSON (`caption_style` `highlight`): 6 h of speech is ~55,000.
+pub const MAX_WORDS: usize = 100_000;
+/// A user's ASS file: styles, bytes of one event, numbers of one event's drawings, and
+/// events on screen at one time.
+pub const MAX_ASS_STYLES: usize = 1000;
+pub const MAX_ASS_EVENT_BYTES: usize = 16 << 10;
+pub const MAX_ASS_DRAWING_POINTS: usize = 4000;
+pub const MAX_EVENTS_ON_SCREEN: usize = 200;

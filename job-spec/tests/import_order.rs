@@ -20,6 +20,7 @@ const LAYERS: &[&str] = &[
     "ops",
     "request",
     "captions",
+    "ass_sanitizer",
     "transcript",
     "validate",
     "worker",
