@@ -391,6 +391,22 @@ impl JobRecord {
             Progress { stage: "parts".into(), completed: done as u64, total: n as u64, percentage: (pct * 10.0).round() / 10.0 };
     }
 
+    /// Why a completion webhook is refused, if it is: it reports an output its part was
+    /// not planned to write. A webhook is trusted less than a `/status` answer (anyone
+    /// holding the job's webhook URL can send one), so such a body is refused and
+    /// changes nothing; the next poll asks RunPod itself, and a `/status` answer saying
+    /// the same fails the job in [`Self::apply_runpod`].
+    pub fn webhook_refusal(&self, body: &Value) -> Option<String> {
+        let id = body.get("id").and_then(Value::as_str)?;
+        let i = self.parts.iter().position(|p| p.on_runpod() && p.runpod_id.as_deref() == Some(id))?;
+        if body.get("status").and_then(Value::as_str).and_then(JobStatus::from_runpod) != Some(JobStatus::Completed) {
+            return None;
+        }
+        let out = serde_json::from_value::<WorkerOutput>(body.get("output")?.clone()).ok()?;
+        let (name, _) = self.unplanned_output(i, &out)?;
+        Some(format!("output `{name}` is not under the key planned for it"))
+    }
+
     /// Applies a RunPod status object (`/status` answer or webhook body). Returns
     /// whether anything changed.
     pub fn apply_runpod(&mut self, body: &Value, now_ms: i64, policy: &RetryPolicy) -> bool {
@@ -726,6 +742,28 @@ mod tests {
         let out = job_spec::plan::PlannedOutput { name: "video_1".into(), key: "t/video_1.mp4".into(), content_type: "video/mp4".into() };
         r.plan_outputs(&[Plan { inputs: vec![], outputs: vec![out], task: task(1) }]);
         assert_eq!(r.parts[0].planned_outputs["video_1"], "t/video_1.mp4");
+    }
+
+    #[test]
+    fn webhooks_reporting_unplanned_keys_are_refused_and_change_nothing() {
+        let forged = |name: &str, key: &str| {
+            let out = WorkerOutput {
+                outputs: vec![OutputMeta { name: name.into(), key: key.into(), ..Default::default() }],
+                ..Default::default()
+            };
+            json!({"id": "rp-0", "status": "COMPLETED", "output": out})
+        };
+        let r = record();
+        for body in [forged("video_1", "tenants/other/secret.mp4"), forged("stolen", "t/video_1.mp4")] {
+            assert!(r.webhook_refusal(&body).is_some(), "{body}");
+        }
+        // Honest, foreign, late and non-completion bodies are not refused here.
+        assert_eq!(r.webhook_refusal(&completed_body("rp-0", &["video_1", "video_2"])), None);
+        assert_eq!(r.webhook_refusal(&json!({"id": "rp-9", "status": "COMPLETED", "output": {"outputs": []}})), None);
+        assert_eq!(r.webhook_refusal(&json!({"id": "rp-0", "status": "IN_PROGRESS"})), None);
+        let mut done = record();
+        assert!(done.apply_runpod(&completed_body("rp-0", &["video_1"]), 2_000, &POLICY));
+        assert_eq!(done.webhook_refusal(&forged("video_1", "tenants/other/secret.mp4")), None, "ignored anyway");
     }
 
     #[test]

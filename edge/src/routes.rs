@@ -24,6 +24,16 @@ pub enum Route {
     },
 }
 
+impl Route {
+    /// Whether the route needs an API key. Anonymous: the service's description, the
+    /// edge's liveness (`/health`, whose backend check is cached), the OpenAPI document,
+    /// and RunPod's webhook (authenticated by the HMAC token in its URL). Everything
+    /// else, `/queue/stats` included, is a tenant's.
+    pub fn needs_api_key(&self) -> bool {
+        !matches!(self, Route::Root | Route::Health | Route::OpenApi | Route::RunpodWebhook { .. })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
     NotFound,
@@ -89,5 +99,23 @@ mod tests {
         assert_eq!(route("POST", "/internal/runpod/j%31/t"), Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
         assert_eq!(route("POST", "/video/img2vid/extra"), Err(RouteError::NotFound));
+    }
+
+    #[test]
+    fn only_liveness_description_and_the_runpod_webhook_are_anonymous() {
+        for (m, p) in [("GET", "/"), ("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/internal/runpod/j/t")] {
+            assert!(!route(m, p).unwrap().needs_api_key(), "{p}");
+        }
+        for (m, p) in [
+            ("GET", "/queue/stats"),
+            ("GET", "/jobs"),
+            ("GET", "/jobs/abc"),
+            ("POST", "/jobs/abc/cancel"),
+            ("GET", "/pipeline/status"),
+            ("POST", "/video/img2vid"),
+            ("POST", "/objects/stage"),
+        ] {
+            assert!(route(m, p).unwrap().needs_api_key(), "{p}");
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! End-to-end: the GPU backend dies mid-job. Run alone (after the other e2e tests),
-//! because killing `gpu-worker serve` disturbs every job running at that moment.
+//! End-to-end: the GPU backend dies mid-job; hostile callers (forged RunPod webhooks,
+//! an endless chunked body). Run alone (after the other e2e tests), because killing
+//! `gpu-worker serve` disturbs every job running at that moment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -53,4 +54,143 @@ async fn a_worker_killed_mid_job_is_retried_and_the_job_completes() {
     let v = &job["result"]["videos"][0];
     assert_eq!(v["frames"], 96);
     assert_eq!(s.http.get(v["video_url"].as_str().unwrap()).send().await.unwrap().status(), 200);
+}
+
+/// A value of the running stack's edge configuration (`$LOCAL_DIR/edge.env`, written by
+/// scripts/dev.sh; scripts/with-stack.sh exports LOCAL_DIR).
+fn edge_setting(name: &str) -> String {
+    let dir = std::env::var("LOCAL_DIR").expect("LOCAL_DIR: run through scripts/with-stack.sh");
+    let text = std::fs::read_to_string(format!("{dir}/edge.env")).unwrap();
+    let line = text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} not in edge.env"));
+    line.to_owned()
+}
+
+/// The RunPod id the edge gave part 0 of `job`, from its "part submitted" log line.
+async fn runpod_id_of(job: &str) -> String {
+    let log = format!("{}/logs/edge.log", std::env::var("LOCAL_DIR").unwrap());
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let found = text.lines().filter(|l| l.contains("part submitted") && l.contains(job)).find_map(|l| {
+            let v: Value = serde_json::from_str(&l[l.find('{')?..]).ok()?;
+            Some(v["runpod_id"].as_str()?.to_owned())
+        });
+        if let Some(id) = found {
+            return id;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "job {job} was never submitted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn hardening_forged_completion_webhooks_are_refused_and_change_nothing() {
+    use job_spec::worker::{OutputMeta, WorkerOutput};
+
+    let s = stack();
+    let dir = tempfile_dir();
+    let run = unique("forge");
+    let img = dir.join("i.jpg");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1920x1080", "-frames:v", "1", img.to_str().unwrap()]);
+    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
+    s.upload(&key, &img).await;
+    // Long enough (720 frames of 1080p) to still be rendering while the forgeries come.
+    let body = json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 30}], "width": 1920, "height": 1080});
+    let (status, job) = s.post("/video/img2vid", Some(&s.key), &body).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["jobId"].as_str().unwrap().to_owned();
+    let runpod_id = runpod_id_of(&id).await;
+    let secret = edge_setting("WEBHOOK_TOKEN_SECRET");
+
+    let completed = |name: &str, key: String| {
+        let out = WorkerOutput {
+            outputs: vec![OutputMeta { name: name.into(), key, bytes: 1, content_type: "video/mp4".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        json!({"id": runpod_id, "status": "COMPLETED", "executionTime": 10, "output": out})
+    };
+    let stolen = format!("{}secret/other.mp4", s.prefix2);
+    let hook = |token: &str, body: &Value| s.http.post(format!("{}/internal/runpod/{id}/{token}", s.edge)).json(body).send();
+    let (_, before) = s.get_job(&id, &s.key).await;
+    assert!(["QUEUED", "SUBMITTED", "PROCESSING"].contains(&before["status"].as_str().unwrap()), "{before:#}");
+
+    // Wrong tokens: another job's, a guess, not even hex.
+    let other_job = edge::token::job_token(&secret, &"b".repeat(64));
+    for token in [other_job.as_str(), &"0".repeat(64), "not-a-token"] {
+        let resp = hook(token, &completed("video_1", format!("{}jobs/{id}/video_1.mp4", s.prefix))).await.unwrap();
+        assert_eq!(resp.status(), 401, "token {token}");
+    }
+    // The right job's token, but keys the plan did not give: another tenant's, a name never planned.
+    let token = edge::token::job_token(&secret, &id);
+    for body in [completed("video_1", stolen.clone()), completed("stolen", stolen.clone())] {
+        let resp = hook(&token, &body).await.unwrap();
+        assert_eq!(resp.status(), 409, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["code"], "unplanned-output");
+    }
+
+    // Nothing changed: the job runs on, then completes with its planned output only.
+    let (_, now) = s.get_job(&id, &s.key).await;
+    assert!(["SUBMITTED", "PROCESSING"].contains(&now["status"].as_str().unwrap()), "{now:#}");
+    assert!(now["result"].is_null() && now["error"].is_null(), "{now:#}");
+    let job = s.wait_done(&id).await;
+    assert_eq!((job["status"].as_str(), job["attempts"].as_u64()), (Some("COMPLETED"), Some(1)), "{job:#}");
+    let text = job.to_string();
+    assert!(!text.contains("secret/other.mp4") && !text.contains(&s.prefix2), "{job:#}");
+    let url = job["result"]["videos"][0]["video_url"].as_str().unwrap();
+    assert!(url.contains(&format!("{}jobs/{id}/video_1.mp4", s.prefix)), "{url}");
+    assert_eq!(s.http.get(url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn hardening_a_chunked_body_is_refused_at_the_cap_not_buffered_whole() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let s = stack();
+    let edge = url::Url::parse(&s.edge).unwrap();
+    let host = format!("{}:{}", edge.host_str().unwrap(), edge.port_or_known_default().unwrap());
+    let (mut rd, mut wr) = tokio::net::TcpStream::connect(&host).await.unwrap().into_split();
+    let head = format!(
+        "POST /video/img2vid HTTP/1.1\r\nhost: {host}\r\nx-api-key: {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+        s.key
+    );
+    wr.write_all(head.as_bytes()).await.unwrap();
+    // Up to 200 MB of JSON whitespace, without Content-Length, for as long as the edge reads.
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    let writer = tokio::spawn(async move {
+        let chunk = [&b"10000\r\n"[..], &[b' '; 0x10000], b"\r\n"].concat();
+        for _ in 0..(200 << 20) / 0x10000 {
+            if wr.write_all(&chunk).await.is_err() {
+                return;
+            }
+            counter.fetch_add(0x10000, Ordering::SeqCst);
+        }
+        let _ = wr.write_all(b"0\r\n\r\n").await;
+    });
+    let mut answer = vec![0u8; 8192];
+    let n = tokio::time::timeout(Duration::from_secs(120), rd.read(&mut answer)).await.expect("no answer").unwrap();
+    let at_answer = sent.load(Ordering::SeqCst);
+    answer.truncate(n);
+    // The rest of the answer (its body may come in a later segment).
+    let mut rest = vec![0u8; 8192];
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), rd.read(&mut rest)).await {
+        if n == 0 || answer.len() > 65_536 {
+            break;
+        }
+        answer.extend_from_slice(&rest[..n]);
+        if String::from_utf8_lossy(&answer).contains("body-too-large") {
+            break;
+        }
+    }
+    writer.abort();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("body-too-large"), "{text}");
+    // The cap is 1 MB; what is in flight in socket buffers and proxies is a few MB at most.
+    assert!(at_answer < 50 << 20, "the edge answered after {at_answer} bytes: it read the body whole first");
 }

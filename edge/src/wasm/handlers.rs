@@ -27,6 +27,11 @@ pub async fn dispatch(req: Request, env: &Env, route_result: Result<Route, Route
         Err(RouteError::NotFound) => return Err(ApiError::not_found()),
         Err(RouteError::MethodNotAllowed(m)) => return Err(ApiError::new(405, "method-not-allowed", format!("use {m}"))),
     };
+    // Tenant routes refuse an anonymous caller before any work (each handler then finds
+    // its tenant again).
+    if r.needs_api_key() {
+        authenticate(&req, &util::config(env)?)?;
+    }
     match r {
         Route::Root => json(
             200,
@@ -299,6 +304,7 @@ async fn runpod_webhook(mut req: Request, env: &Env, job_id: &str, token: &str) 
     let resp = call_job(&ns, job_id, Method::Post, "/runpod", Some(body.to_string())).await?;
     match resp.status_code() {
         404 => Err(ApiError::not_found()),
+        409 => Err(ApiError::new(409, "unplanned-output", "the body reports an output the job did not plan; nothing was changed")),
         _ => json(200, &json!({"ok": true})).map_err(internal("response")),
     }
 }

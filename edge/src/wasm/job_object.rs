@@ -67,6 +67,10 @@ impl DurableObject for JobObject {
             (Method::Post, "/runpod") => {
                 let body: Value = req.json().await?;
                 let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                if let Some(why) = r.webhook_refusal(&body) {
+                    util::log(&json!({"level": "warn", "msg": "webhook refused", "job": r.job_id, "why": why}));
+                    return Response::error(why, 409);
+                }
                 let cfg = self.config()?;
                 if r.apply_runpod(&body, util::now_ms(), &cfg.retry) {
                     self.save(&r)?;
