@@ -61,7 +61,13 @@ impl DurableObject for JobObject {
             }
             (Method::Get, "/record") => match self.load()? {
                 // Past retention (its alarm deletes it): gone already.
-                Some((r, _)) if !r.expired(util::now_ms()) => json(200, &r),
+                Some((r, _)) if !r.expired(util::now_ms()) => {
+                    // Jobs that ended before retention was kept have no alarm: arm it now.
+                    if r.is_terminal() && self.state.storage().get_alarm().await?.is_none() {
+                        self.arm(&self.config()?).await?;
+                    }
+                    json(200, &r)
+                }
                 _ => Response::error("no such job", 404),
             },
             (Method::Post, "/runpod") => {
