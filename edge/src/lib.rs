@@ -1,9 +1,9 @@
 //! edge: the Cloudflare Worker in front of api-gpu.
 //!
 //! Pure modules (config, auth, presigning, tokens, routes, job records, the backend's
-//! answers and health cache, capped bodies) compile and are
-//! tested natively; the Workers runtime glue (`worker_entry`, handlers, the Job Durable
-//! Object, the RunPod client) exists only on wasm32.
+//! answers and health cache, capped bodies) compile and are tested natively; the Workers
+//! runtime glue (`worker_entry`, handlers, the Job Durable Object, the RunPod client)
+//! exists only on wasm32.
 
 pub mod api_error;
 pub mod auth;
