@@ -68,7 +68,7 @@ impl Res {
 /// The user's ASS, sanitised (see the module). Refuses a file over
 /// [`MAX_CAPTION_BYTES`] before reading it, more than [`MAX_CUES`] events,
 /// [`MAX_ASS_STYLES`] styles or [`MAX_EVENTS_ON_SCREEN`] events at once, an event over
-/// [`MAX_ASS_EVENT_BYTES`] or with a drawing over [`MAX_ASS_DRAWING_POINTS`] numbers
+/// [`MAX_ASS_EVENT_BYTES`] or drawings over [`MAX_ASS_DRAWING_POINTS`] numbers on screen
 /// (`captions-too-large`); a file with no `[Events]` `Format` ending in `Text`
 /// (`invalid-ass`) or no dialogue (`empty-captions`).
 pub fn sanitize_ass(text: &str) -> Result<String, CaptionError> {
@@ -312,8 +312,13 @@ fn style(line: &str, format: &[String], res: Res) -> Option<String> {
     Some(out.join(","))
 }
 
-/// An event's start and end, seconds.
-type Span = (f64, f64);
+/// When an event is on screen (seconds), and the numbers of its drawings.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: f64,
+    end: f64,
+    points: usize,
+}
 
 /// `H:MM:SS.cc` → seconds.
 fn time(s: &str) -> Option<f64> {
@@ -337,7 +342,7 @@ fn event(line: &str, format: &[String], res: Res) -> Result<Option<(String, Span
     if values.len() < format.len() {
         return Ok(None);
     }
-    let (mut start, mut end) = (None, None);
+    let (mut start, mut end, mut points) = (None, None, 0);
     let mut out = Vec::with_capacity(format.len());
     for (f, v) in format.iter().zip(values) {
         let value = match f.to_ascii_lowercase().as_str() {
@@ -356,13 +361,17 @@ fn event(line: &str, format: &[String], res: Res) -> Result<Option<(String, Span
             "marginv" => n(res.margin(lead_num(v).unwrap_or(0.0), false).round()),
             // Scroll and banner effects move the event by delays and bands libass bounds.
             "effect" => effect(v),
-            "text" => text(v, res)?,
+            "text" => {
+                let (text, n) = text(v, res);
+                points = n;
+                text
+            }
             _ => clean_name(v),
         };
         out.push(value);
     }
     match (start, end) {
-        (Some(s), Some(e)) if e > s => Ok(Some((out.join(","), (s, e)))),
+        (Some(s), Some(e)) if e > s => Ok(Some((out.join(","), Span { start: s, end: e, points }))),
         _ => Ok(None),
     }
 }
@@ -382,7 +391,8 @@ fn effect(v: &str) -> String {
 
 /// An event's text: override blocks rebuilt from their known tags, bounded; plain text
 /// kept; text in drawing mode bounded as a drawing.
-fn text(v: &str, res: Res) -> Result<String, CaptionError> {
+/// The text, and the numbers its drawings have.
+fn text(v: &str, res: Res) -> (String, usize) {
     let mut out = String::with_capacity(v.len());
     let mut drawing = 0u32; // `\p` scale, 0 = text
     let mut points = 0usize;
@@ -391,7 +401,7 @@ fn text(v: &str, res: Res) -> Result<String, CaptionError> {
         match rest.find('{') {
             Some(open) if rest[open..].contains('}') => {
                 let (plain, tail) = rest.split_at(open);
-                push_plain(&mut out, plain, drawing, res, &mut points)?;
+                push_plain(&mut out, plain, drawing, res, &mut points);
                 let close = tail.find('}').unwrap_or(tail.len() - 1);
                 let block = &tail[1..close];
                 let tags = block_tags(block, res, &mut drawing, false);
@@ -404,18 +414,18 @@ fn text(v: &str, res: Res) -> Result<String, CaptionError> {
             }
             // A `{` never closed is text to libass.
             _ => {
-                push_plain(&mut out, rest, drawing, res, &mut points)?;
+                push_plain(&mut out, rest, drawing, res, &mut points);
                 rest = "";
             }
         }
     }
-    Ok(out)
+    (out, points)
 }
 
-fn push_plain(out: &mut String, plain: &str, drawing: u32, res: Res, points: &mut usize) -> Result<(), CaptionError> {
+fn push_plain(out: &mut String, plain: &str, drawing: u32, res: Res, points: &mut usize) {
     if drawing == 0 {
         out.push_str(plain);
-        return Ok(());
+        return;
     }
     // Drawing commands: `m n l b s p c` and coordinates (divided by 2^(scale-1)).
     let limit = 2f64.powi(drawing as i32 - 1);
@@ -425,15 +435,11 @@ fn push_plain(out: &mut String, plain: &str, drawing: u32, res: Res, points: &mu
             parts.push(token.to_ascii_lowercase());
         } else if let Some(v) = lead_num(token) {
             *points += 1;
-            if *points > MAX_ASS_DRAWING_POINTS {
-                return Err(too_large(format!("a drawing of more than {MAX_ASS_DRAWING_POINTS} numbers")));
-            }
             let horizontal = *points % 2 == 1;
             parts.push(n((res.coord(v / limit, horizontal) * limit).round()));
         }
     }
     out.push_str(&parts.join(" "));
-    Ok(())
 }
 
 /// Tag names libass knows, longest first where one is a prefix of another.
@@ -645,18 +651,26 @@ fn tag(name: &str, arg: Arg<'_>, res: Res, drawing: &mut u32, animated: bool) ->
     }
 }
 
-/// Refuses more than [`MAX_EVENTS_ON_SCREEN`] events shown at one time: libass lays
-/// out (and collides) every event on screen for each frame.
+/// Refuses more than [`MAX_EVENTS_ON_SCREEN`] events, or drawings of more than
+/// [`MAX_ASS_DRAWING_POINTS`] numbers, shown at one time: libass lays out (and collides)
+/// every event on screen and rasterises every drawing, for each frame.
 fn check_overlap(spans: &[Span]) -> Result<(), CaptionError> {
-    let mut edges: Vec<(f64, i32)> = spans.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
+    let mut edges: Vec<(f64, i64, i64)> =
+        spans.iter().flat_map(|s| [(s.start, 1, s.points as i64), (s.end, -1, -(s.points as i64))]).collect();
     // Ends before starts at the same instant: back-to-back events do not overlap.
     edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut on = 0usize;
-    for (t, d) in edges {
-        on = if d > 0 { on + 1 } else { on.saturating_sub(1) };
-        if on > MAX_EVENTS_ON_SCREEN {
+    let (mut on, mut points) = (0i64, 0i64);
+    for (t, d, p) in edges {
+        (on, points) = (on + d, points + p);
+        if on > MAX_EVENTS_ON_SCREEN as i64 {
             return Err(too_large(format!(
                 "more than {MAX_EVENTS_ON_SCREEN} events are on screen at once (at {}); at most {MAX_EVENTS_ON_SCREEN} are accepted",
+                crate::captions::ass_time(t)
+            )));
+        }
+        if points > MAX_ASS_DRAWING_POINTS as i64 {
+            return Err(too_large(format!(
+                "drawings of {points} numbers are on screen at once (at {}); at most {MAX_ASS_DRAWING_POINTS} are accepted",
                 crate::captions::ass_time(t)
             )));
         }
@@ -797,7 +811,14 @@ mod tests {
         let huge = format!("{{\\p1}}m 0 0 {}", "l 1 1 ".repeat(MAX_ASS_DRAWING_POINTS / 2));
         let e = sanitize_ass(&script("", "", &one(&huge))).unwrap_err();
         assert_eq!(e.code, "captions-too-large", "{e:?}");
-        assert!(e.message.starts_with("event 1: a drawing of more than"), "{e:?}");
+        assert!(e.message.starts_with("drawings of 4002 numbers are on screen at once (at 0:00:00.00)"), "{e:?}");
+        // The bound is on what is on screen together: the same drawing in halves, one
+        // after the other, passes.
+        let half = format!("{{\\p1}}m 0 0 {}", "l 1 1 ".repeat(MAX_ASS_DRAWING_POINTS / 4));
+        let later = one(&half).replace("0:00:00.00,0:00:02.00", "0:00:02.00,0:00:04.00");
+        assert!(sanitize_ass(&script("", "", &format!("{}\n{later}", one(&half)))).is_ok());
+        let e = sanitize_ass(&script("", "", &format!("{}\n{}\n{}", one(&half), one(&half), one("x")))).unwrap_err();
+        assert_eq!(e.code, "captions-too-large", "{e:?}");
     }
 
     #[test]

@@ -55,9 +55,9 @@ pub const MAX_CAPTION_BYTES: usize = 4 << 20;
 pub const MAX_CUES: usize = 20_000;
 /// Words of a words JSON (`caption_style` `highlight`): 6 h of speech is ~55,000.
 pub const MAX_WORDS: usize = 100_000;
-/// A user's ASS file: styles, bytes of one event, numbers of one event's drawings, and
-/// events on screen at one time.
+/// A user's ASS file: styles, bytes of one event, numbers of the drawings on screen at
+/// one time, and events on screen at one time.
 pub const MAX_ASS_STYLES: usize = 1000;
 pub const MAX_ASS_EVENT_BYTES: usize = 16 << 10;
 pub const MAX_ASS_DRAWING_POINTS: usize = 4000;
-pub const MAX_EVENTS_ON_SCREEN: usize = 200;
+pub const MAX_EVENTS_ON_SCREEN: usize = 64;
