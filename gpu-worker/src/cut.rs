@@ -58,7 +58,10 @@ impl Executor {
         for (name, path) in &job.clips {
             streams.push(self.packets(name, path).await?);
         }
-        let rate = streams[0].rate.unwrap_or(Rate { num: 30, den: 1 });
+        let (Some(first), Some((first_name, _))) = (streams.first(), job.clips.first()) else {
+            return Err(JobError::InvalidTask("no clips to lay under the audio".into()));
+        };
+        let rate = first.rate.unwrap_or(Rate { num: 30, den: 1 });
         let once: u64 = streams.iter().map(|s| s.frames).sum();
         let secs = if job.shortest { job.audio_secs.min(rate.secs(once)) } else { job.audio_secs };
         let frames = rate.frames_in(secs);
@@ -69,7 +72,7 @@ impl Executor {
         let seq = cut::sequence(&refs, frames);
         if seq.is_empty() {
             return Err(JobError::BadInput {
-                name: job.clips[0].0.clone(),
+                name: first_name.clone(),
                 code: "input-missing-stream",
                 message: "has no video frames".into(),
             });
@@ -85,7 +88,7 @@ impl Executor {
         let tail_ok = match plan.as_ref().and_then(|c| c.partial.map(|p| (seq[c.whole], p))) {
             Some((clip, p)) if p.encoded > 0 => {
                 streams[clip].codec == "h264"
-                    && self.matching_tail(&job.clips[clip].1, p, rate, streams[0].extradata.as_deref(), &tail, cancel).await?
+                    && self.matching_tail(&job.clips[clip].1, p, rate, first.extradata.as_deref(), &tail, cancel).await?
             }
             _ => true,
         };

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::encoder::Encoder;
 use crate::error::JobError;
+use crate::ops::av::{limit_output, output_within};
 use crate::ops::img2vid;
 use crate::process::{self, ProcessError};
 use crate::transfer::{self, TransferError};
@@ -201,7 +202,8 @@ impl Executor {
         tracing::debug!(clips = t.clips.len(), in_flight = plan.in_flight, threads = ?plan.threads, "img2vid clip plan");
         let renders = t.clips.iter().cloned().zip(inputs.into_iter().map(|(path, _)| path)).enumerate().map(|(i, (clip, input))| {
             let out = dir.join(format!("out_{i}.mp4"));
-            let args = img2vid::clip_args(&out, size, t.frame_rate, self.encoder, plan.threads);
+            let limit = self.cfg.max_output_bytes;
+            let args = limit_output(&img2vid::clip_args(&out, size, t.frame_rate, self.encoder, plan.threads), limit);
             let (done, progress) = (done.clone(), progress.clone());
             async move {
                 // Decode once (a bounded number at a time), then render into ffmpeg's stdin.
@@ -215,9 +217,12 @@ impl Executor {
                     move |f: u32| progress(Progress::new("render", (done.load(Ordering::Relaxed) + u64::from(f)).min(total), total))
                 };
                 let feed = img2vid::feed(source, size, clip.zoom, clip.frames, clip.easing.into());
-                process::run_ffmpeg_fed(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame, feed)
-                    .await
-                    .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+                let encoded = process::run_ffmpeg_fed(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, on_frame, feed).await;
+                // `-fs` stopped a clip at the limit (ffmpeg exits 0, its input unread).
+                if !output_within(&out, limit) {
+                    return Err(JobError::OutputTooLarge { limit });
+                }
+                encoded.map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
                 let now = done.fetch_add(u64::from(clip.frames), Ordering::Relaxed) + u64::from(clip.frames);
                 progress(Progress::new("render", now, total));
                 Ok::<_, JobError>((clip.output.clone(), out))
@@ -254,7 +259,7 @@ fn check_img2vid(t: &Img2VidTask) -> Result<(), JobError> {
     if let Some(c) = t.clips.iter().find(|c| c.frames == 0 || c.frames > max_frames) {
         return bad(format!("clip `{}` has {} frames; 1–{max_frames} allowed", c.id, c.frames));
     }
-    Ok(())
+    crate::ops::render::check_budget(t.clips.iter().map(|c| c.frames), (t.width, t.height))
 }
 
 /// A job starts only with `min_free` bytes free where its work dir goes: downloads,

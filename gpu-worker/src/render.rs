@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::JobError;
 use crate::executor::{Executor, ProgressFn, elapsed_ms};
 use crate::kenburns::{self, Source};
+use crate::ops::av::{limit_output, output_within};
 use crate::ops::{img2vid, render::Render};
 use crate::process::{self, Feed, ProcessError};
 use crate::single::{captions_to_ass, duration, need_audio};
@@ -157,6 +158,10 @@ impl Executor {
             self.audio_secs(RenderTask::NARRATION, files.narration.as_deref()),
             self.audio_secs(RenderTask::MUSIC, files.music.as_deref()),
         )?;
+        // The narration's length sets a fitted render's frames: the budget is checked on
+        // them before anything costly (the loudness passes decode whole files).
+        let frames = t.scene_frames(narration_secs);
+        crate::ops::render::check_budget(frames.iter().copied(), (t.width, t.height))?;
         let gain = async {
             match (&t.music, files.music.as_deref()) {
                 (Some(m), Some(music)) => match files.narration.as_deref() {
@@ -182,7 +187,6 @@ impl Executor {
 
         // ---- render: frames → one ffmpeg (captions, encode, audio).
         let clock = Instant::now();
-        let frames = t.scene_frames(narration_secs);
         let total: u64 = frames.iter().map(|&f| u64::from(f)).sum();
         let size = (t.width, t.height);
         let run = Render {
@@ -193,7 +197,8 @@ impl Executor {
             narration: files.narration.as_deref(),
             music: files.music.as_deref().zip(gain.as_ref().map(|(g, _)| *g)),
         };
-        let args = run.args(out, self.encoder);
+        let limit = self.cfg.max_output_bytes;
+        let args = limit_output(&run.args(out, self.encoder), limit);
         progress(Progress::new("render", 0, total));
 
         // Sources one scene ahead: the producer reserves the channel's one slot before
@@ -223,6 +228,11 @@ impl Executor {
         let (produced, encoded) = tokio::join!(producer, encode);
         // A scene that could not be decoded stopped the feed: its error is the cause.
         produced?;
+        // `-fs` stops the file at the limit and ffmpeg exits 0 with frames left unread,
+        // which the run reports as a feed error: a file at the limit is the cause.
+        if !output_within(out, limit) {
+            return Err(JobError::OutputTooLarge { limit });
+        }
         encoded.map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
         progress(Progress::new("render", total, total));
         timings.insert("render".into(), elapsed_ms(clock));

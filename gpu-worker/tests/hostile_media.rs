@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::{Env, Storage, env, ffmpeg_make, ffprobe_bytes};
 use gpu_worker::executor::Executor;
-use job_spec::worker::{AddAudioTask, ConcatVideoAudioTask, InputUrl, OUTPUT, OutputTarget, RenderScene, RenderTask, SyncMode};
+use job_spec::worker::{
+    AddAudioTask, ClipTask, ConcatVideoAudioTask, Img2VidTask, InputUrl, OUTPUT, OutputTarget, RenderScene, RenderTask, SegmentAudioTask,
+    SegmentCut, SyncMode,
+};
 use job_spec::{Task, WorkerError, WorkerJob, WorkerOutput, ZoomType};
 use tokio_util::sync::CancellationToken;
 
@@ -161,4 +164,128 @@ async fn outputs_stop_at_the_size_limit() {
         assert_eq!((err.code.as_str(), err.retryable), ("output-too-large", false), "{sync:?}: {err:?}");
         assert!(e.storage.get("out").is_none(), "{sync:?}: nothing uploaded");
     }
+}
+
+/// A Ken Burns scene or clip of `frames` frames of the still `scene_1`.
+fn scene(frames: u32) -> RenderScene {
+    RenderScene {
+        id: "s1".into(),
+        input: "scene_1".into(),
+        frames,
+        seconds: f64::from(frames) / 24.0,
+        zoom: ZoomType::Zoomin,
+        easing: job_spec::values::EasingType::Linear,
+    }
+}
+
+fn img2vid(size: u32, frame_rate: u32, frames: u32) -> Task {
+    Task::Img2vid(Img2VidTask {
+        width: size,
+        height: size,
+        frame_rate,
+        clips: vec![ClipTask {
+            id: "c1".into(),
+            input: "scene_1".into(),
+            output: OUTPUT.into(),
+            frames,
+            zoom: ZoomType::Zoomin,
+            easing: job_spec::values::EasingType::Linear,
+        }],
+    })
+}
+
+/// img2vid clips, renders and the segmenter's decoded master stop at `MAX_OUTPUT_BYTES`
+/// (`-fs`) and are refused (`output-too-large`, not retryable), not uploaded cut short
+/// or left to fill the work dir: 2 s of moving noise, or 2 s of 48 kHz stereo PCM
+/// (384 kB), under a 20 kB limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_and_decoded_audio_stop_at_the_size_limit() {
+    let _g = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let cfg = gpu_worker::config::Config { max_output_bytes: 20_000, ..common::config(&work) };
+    let e = Env { storage: Storage::start().await, exec: Executor::new(cfg).await.unwrap(), dir };
+    e.make("noise.png", &["-f", "lavfi", "-i", "testsrc2=s=640x480", "-vf", "noise=alls=100:allf=u", "-frames:v", "1"]);
+    e.make("master.wav", &["-f", "lavfi", "-i", "sine=f=300:d=2:sample_rate=48000", "-ac", "2"]);
+    let render = Task::Render(RenderTask {
+        width: 320,
+        height: 240,
+        frame_rate: 24,
+        scenes: vec![scene(48)],
+        narration: false,
+        fit_to_narration: false,
+        music: None,
+        captions: None,
+    });
+    let segment = Task::SegmentAudio(SegmentAudioTask {
+        pipeline_id: "p1".into(),
+        expected: 1,
+        segments: vec![SegmentCut { index: 0, start_sec: 0.0, duration_sec: 1.0 }],
+        master_key: "t/pipelines/p1/inputs/audio/master.bin".into(),
+        stage_master: false,
+        presenter_key: None,
+        stage_presenter: false,
+    });
+    for (what, inputs, task) in [
+        ("img2vid", [("scene_1", "noise.png")], img2vid(320, 24, 48)),
+        ("render", [("scene_1", "noise.png")], render),
+        ("segment", [(SegmentAudioTask::MASTER, "master.wav")], segment),
+    ] {
+        let err = e.run(&inputs, task).await.map(|o| o.outputs).expect_err(what);
+        assert_eq!((err.code.as_str(), err.retryable), ("output-too-large", false), "{what}: {err:?}");
+        assert!(e.storage.get("out").is_none(), "{what}: nothing uploaded");
+        assert_eq!(common::entries(&work), 0, "{what}: the work dir is removed");
+    }
+}
+
+/// The pixel budget (`MAX_RENDER_PIXELS`, 2 h of 1080p30) holds in the worker: a render
+/// fitted to a narration renders what the narration's probed length asks for, which the
+/// edge never saw. 460 s of narration at 4096×4096, 60 fps is 4.6 × 10¹¹ pixels, over
+/// the 4.48 × 10¹¹ allowed: refused at once (`render-budget-exceeded`, not retryable),
+/// as is an img2vid task over it sent past the edge, rather than rendered for hours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_over_the_pixel_budget_are_refused_before_rendering() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("still.png", &["-f", "lavfi", "-i", "color=c=0x2040a0:s=320x240", "-frames:v", "1"]);
+    e.make("long.mp3", &["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono:d=460", "-c:a", "libmp3lame", "-b:a", "8k"]);
+    let fitted = Task::Render(RenderTask {
+        width: 4096,
+        height: 4096,
+        frame_rate: 60,
+        scenes: vec![scene(60)],
+        narration: true,
+        fit_to_narration: true,
+        music: None,
+        captions: None,
+    });
+    // 600 s at 60 fps of 4096×4096: one clip is 6 × 10¹¹ pixels.
+    let clip = img2vid(4096, 60, 36_000);
+    for (what, inputs, task) in [
+        ("render fitted to 460 s", vec![("scene_1", "still.png"), ("narration", "long.mp3")], fitted),
+        ("img2vid", vec![("scene_1", "still.png")], clip),
+    ] {
+        let clock = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(60), e.run(&inputs, task)).await;
+        let err = r.unwrap_or_else(|_| panic!("{what}: still rendering after 60 s")).expect_err(what);
+        assert_eq!((err.code.as_str(), err.retryable), ("render-budget-exceeded", false), "{what}: {err:?}");
+        assert!(err.message.contains("MAX_RENDER_PIXELS"), "{what}: {}", err.message);
+        assert!(clock.elapsed() < Duration::from_secs(20), "{what}: took {:?}", clock.elapsed());
+    }
+    // Within the budget the same fitted render is made (a short narration).
+    e.make("short.wav", &["-f", "lavfi", "-i", "sine=f=300:d=1", "-ac", "1"]);
+    let small = Task::Render(RenderTask {
+        width: 320,
+        height: 240,
+        frame_rate: 24,
+        scenes: vec![scene(24)],
+        narration: true,
+        fit_to_narration: true,
+        music: None,
+        captions: None,
+    });
+    e.run(&[("scene_1", "still.png"), ("narration", "short.wav")], small).await.unwrap();
+    let probe = ffprobe_bytes(e.dir.path(), "out.probe", &e.storage.get("out").expect("output uploaded"));
+    assert_eq!(common::frames(&probe), Some(24), "1 s of narration at 24 fps");
 }

@@ -14,6 +14,17 @@ use job_spec::captions::filter_path;
 use super::av::{aac, input, mp4_out, secs};
 use super::music::{STEREO, mix_graph};
 use crate::encoder::Encoder;
+use crate::error::JobError;
+
+/// `render-budget-exceeded` (not retryable) when frames of `size` (each clip's or
+/// scene's count) are more pixels than `MAX_RENDER_PIXELS`. The edge checks the same sum
+/// ([`job_spec::timing::render_pixels`]) on the request; the worker checks it again on
+/// what it is about to render, where a fitted render's frames come from the narration's
+/// probed length, which the edge never saw.
+pub fn check_budget(frames: impl IntoIterator<Item = u32>, size: (u32, u32)) -> Result<(), JobError> {
+    let (pixels, limit) = (job_spec::timing::render_pixels(frames, size), job_spec::limits::MAX_RENDER_PIXELS);
+    if pixels > limit { Err(JobError::RenderBudget { pixels, limit }) } else { Ok(()) }
+}
 
 /// One render's ffmpeg run.
 #[derive(Debug, Clone, Copy)]
@@ -149,5 +160,17 @@ mod tests {
             )),
             "{m}"
         );
+    }
+
+    #[test]
+    fn the_pixel_budget_is_checked_on_the_frames_rendered() {
+        const HD: (u32, u32) = (1920, 1080);
+        // 2 h of 1080p30 exactly: within; a frame more is not.
+        assert!(check_budget([30 * 3600, 30 * 3600], HD).is_ok());
+        let e = check_budget([30 * 3600, 30 * 3600 + 1], HD).unwrap_err();
+        assert_eq!((e.code(), e.is_retryable()), ("render-budget-exceeded", false));
+        assert!(e.to_string().contains("MAX_RENDER_PIXELS"), "{e}");
+        // Sums that would overflow compare as over, not wrap.
+        assert!(check_budget([u32::MAX; 4], (4096, 4096)).is_err());
     }
 }

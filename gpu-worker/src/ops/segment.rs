@@ -24,7 +24,7 @@ use job_spec::{Progress, WorkerJob, WorkerOutput};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::av::{head, input};
+use super::av::{head, input, limit_output, output_within};
 use crate::error::JobError;
 use crate::executor::{Executor, ProgressFn, elapsed_ms};
 use crate::process::{self, ProcessError};
@@ -177,10 +177,16 @@ impl Executor {
         let clock = Instant::now();
         progress(Progress::new("decode", 0, 1));
         let pcm = dir.join("master.pcm");
-        let args = decode_args(&master_path, rate, u32::from(channels), &pcm);
+        // The decoded PCM's size follows the decoded length, not the probed one: `-fs`
+        // bounds it, and a master that reaches the limit is refused, not cut short.
+        let limit = self.cfg.max_output_bytes;
+        let args = limit_output(&decode_args(&master_path, rate, u32::from(channels), &pcm), limit);
         process::run_ffmpeg(&self.cfg.ffmpeg, &args, self.cfg.ffmpeg_timeout, cancel, |_| {})
             .await
             .map_err(|e| if e == ProcessError::Cancelled { JobError::Cancelled } else { JobError::Ffmpeg(e) })?;
+        if !output_within(&pcm, limit) {
+            return Err(JobError::OutputTooLarge { limit });
+        }
         let bytes = std::fs::metadata(&pcm).map_err(|e| JobError::Internal(format!("decoded audio: {e}")))?.len();
         let total = bytes / (u64::from(channels) * BYTES_PER_SAMPLE);
         timings.insert("decode".into(), elapsed_ms(clock));
