@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use gpu_worker::transcribe::models::Registry;
-use gpu_worker::transcribe::{Engine, TranscribeOptions};
+use gpu_worker::transcribe::{Engine, Limits, TranscribeOptions};
 use job_spec::transcript::Transcript;
 
 const RATE: usize = 16_000;
@@ -44,6 +44,10 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| Engine::new(Registry::new(Some(&models_dir()), None, Some("tiny.en".into())), "ffmpeg".into()))
 }
 
+fn limits() -> Limits {
+    Limits::default()
+}
+
 fn opts(model: &str) -> TranscribeOptions {
     TranscribeOptions { model: Some(model.to_owned()), ..TranscribeOptions::default() }
 }
@@ -58,7 +62,7 @@ fn speak(dir: &Path, voice: &str, text: &str) -> Vec<f32> {
         .status()
         .expect("espeak-ng runs (make setup installs it)");
     assert!(status.success());
-    gpu_worker::transcribe::audio::decode(Path::new("ffmpeg"), &wav).expect("ffmpeg decodes espeak-ng's WAV")
+    gpu_worker::transcribe::audio::decode(Path::new("ffmpeg"), &wav, &limits()).expect("ffmpeg decodes espeak-ng's WAV")
 }
 
 /// A mono 32-bit float WAV file.
@@ -165,7 +169,7 @@ fn assert_words_in_windows(t: &Transcript, windows: &[(f64, f64)], tolerance: f6
 fn english_over_several_windows_tiny_en() {
     let c = clip("en", &PHRASES, 0.5, 1.2);
     assert!(c.duration > 32.0, "{}", c.duration);
-    let (t, stats) = engine().transcribe(&c.path, &opts("tiny.en")).expect("transcribes");
+    let (t, stats) = engine().transcribe(&c.path, &opts("tiny.en"), &limits()).expect("transcribes");
     let hypothesis = text(&t);
     let error = wer(&PHRASES.join(" "), &hypothesis);
     eprintln!("tiny.en WER {error:.3}: {hypothesis}\n{stats:?}");
@@ -195,13 +199,14 @@ fn silence_gives_no_words_with_vad() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("silence.wav");
     write_wav(&path, &vec![0.0; 5 * RATE]);
-    let (t, stats) = engine().transcribe(&path, &TranscribeOptions { enable_vad: true, ..opts("tiny.en") }).expect("transcribes");
+    let (t, stats) =
+        engine().transcribe(&path, &TranscribeOptions { enable_vad: true, ..opts("tiny.en") }, &limits()).expect("transcribes");
     assert!(t.segments.is_empty(), "{t:?}");
     assert_eq!(stats.vad_speech_seconds, Some(0.0));
     // Without the VAD, Whisper may hallucinate over silence: tiny.en says " You" (word
     // probability 0.03, no_speech_prob 0.94 but avg_logprob −0.93, above faster-whisper's
     // −1 skip threshold). Whatever it says must be marked improbable.
-    let (t, stats) = engine().transcribe(&path, &opts("tiny.en")).expect("transcribes");
+    let (t, stats) = engine().transcribe(&path, &opts("tiny.en"), &limits()).expect("transcribes");
     for w in words(&t) {
         assert!(w.probability < 0.2, "a confident word in silence: {w:?}");
     }
@@ -212,7 +217,8 @@ fn silence_gives_no_words_with_vad() {
 #[test]
 fn vad_maps_times_back_across_silence() {
     let c = clip("en", &PHRASES[..2], 1.0, 5.0);
-    let (t, stats) = engine().transcribe(&c.path, &TranscribeOptions { enable_vad: true, ..opts("tiny.en") }).expect("transcribes");
+    let (t, stats) =
+        engine().transcribe(&c.path, &TranscribeOptions { enable_vad: true, ..opts("tiny.en") }, &limits()).expect("transcribes");
     let kept = stats.vad_speech_seconds.expect("VAD ran");
     assert!(kept < c.duration - 8.0, "kept {kept} of {}", c.duration);
     let error = wer(&PHRASES[..2].join(" "), &text(&t));
@@ -225,7 +231,7 @@ fn vad_maps_times_back_across_silence() {
 #[test]
 fn detects_english_with_base() {
     let c = clip("en", &PHRASES[..2], 0.3, 0.8);
-    let (t, _) = engine().transcribe(&c.path, &TranscribeOptions { language: None, ..opts("base") }).expect("transcribes");
+    let (t, _) = engine().transcribe(&c.path, &TranscribeOptions { language: None, ..opts("base") }, &limits()).expect("transcribes");
     assert_eq!(t.language, "en");
     assert!(t.language_probability > 0.5 && t.language_probability <= 1.0, "{}", t.language_probability);
     let error = wer(&PHRASES[..2].join(" "), &text(&t));
@@ -239,7 +245,7 @@ fn detects_english_with_base() {
 fn portuguese_is_forced_and_utf8() {
     let c = clip("pt", &["O coração da ação não está à venda, irmão."], 0.3, 0.5);
     let (t, _) = engine()
-        .transcribe(&c.path, &TranscribeOptions { language: Some("pt".into()), beam_size: 1, ..opts("base") })
+        .transcribe(&c.path, &TranscribeOptions { language: Some("pt".into()), beam_size: 1, ..opts("base") }, &limits())
         .expect("transcribes");
     assert_eq!((t.language.as_str(), t.language_probability), ("pt", 1.0));
     let all = text(&t);
@@ -252,14 +258,16 @@ fn portuguese_is_forced_and_utf8() {
     let back: Transcript = serde_json::from_str(&json).expect("round-trips");
     assert_eq!(text(&back), all);
     // An English-only model ignores a forced language.
-    let (t, _) = engine().transcribe(&c.path, &TranscribeOptions { language: Some("pt".into()), ..opts("tiny.en") }).expect("transcribes");
+    let (t, _) = engine()
+        .transcribe(&c.path, &TranscribeOptions { language: Some("pt".into()), ..opts("tiny.en") }, &limits())
+        .expect("transcribes");
     assert_eq!(t.language, "en");
 }
 
 #[test]
 fn unknown_model_is_reported_with_the_configured_names() {
     let c = clip("en", &PHRASES[..1], 0.1, 0.1);
-    let err = engine().transcribe(&c.path, &opts("large-v9")).expect_err("no such model");
+    let err = engine().transcribe(&c.path, &opts("large-v9"), &limits()).expect_err("no such model");
     assert_eq!(err.code, "unknown-model");
     assert!(err.message.contains("base") && err.message.contains("tiny.en"), "{}", err.message);
 }
@@ -269,7 +277,7 @@ fn a_non_audio_file_is_not_media() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "this is not audio\n").expect("write");
-    let err = engine().transcribe(&path, &opts("tiny.en")).expect_err("not media");
+    let err = engine().transcribe(&path, &opts("tiny.en"), &limits()).expect_err("not media");
     assert_eq!(err.code, "input-not-media");
     assert!(err.message.contains("ffmpeg"), "{}", err.message);
 }
@@ -290,9 +298,9 @@ fn real_time_factor() {
     let c = clip("en", &PHRASES, 0.5, 1.2);
     for model in ["tiny.en", "base"] {
         let options = TranscribeOptions { language: Some("en".into()), ..opts(model) };
-        engine().transcribe(&c.path, &options).expect("warm-up");
+        engine().transcribe(&c.path, &options, &limits()).expect("warm-up");
         let (cpu, wall) = (cpu_seconds(), std::time::Instant::now());
-        let (t, stats) = engine().transcribe(&c.path, &options).expect("transcribes");
+        let (t, stats) = engine().transcribe(&c.path, &options, &limits()).expect("transcribes");
         let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
         eprintln!(
             "{model}: {:.1} s audio, {wall:.2} s wall, {cpu:.2} CPU-s → RTF {:.2} (audio s per wall s), {:.2} audio s per CPU-s; WER {:.3}; {stats:?}",

@@ -6,9 +6,14 @@
 //! decoding, model loading when it is not loaded yet, decoding), `write`, `upload`.
 //!
 //! The engine lives in the [`Executor`] (one per process, shared by every job), so a
-//! model loaded by one job stays loaded for the next. A cancelled job returns at once;
-//! the transcription already running on the blocking pool finishes in the background
-//! (CTranslate2 has no way to stop a decode half-way) and its result is dropped.
+//! model loaded by one job stays loaded for the next. The job's input is probed first: a
+//! claimed length past `MAX_MEDIA_SECONDS` (or not believable for its size) is refused
+//! before any decoding, and the engine enforces the same limit on the samples themselves.
+//!
+//! A cancelled job stops its work before it returns: the engine is given the job's cancel
+//! token (ffmpeg is killed, the decoding stops before its next 30 s window — CTranslate2
+//! cannot stop a call half-way) and the job waits for the blocking task to end, so the
+//! worker's slot is free only once the CPU or GPU is.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::JobError;
 use crate::executor::{Executor, ProgressFn, elapsed_ms};
-use crate::single::need_audio;
-use crate::transcribe::{TranscribeError, TranscribeOptions, TranscribeStats};
+use crate::single::{audio_duration, need_audio};
+use crate::transcribe::{Limits, TranscribeError, TranscribeOptions, TranscribeStats};
 
 /// The engine's options for a task.
 pub fn options(t: &TranscribeTask) -> TranscribeOptions {
@@ -37,12 +42,16 @@ pub fn options(t: &TranscribeTask) -> TranscribeOptions {
     }
 }
 
-/// The engine's error as the job's: its stable code; `unknown-model` and
-/// `input-not-media` are the request's fault (no retry helps), a model that failed to
+/// The engine's error as the job's: its stable code; `unknown-model`, `input-not-media`
+/// and `input-duration-out-of-range` (the audio decodes past `MAX_MEDIA_SECONDS`, named
+/// as the input's fault) are the request's fault (no retry helps), a model that failed to
 /// load or a decode that failed may be a passing fault of the GPU (retried).
 pub fn job_error(e: TranscribeError) -> JobError {
-    let retryable = matches!(e.code, "model-load-failed" | "transcribe-failed");
-    JobError::Transcribe { code: e.code, message: e.message, retryable }
+    match e.code {
+        "cancelled" => JobError::Cancelled,
+        "input-duration-out-of-range" => JobError::BadInput { name: TranscribeTask::AUDIO.into(), code: e.code, message: e.message },
+        code => JobError::Transcribe { code, message: e.message, retryable: matches!(code, "model-load-failed" | "transcribe-failed") },
+    }
 }
 
 /// The four files' names (output name, file in the work dir) and contents.
@@ -121,6 +130,7 @@ impl Executor {
         let mut inputs = self.download_inputs(job, vec![TranscribeTask::AUDIO.to_owned()], dir, cancel).await?;
         let (audio, probe) = inputs.pop().ok_or_else(|| JobError::Internal("no input downloaded".into()))?;
         need_audio(TranscribeTask::AUDIO, &probe)?;
+        audio_duration(TranscribeTask::AUDIO, &probe, self.cfg.max_media_secs)?;
         progress(Progress::new("download", 1, 1));
         timings.insert("download".into(), elapsed_ms(clock));
 
@@ -128,11 +138,18 @@ impl Executor {
         progress(Progress::new("transcribe", 0, 1));
         let engine = Arc::clone(&self.transcriber);
         let opts = options(t);
-        let run = tokio::task::spawn_blocking(move || engine.transcribe(&audio, &opts));
-        let (text, stats) = tokio::select! {
-            r = run => r.map_err(|e| JobError::Internal(format!("transcription task: {e}")))?.map_err(job_error)?,
-            () = cancel.cancelled() => return Err(JobError::Cancelled),
-        };
+        // The engine's own token: cancelled with the job, and also when this future is
+        // dropped, so blocking work never outlives the job that wanted it.
+        let stop = cancel.child_token();
+        let _stop_on_drop = stop.clone().drop_guard();
+        let limits = Limits { max_seconds: self.cfg.max_media_secs, decode_timeout: self.cfg.ffmpeg_timeout, cancel: stop };
+        // Awaited to its end even when the job is cancelled: the engine sees the token and
+        // stops within a window, and only then is the job's slot released.
+        let run = tokio::task::spawn_blocking(move || engine.transcribe(&audio, &opts, &limits)).await;
+        if cancel.is_cancelled() {
+            return Err(JobError::Cancelled);
+        }
+        let (text, stats) = run.map_err(|e| JobError::Internal(format!("transcription task: {e}")))?.map_err(job_error)?;
         progress(Progress::new("transcribe", 1, 1));
         timings.insert("transcribe".into(), elapsed_ms(clock));
         tracing::info!(
@@ -181,6 +198,10 @@ mod tests {
         assert_eq!((e("unknown-model").code.as_str(), e("unknown-model").retryable), ("unknown-model", false));
         assert_eq!((e("input-not-media").code.as_str(), e("input-not-media").retryable), ("input-not-media", false));
         assert!(e("model-load-failed").retryable && e("transcribe-failed").retryable);
+        let long = e("input-duration-out-of-range");
+        assert_eq!((long.code.as_str(), long.retryable), ("input-duration-out-of-range", false));
+        assert!(long.message.contains("`audio`"), "names the input: {}", long.message);
+        assert_eq!(e("cancelled").code, "cancelled");
         assert_eq!(e("transcribe-failed").message, "transcription failed: m");
     }
 

@@ -6,6 +6,7 @@
 
 use ct2rs::sys::{Device, StorageView, WhisperOptions};
 use job_spec::transcript::TranscriptSegment;
+use tokio_util::sync::CancellationToken;
 
 use super::mel::{FRAMES_PER_SECOND, LogMel, WINDOW_FRAMES};
 use super::models::Model;
@@ -141,7 +142,13 @@ fn options(model: &Model, opts: &TranscribeOptions, temperature: f32) -> Whisper
 /// faster-whisper's `generate_with_fallback`, without the compression-ratio test: decode at
 /// the requested temperature, then at +0.2 steps up to 1.0 while the average log
 /// probability is below −1 (unless the window is silence).
-fn generate(model: &Model, encoded: &StorageView<'_>, prompt: &[usize], opts: &TranscribeOptions) -> Result<Generated, TranscribeError> {
+fn generate(
+    model: &Model,
+    encoded: &StorageView<'_>,
+    prompt: &[usize],
+    opts: &TranscribeOptions,
+    cancel: &CancellationToken,
+) -> Result<Generated, TranscribeError> {
     let prompt: Vec<&str> = prompt.iter().filter_map(|&id| model.vocab.token(id)).collect();
     let first = opts.temperature.max(0.0);
     let mut temperatures = vec![first];
@@ -152,6 +159,9 @@ fn generate(model: &Model, encoded: &StorageView<'_>, prompt: &[usize], opts: &T
     }
     let mut best: Option<Generated> = None;
     for temperature in temperatures {
+        if cancel.is_cancelled() {
+            return Err(TranscribeError::cancelled());
+        }
         let result = model
             .whisper
             .generate(encoded, std::slice::from_ref(&prompt), &options(model, opts, temperature))
@@ -209,14 +219,15 @@ fn split(tokens: &[usize], ts_begin: usize, time_offset: f64, seek: usize, segme
     (subsegments, next, single_timestamp_ending)
 }
 
-/// Transcribes 16 kHz samples (already reduced to speech when VAD ran).
-pub fn run(model: &Model, samples: &[f32], opts: &TranscribeOptions) -> Result<Decoded, TranscribeError> {
-    let mel = LogMel::new(samples, model.n_mels);
+/// Transcribes the spectrogram of 16 kHz audio (already reduced to speech when VAD ran).
+/// `cancel` is looked at before each window (and each fallback decode), so a cancelled
+/// job stops within one window's work: CTranslate2 cannot stop a call half-way.
+pub fn run(model: &Model, mel: &LogMel, opts: &TranscribeOptions, cancel: &CancellationToken) -> Result<Decoded, TranscribeError> {
     let content_frames = mel.content_frames();
     let s = model.vocab.specials;
     let mut first_window = None;
     let (language, language_probability) = if model.multilingual && content_frames > 0 {
-        let encoded = encode(model, &mel, 0, content_frames.min(WINDOW_FRAMES))?;
+        let encoded = encode(model, mel, 0, content_frames.min(WINDOW_FRAMES))?;
         let detected = language(model, opts, Some(&encoded))?;
         first_window = Some(encoded);
         detected
@@ -236,11 +247,14 @@ pub fn run(model: &Model, samples: &[f32], opts: &TranscribeOptions) -> Result<D
     let mut last_speech = 0.0;
     let mut seek = 0;
     while seek < content_frames {
+        if cancel.is_cancelled() {
+            return Err(TranscribeError::cancelled());
+        }
         let time_offset = seek as f64 / FRAMES_PER_SECOND;
         let segment_size = WINDOW_FRAMES.min(content_frames - seek);
         let encoded = match first_window.take() {
             Some(e) if seek == 0 => e,
-            _ => encode(model, &mel, seek, segment_size)?,
+            _ => encode(model, mel, seek, segment_size)?,
         };
         let previous = &all_tokens[prompt_reset_since..];
         let mut prompt = Vec::new();
@@ -250,7 +264,7 @@ pub fn run(model: &Model, samples: &[f32], opts: &TranscribeOptions) -> Result<D
         }
         prompt.extend_from_slice(&sot_sequence);
 
-        let generated = generate(model, &encoded, &prompt, opts)?;
+        let generated = generate(model, &encoded, &prompt, opts, cancel)?;
         if generated.no_speech_prob > NO_SPEECH_THRESHOLD && generated.avg_logprob < LOG_PROB_THRESHOLD {
             seek += segment_size;
             continue;

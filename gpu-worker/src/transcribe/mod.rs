@@ -8,6 +8,14 @@
 //! segment ([`decode`]); words are timed by CTranslate2's cross-attention alignment
 //! (`alignment_heads` from `config.json`) and post-processed ([`words`]).
 //!
+//! Memory: the samples are never held whole. The spectrogram is computed as ffmpeg's
+//! output streams in (4 bytes per 10 ms per mel band: 32 KB per second of audio for 80
+//! bands, 51 KB for 128), and it is all the decoding keeps. With `enable_vad`, a first
+//! decode gathers only the gate's levels (8 bytes per 30 ms); a second one feeds the
+//! speech it kept to the spectrogram. Each decode stops at [`Limits::max_seconds`] of
+//! samples, whatever the file's header claimed, and at [`Limits::cancel`], which the
+//! decoding also looks at between 30 s windows.
+//!
 //! Models are configured by name ([`models::Registry::from_env`]):
 //! - `WHISPER_MODELS_DIR`: a directory whose subdirectories (holding a `model.bin`) are
 //!   models named after them; default `$API_GPU_CACHE/models` (`~/.cache/api-gpu/models`),
@@ -28,10 +36,12 @@ pub mod tokens;
 pub mod vad;
 pub mod words;
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use job_spec::transcript::Transcript;
+use tokio_util::sync::CancellationToken;
 
 /// What one transcription asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +71,8 @@ impl Default for TranscribeOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscribeStats {
     pub audio_seconds: f64,
+    /// ffmpeg's decoding and the spectrogram, computed as the samples come (with
+    /// `enable_vad`, both decodes of the audio).
     pub decode_audio_ms: u64,
     /// 0 when the model was already loaded.
     pub load_model_ms: u64,
@@ -74,8 +86,30 @@ pub struct TranscribeStats {
     pub vad_speech_seconds: Option<f64>,
 }
 
+/// What bounds one transcription's work.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Longest audio decoded (`MAX_MEDIA_SECONDS`): counted on the samples ffmpeg gives,
+    /// past it the input is refused (`input-duration-out-of-range`).
+    pub max_seconds: f64,
+    /// Longest one ffmpeg decode of the audio may run (`FFMPEG_TIMEOUT_SECS`).
+    pub decode_timeout: Duration,
+    /// Set: ffmpeg is killed and the decoding stops before its next window (`cancelled`).
+    pub cancel: CancellationToken,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_seconds: job_spec::limits::MAX_MEDIA_SECONDS,
+            decode_timeout: Duration::from_secs(1800),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
 /// A failed transcription. `code` is one of `unknown-model`, `model-load-failed`,
-/// `input-not-media`, `transcribe-failed`.
+/// `input-not-media`, `input-duration-out-of-range`, `transcribe-failed`, `cancelled`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TranscribeError {
     pub code: &'static str,
@@ -85,6 +119,10 @@ pub struct TranscribeError {
 impl TranscribeError {
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         TranscribeError { code, message: message.into() }
+    }
+
+    pub(crate) fn cancelled() -> Self {
+        TranscribeError::new("cancelled", "the transcription was cancelled")
     }
 }
 
@@ -132,8 +170,13 @@ impl Engine {
         self.registry.default.as_deref()
     }
 
-    /// Transcribes the audio (or video) file at `audio`.
-    pub fn transcribe(&self, audio: &Path, opts: &TranscribeOptions) -> Result<(Transcript, TranscribeStats), TranscribeError> {
+    /// Transcribes the audio (or video) file at `audio`, within `limits`.
+    pub fn transcribe(
+        &self,
+        audio: &Path,
+        opts: &TranscribeOptions,
+        limits: &Limits,
+    ) -> Result<(Transcript, TranscribeStats), TranscribeError> {
         let requested = opts.model.as_deref().or(self.registry.default.as_deref()).unwrap_or("");
         let Some((name, dir)) = self.registry.resolve(Some(requested)) else {
             let configured = self.model_names();
@@ -145,25 +188,61 @@ impl Engine {
                 ),
             ));
         };
-        let started = Instant::now();
-        let samples = audio::decode(&self.ffmpeg, audio)?;
-        let decode_audio_ms = started.elapsed().as_millis() as u64;
-        let duration = samples.len() as f64 / mel::SAMPLE_RATE as f64;
+        // The model first: its number of mel bands shapes the spectrogram built while decoding.
         let (model, load_model_ms) = self.cache.get(name, dir)?;
+        let stream = |sink: &mut dyn FnMut(&[f32]) -> ControlFlow<()>| audio::stream(&self.ffmpeg, audio, limits, sink);
 
         let started = Instant::now();
         let mut vad_speech_seconds = None;
-        let (language, language_probability, mut segments) = if opts.enable_vad {
-            let chunks = vad::speech_chunks(&samples);
-            let speech = vad::collect(&samples, &chunks);
-            vad_speech_seconds = Some(speech.len() as f64 / mel::SAMPLE_RATE as f64);
-            if speech.is_empty() {
-                // Nothing to decode; the language still comes from the audio (or is forced).
-                let first = &samples[..samples.len().min(30 * mel::SAMPLE_RATE)];
-                let (language, p) = decode::language_only(&model, &mel::LogMel::new(first, model.n_mels), opts)?;
-                (language, p, Vec::new())
+        let (samples, mel) = if opts.enable_vad {
+            let mut levels = vad::Levels::default();
+            let samples = stream(&mut |s| {
+                levels.push(s);
+                ControlFlow::Continue(())
+            })?;
+            let chunks = levels.speech_chunks();
+            let mut keep = vad::Keep::new(&chunks);
+            let mut mel = mel::MelBuilder::new(model.n_mels);
+            let mut kept = 0;
+            if chunks.is_empty() {
+                // Nothing to decode; the language still comes from the audio's first window.
+                stream(&mut |s| {
+                    let take = s.len().min(30 * mel::SAMPLE_RATE - kept);
+                    mel.push(&s[..take]);
+                    kept += take;
+                    if kept < 30 * mel::SAMPLE_RATE { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+                })?;
+                vad_speech_seconds = Some(0.0);
             } else {
-                let decoded = decode::run(&model, &speech, opts)?;
+                stream(&mut |s| {
+                    let more = keep.push(s, |speech| {
+                        mel.push(speech);
+                        kept += speech.len();
+                    });
+                    if more { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
+                })?;
+                vad_speech_seconds = Some(kept as f64 / mel::SAMPLE_RATE as f64);
+            }
+            (samples, (mel.finish(), Some(chunks)))
+        } else {
+            let mut mel = mel::MelBuilder::new(model.n_mels);
+            let samples = stream(&mut |s| {
+                mel.push(s);
+                ControlFlow::Continue(())
+            })?;
+            (samples, (mel.finish(), None))
+        };
+        let decode_audio_ms = started.elapsed().as_millis() as u64;
+        let duration = samples as f64 / mel::SAMPLE_RATE as f64;
+
+        let started = Instant::now();
+        let (language, language_probability, mut segments) = match mel {
+            (mel, Some(chunks)) if chunks.is_empty() => {
+                let (language, p) = decode::language_only(&model, &mel, opts)?;
+                (language, p, Vec::new())
+            }
+            (mel, Some(chunks)) => {
+                let decoded = decode::run(&model, &mel, opts, &limits.cancel)?;
                 let map = vad::TimeMap::new(&chunks);
                 let mut segments = decoded.segments;
                 for segment in &mut segments {
@@ -171,9 +250,10 @@ impl Engine {
                 }
                 (decoded.language, decoded.language_probability, segments)
             }
-        } else {
-            let decoded = decode::run(&model, &samples, opts)?;
-            (decoded.language, decoded.language_probability, decoded.segments)
+            (mel, None) => {
+                let decoded = decode::run(&model, &mel, opts, &limits.cancel)?;
+                (decoded.language, decoded.language_probability, decoded.segments)
+            }
         };
         {
             let mut all: Vec<&mut job_spec::transcript::TranscriptWord> = segments.iter_mut().flat_map(|s| s.words.iter_mut()).collect();

@@ -32,18 +32,56 @@ pub struct Chunk {
     pub end: usize,
 }
 
-fn db(frame: &[f32]) -> f64 {
-    let energy = frame.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / frame.len().max(1) as f64;
-    10.0 * energy.max(1e-12).log10()
+fn db(energy: f64, len: usize) -> f64 {
+    10.0 * (energy / len.max(1) as f64).max(1e-12).log10()
 }
 
-/// The speech regions of 16 kHz audio, sorted and disjoint.
+/// The level of each 30 ms frame, gathered as the samples stream in (8 bytes per frame,
+/// not the samples): all the gate needs.
+#[derive(Debug, Clone, Default)]
+pub struct Levels {
+    levels: Vec<f64>,
+    /// Sum of squares of the frame being filled, and its samples so far.
+    energy: f64,
+    filled: usize,
+    samples: usize,
+}
+
+impl Levels {
+    pub fn push(&mut self, samples: &[f32]) {
+        for &x in samples {
+            self.energy += f64::from(x) * f64::from(x);
+            self.filled += 1;
+            if self.filled == FRAME {
+                self.levels.push(db(self.energy, FRAME));
+                (self.energy, self.filled) = (0.0, 0);
+            }
+        }
+        self.samples += samples.len();
+    }
+
+    /// The speech regions of the samples pushed, sorted and disjoint.
+    pub fn speech_chunks(mut self) -> Vec<Chunk> {
+        if self.filled > 0 {
+            self.levels.push(db(self.energy, self.filled));
+        }
+        chunks(&self.levels, self.samples)
+    }
+}
+
+/// The speech regions of 16 kHz audio held whole, sorted and disjoint.
 pub fn speech_chunks(samples: &[f32]) -> Vec<Chunk> {
-    let levels: Vec<f64> = samples.chunks(FRAME).map(db).collect();
+    let mut levels = Levels::default();
+    levels.push(samples);
+    levels.speech_chunks()
+}
+
+/// The gate over the frames' levels, for audio of `total` samples.
+fn chunks(levels: &[f64], total: usize) -> Vec<Chunk> {
     if levels.is_empty() {
         return Vec::new();
     }
-    let mut sorted = levels.clone();
+    let mut sorted = levels.to_vec();
     sorted.sort_by(f64::total_cmp);
     let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
     let threshold = (pct(0.10) + ABOVE_FLOOR_DB).min(pct(0.95) - BELOW_PEAK_DB).max(MIN_THRESHOLD_DB);
@@ -64,7 +102,7 @@ pub fn speech_chunks(samples: &[f32]) -> Vec<Chunk> {
     let mut chunks: Vec<Chunk> = Vec::new();
     for (a, b) in runs.into_iter().filter(|(a, b)| b - a >= frames(MIN_SPEECH_S)) {
         let start = (a * FRAME).saturating_sub(pad);
-        let end = (b * FRAME + pad).min(samples.len());
+        let end = (b * FRAME + pad).min(total);
         match chunks.last_mut() {
             Some(last) if start <= last.end => last.end = end,
             _ => chunks.push(Chunk { start, end }),
@@ -73,9 +111,30 @@ pub fn speech_chunks(samples: &[f32]) -> Vec<Chunk> {
     chunks
 }
 
-/// The kept samples, concatenated.
-pub fn collect(samples: &[f32], chunks: &[Chunk]) -> Vec<f32> {
-    chunks.iter().flat_map(|c| samples[c.start..c.end].iter().copied()).collect()
+/// Hands on the parts of a stream of samples that fall in `chunks` (sorted, disjoint), in
+/// order: the concatenated speech, without holding the audio.
+#[derive(Debug)]
+pub struct Keep<'a> {
+    chunks: &'a [Chunk],
+    /// Index in the stream of the next sample pushed.
+    at: usize,
+}
+
+impl<'a> Keep<'a> {
+    pub fn new(chunks: &'a [Chunk]) -> Keep<'a> {
+        Keep { chunks, at: 0 }
+    }
+
+    /// Gives `out` the kept parts of `samples` (the stream's next ones); false once past
+    /// the last chunk, when nothing more will be kept.
+    pub fn push(&mut self, samples: &[f32], mut out: impl FnMut(&[f32])) -> bool {
+        let (from, to) = (self.at, self.at + samples.len());
+        self.at = to;
+        for c in self.chunks.iter().skip_while(|c| c.end <= from).take_while(|c| c.start < to) {
+            out(&samples[c.start.max(from) - from..c.end.min(to) - from]);
+        }
+        self.chunks.last().is_some_and(|c| c.end > to)
+    }
 }
 
 /// Maps times in the concatenated speech back to the original audio.
@@ -158,6 +217,24 @@ mod tests {
         assert_eq!(map.original(0.5, 0), 1.5);
         assert_eq!(map.chunk(1.25), 1);
         assert_eq!(map.original(1.25, 1), 5.25);
-        assert_eq!(collect(&vec![1.0; 100_000], &chunks).len(), 32_000);
+    }
+
+    #[test]
+    fn kept_parts_of_a_stream_are_the_chunks_concatenated() {
+        let samples: Vec<f32> = (0..100_000).map(|i| i as f32).collect();
+        let chunks = [Chunk { start: 10, end: 20 }, Chunk { start: 20_000, end: 40_123 }, Chunk { start: 99_990, end: 100_000 }];
+        let whole: Vec<f32> = chunks.iter().flat_map(|c| samples[c.start..c.end].iter().copied()).collect();
+        for piece in [1, 7, 16_000, 100_000] {
+            let (mut keep, mut kept, mut more) = (Keep::new(&chunks), Vec::new(), true);
+            for part in samples.chunks(piece) {
+                assert!(more, "asked for more after the last chunk");
+                more = keep.push(part, |s| kept.extend_from_slice(s));
+            }
+            assert_eq!(kept, whole, "pieces of {piece}");
+            assert!(!more);
+        }
+        let (mut keep, mut kept) = (Keep::new(&chunks[..1]), Vec::new());
+        assert!(!keep.push(&samples[..16_000], |s| kept.extend_from_slice(s)), "past the last chunk after the first piece");
+        assert_eq!(kept.len(), 10);
     }
 }
