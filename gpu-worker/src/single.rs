@@ -161,7 +161,8 @@ fn fps(p: &Probe) -> u32 {
 
 /// The ASS to burn on frames of `size` for the caption text `text` (input `name`):
 /// job-spec's generator for SRT (`caption`'s style, or the default) and words JSON
-/// (`highlight`); an ASS file (no `caption`: encode's subtitles) is used as given.
+/// (`highlight`); an ASS file (no `caption`: encode's subtitles) is sanitised
+/// ([`job_spec::ass_sanitizer`]).
 pub(crate) async fn captions_to_ass(name: &str, text: &str, caption: Option<&CaptionTask>, size: (u32, u32)) -> Result<String, JobError> {
     let bad = |e: captions::CaptionError| JobError::BadInput { name: name.into(), code: e.code, message: e.message };
     Ok(match caption.map(|c| (&c.mode, c.uppercase)) {
@@ -185,7 +186,8 @@ pub(crate) async fn captions_to_ass(name: &str, text: &str, caption: Option<&Cap
         Some((CaptionMode::Segments { style }, upper)) => {
             captions::segments_ass(&captions::parse_srt(text).map_err(bad)?, &captions::AssStyle::segments(style, size.1), size, upper)
         }
-        _ if text.contains("[Script Info]") => text.to_owned(),
+        // The user's own ASS: re-emitted with only what captions need, values bounded.
+        _ if text.contains("[Script Info]") => job_spec::ass_sanitizer::sanitize_ass(text).map_err(bad)?,
         _ => captions::segments_ass(&captions::parse_srt(text).map_err(bad)?, &captions::AssStyle::default_for(size.1), size, false),
     })
 }
@@ -410,7 +412,10 @@ impl Executor {
         cancel: &CancellationToken,
     ) -> Result<PathBuf, JobError> {
         let raw = dir.join(format!("{name}.txt"));
-        self.fetch_input(job, name, &raw, cancel).await?;
+        let size = self.fetch_input(job, name, &raw, cancel).await?;
+        // Bounded before it is read, let alone parsed.
+        captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX))
+            .map_err(|e| JobError::BadInput { name: name.into(), code: e.code, message: e.message })?;
         let bytes = std::fs::read(&raw).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
         let text = String::from_utf8_lossy(&bytes);
         let v = video.video().ok_or_else(|| JobError::BadInput {
