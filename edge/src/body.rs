@@ -4,6 +4,11 @@
 //! (chunked) is never buffered whole before its size is known: at most the cap plus
 //! one chunk is ever held.
 
+/// RunPod's completion webhooks (token checked first) carry the worker's whole output,
+/// a long transcription's text included: they get their own cap, not the clients'
+/// `MAX_BODY_BYTES`.
+pub const MAX_RUNPOD_WEBHOOK_BYTES: usize = 16 << 20;
+
 /// The body is longer than the cap (declared, or seen while reading).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooLarge;

@@ -298,7 +298,7 @@ async fn runpod_webhook(mut req: Request, env: &Env, job_id: &str, token: &str) 
     if !is_job_id(job_id) || !crate::token::verify_job_token(&cfg.webhook_token_secret, job_id, token) {
         return Err(ApiError::unauthorized());
     }
-    let body = util::read_body(&mut req, cfg.max_body_bytes).await?;
+    let body = util::read_body(&mut req, crate::body::MAX_RUNPOD_WEBHOOK_BYTES).await?;
     let body: Value = serde_json::from_slice(&body).map_err(|_| ApiError::new(400, "invalid-json", "the webhook body is not JSON"))?;
     let ns = jobs(env)?;
     let resp = call_job(&ns, job_id, Method::Post, "/runpod", Some(body.to_string())).await?;
