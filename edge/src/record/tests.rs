@@ -1,0 +1,409 @@
+//! The job record's state machine, step by step: submissions, RunPod answers, retries,
+//! fan-out, webhooks, retention.
+
+use super::*;
+use job_spec::worker::{ClipTask, Img2VidTask, OutputMeta};
+
+const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, base: Duration::from_secs(1), max: Duration::from_secs(4) };
+const HOOKS: WebhookPolicy = WebhookPolicy { base: Duration::from_secs(1), max: Duration::from_secs(4), window: Duration::from_secs(10) };
+
+fn task(n: usize) -> Task {
+    Task::Img2vid(Img2VidTask {
+        width: 1920,
+        height: 1080,
+        frame_rate: 24,
+        clips: (1..=n)
+            .map(|i| ClipTask {
+                id: i.to_string(),
+                input: format!("image_{i}"),
+                output: format!("video_{i}"),
+                frames: 24,
+                zoom: job_spec::ZoomType::Zoomin,
+                easing: Default::default(),
+            })
+            .collect(),
+    })
+}
+
+fn record_with(parts: usize, webhook: Option<&str>) -> JobRecord {
+    let common = Common { id_roteiro: Some(42), webhook_url: webhook.map(str::to_owned), ..Default::default() };
+    let mut r = JobRecord::new("j".into(), "acme".into(), common, task(parts.max(1) * 2), parts, 3, 1_000, 100_000);
+    // Part p is planned to write video_{2p+1} and video_{2p+2} (as fanout splits).
+    for (p, part) in r.parts.iter_mut().enumerate() {
+        part.planned_outputs = (2 * p + 1..=2 * p + 2).map(|n| (format!("video_{n}"), format!("t/video_{n}.mp4"))).collect();
+    }
+    r.lease_held = true;
+    for i in 0..parts {
+        assert!(r.due_parts(1_000).contains(&i));
+        let c = r.claim_submit(i, 1_000).unwrap();
+        assert!(r.submitted(i, c, format!("rp-{i}")));
+    }
+    r
+}
+
+fn record() -> JobRecord {
+    record_with(1, None)
+}
+
+fn completed_body(id: &str, names: &[&str]) -> Value {
+    let out = WorkerOutput {
+        outputs: names
+            .iter()
+            .map(|n| OutputMeta { name: (*n).into(), key: format!("t/{n}.mp4"), duration: Some(1.0), ..Default::default() })
+            .collect(),
+        ..Default::default()
+    };
+    json!({"id": id, "status": "COMPLETED", "output": out})
+}
+
+fn failed_body(id: &str, code: &str, retryable: bool) -> Value {
+    let err = WorkerError { code: code.into(), message: "boom".into(), retryable, stderr_tail: Some("tail".into()) };
+    json!({"id": id, "status": "FAILED", "error": err.to_runpod_string()})
+}
+
+#[test]
+fn lifecycle_to_completed() {
+    let mut r = record();
+    assert_eq!((r.status, r.attempts()), (JobStatus::Submitted, 1));
+    assert!(r.apply_runpod(&json!({"id":"rp-0","status":"IN_PROGRESS"}), 2_000, &POLICY));
+    assert!(r.apply_runpod(
+        &json!({"id":"rp-0","status":"IN_PROGRESS","output":{"stage":"render","completed":12,"total":24,"percentage":50.0}}),
+        2_500,
+        &POLICY
+    ));
+    assert_eq!(r.progress.percentage, 50.0);
+    assert!(r.apply_runpod(&completed_body("rp-0", &["video_1", "video_2"]), 3_000, &POLICY));
+    assert_eq!(r.started_ms, Some(2_000), "IN_PROGRESS was seen first");
+    let v = r.view(&|k| format!("https://dl/{k}"), 0);
+    assert_eq!(v.status, JobStatus::Completed);
+    assert_eq!(v.id_roteiro, Some(42));
+    assert_eq!(v.execution.duration_ms, Some(1_000));
+    assert_eq!(v.result.as_ref().unwrap()["videos"][0]["video_url"], "https://dl/t/video_1.mp4");
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(json["jobId"], "j");
+    assert_eq!(json["idRoteiro"], 42);
+    assert_eq!(json["operation"], "video/img2vid");
+    assert!(json.get("webhook").is_none());
+    // Nothing left to do but delete it after the retention period.
+    assert_eq!(r.next_wake(3_000, Duration::from_secs(3)), Some(3_000 + RETENTION_MS));
+}
+
+#[test]
+fn output_keys_come_from_the_plan_never_from_the_worker() {
+    let forged = |name: &str, key: &str| {
+        let out =
+            WorkerOutput { outputs: vec![OutputMeta { name: name.into(), key: key.into(), ..Default::default() }], ..Default::default() };
+        json!({"id": "rp-0", "status": "COMPLETED", "output": out})
+    };
+    // A planned name under another tenant's key, and a name that was never planned.
+    for body in [forged("video_1", "tenants/other/secret.mp4"), forged("stolen", "tenants/other/secret.mp4")] {
+        let mut r = record();
+        assert!(r.apply_runpod(&body, 3_000, &POLICY));
+        let asked = std::cell::RefCell::new(vec![]);
+        let v = r.view(
+            &|k| {
+                asked.borrow_mut().push(k.to_owned());
+                format!("https://dl/{k}")
+            },
+            0,
+        );
+        assert!(asked.borrow().is_empty(), "presigned {:?}", asked.borrow());
+        assert!(!serde_json::to_string(&v).unwrap().contains("https://dl/tenants/other"));
+        assert_eq!((v.status, v.error.as_ref().map(|e| e.code.as_str())), (JobStatus::Failed, Some("worker-output-mismatch")));
+        assert_eq!(r.parts[0].status, PartStatus::Failed, "not retried");
+    }
+    // plan_outputs takes each part's keys from its plan.
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    let out = job_spec::plan::PlannedOutput { name: "video_1".into(), key: "t/video_1.mp4".into(), content_type: "video/mp4".into() };
+    r.plan_outputs(&[Plan { inputs: vec![], outputs: vec![out], task: task(1) }]);
+    assert_eq!(r.parts[0].planned_outputs["video_1"], "t/video_1.mp4");
+}
+
+#[test]
+fn webhooks_reporting_unplanned_keys_are_refused_and_change_nothing() {
+    let forged = |name: &str, key: &str| {
+        let out =
+            WorkerOutput { outputs: vec![OutputMeta { name: name.into(), key: key.into(), ..Default::default() }], ..Default::default() };
+        json!({"id": "rp-0", "status": "COMPLETED", "output": out})
+    };
+    let r = record();
+    for body in [forged("video_1", "tenants/other/secret.mp4"), forged("stolen", "t/video_1.mp4")] {
+        assert!(r.webhook_refusal(&body).is_some(), "{body}");
+    }
+    // Honest, foreign, late and non-completion bodies are not refused here.
+    assert_eq!(r.webhook_refusal(&completed_body("rp-0", &["video_1", "video_2"])), None);
+    assert_eq!(r.webhook_refusal(&json!({"id": "rp-9", "status": "COMPLETED", "output": {"outputs": []}})), None);
+    assert_eq!(r.webhook_refusal(&json!({"id": "rp-0", "status": "IN_PROGRESS"})), None);
+    let mut done = record();
+    assert!(done.apply_runpod(&completed_body("rp-0", &["video_1"]), 2_000, &POLICY));
+    assert_eq!(done.webhook_refusal(&forged("video_1", "tenants/other/secret.mp4")), None, "ignored anyway");
+}
+
+#[test]
+fn webhook_only_jobs_take_their_start_from_execution_time() {
+    let mut r = record();
+    let mut body = completed_body("rp-0", &["video_1"]);
+    body["executionTime"] = json!(1_500);
+    assert!(r.apply_runpod(&body, 10_000, &POLICY));
+    let v = r.view(&|k| k.to_owned(), 0);
+    assert_eq!(v.execution.duration_ms, Some(1_500));
+    assert_eq!(v.started_at.as_deref(), Some("1970-01-01T00:00:08.500Z"));
+}
+
+#[test]
+fn duplicate_late_and_foreign_webhooks_change_nothing() {
+    let mut r = record();
+    assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 3_000, &POLICY));
+    let snapshot = r.clone();
+    assert!(!r.apply_runpod(&completed_body("rp-0", &["video_1"]), 4_000, &POLICY));
+    assert!(!r.apply_runpod(&json!({"id":"rp-0","status":"IN_PROGRESS"}), 5_000, &POLICY));
+    assert!(!r.apply_runpod(&json!({"id":"rp-0","status":"FAILED","error":"late"}), 5_000, &POLICY));
+    assert_eq!(r, snapshot);
+    let mut r = record();
+    let snapshot = r.clone();
+    assert!(!r.apply_runpod(&json!({"id":"rp-other","status":"FAILED","error":"x"}), 1, &POLICY));
+    assert!(!r.apply_runpod(&json!({"id":"rp-0","status":"WEIRD"}), 1, &POLICY));
+    assert!(!r.apply_runpod(&json!({"status":"FAILED"}), 1, &POLICY));
+    assert_eq!(r, snapshot);
+}
+
+#[test]
+fn permanent_failures_end_the_job_with_code_and_stderr() {
+    let mut r = record();
+    assert!(r.apply_runpod(&failed_body("rp-0", "input-not-media", false), 9, &POLICY));
+    let e = r.error.as_ref().unwrap();
+    assert_eq!((r.status, e.code.as_str()), (JobStatus::Failed, "input-not-media"));
+    assert_eq!(e.details.as_ref().unwrap()["stderr_tail"], "tail");
+    assert_eq!(e.details.as_ref().unwrap()["attempts"], 1);
+    let mut r = record();
+    assert!(r.apply_runpod(&json!({"id":"rp-0","status":"COMPLETED","output":"garbage"}), 9, &POLICY));
+    assert_eq!(r.error.unwrap().code, "invalid-worker-output");
+    let mut r = record();
+    assert!(r.apply_runpod(&json!({"id":"rp-0","status":"TIMED_OUT"}), 9, &POLICY));
+    assert_eq!(r.status, JobStatus::TimedOut);
+}
+
+#[test]
+fn retryable_failures_are_resubmitted_with_backoff_then_give_up() {
+    let mut r = record();
+    assert!(r.apply_runpod(&failed_body("rp-0", "upload-failed", true), 2_000, &POLICY));
+    assert_eq!(r.status, JobStatus::Submitted, "the job goes on");
+    assert_eq!(r.parts[0].status, PartStatus::Waiting);
+    assert_eq!(r.parts[0].last_error.as_ref().unwrap().code, "upload-failed");
+    // Backoff: 1 s after the first failure.
+    assert!(r.due_parts(2_999).is_empty());
+    assert_eq!(r.next_wake(2_000, Duration::from_secs(3)), Some(3_000));
+    assert_eq!(r.due_parts(3_000), vec![0]);
+    let c = r.claim_submit(0, 3_000).unwrap();
+    assert!(r.submitted(0, c, "rp-0b".into()));
+    assert_eq!(r.attempts(), 2);
+    // The first attempt's late webhook is ignored.
+    assert!(!r.apply_runpod(&completed_body("rp-0", &["video_1"]), 3_100, &POLICY));
+    // A lost worker is retryable too (2 s backoff after the second failure).
+    r.part_lost(0, 4_000, &POLICY);
+    assert_eq!(r.due_parts(6_000), vec![0]);
+    let c = r.claim_submit(0, 6_000).unwrap();
+    assert!(r.submitted(0, c, "rp-0c".into()));
+    // The third attempt fails: no attempts left.
+    assert!(r.apply_runpod(&failed_body("rp-0c", "upload-failed", true), 7_000, &POLICY));
+    assert_eq!(r.status, JobStatus::Failed);
+    assert_eq!(r.error.as_ref().unwrap().details.as_ref().unwrap()["attempts"], 3);
+}
+
+#[test]
+fn no_retry_that_cannot_finish_before_the_deadline() {
+    let mut r = record();
+    r.deadline_ms = 2_500;
+    assert!(r.apply_runpod(&failed_body("rp-0", "upload-failed", true), 2_000, &POLICY));
+    assert_eq!(r.status, JobStatus::Failed);
+}
+
+#[test]
+fn submission_failures() {
+    let down = BackendError::Unavailable("connection refused".into());
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 2, 0, 100_000);
+    r.lease_held = true;
+    let c = r.claim_submit(0, 0).unwrap();
+    r.submit_failed(0, c, &down, 0, &POLICY);
+    assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting));
+    assert_eq!(r.due_parts(1_000), vec![0]);
+    let c = r.claim_submit(0, 1_000).unwrap();
+    r.submit_failed(0, c, &down, 1_000, &POLICY);
+    assert_eq!((r.status, r.error.as_ref().unwrap().code.as_str()), (JobStatus::Failed, "gpu-backend-unavailable"));
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    let c = r.claim_submit(0, 0).unwrap();
+    r.submit_failed(0, c, &BackendError::Refused("HTTP 401".into()), 0, &POLICY);
+    assert_eq!(r.error.unwrap().code, "gpu-backend-refused");
+    // A submission that never answered is retried once it is stale.
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    let c = r.claim_submit(0, 0).unwrap();
+    assert!(r.due_parts(SUBMIT_STALE_MS - 1).is_empty());
+    assert_eq!(r.due_parts(SUBMIT_STALE_MS), vec![0]);
+    // The job ended while a submission was in flight: the caller cancels it.
+    r.fail(JobStatus::Cancelled, "cancelled", "x", None, 5);
+    assert!(!r.submitted(0, c, "rp".into()));
+}
+
+#[test]
+fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
+    let busy = |s| BackendError::Busy { retry_after_secs: s, message: "HTTP 429: throttled".into() };
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    r.lease_held = true;
+    let c = r.claim_submit(0, 1_000).unwrap();
+    r.submit_failed(0, c, &busy(Some(30)), 1_000, &POLICY);
+    assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting), "not failed");
+    assert_eq!(r.parts[0].last_error.as_ref().unwrap().code, "gpu-backend-busy");
+    // Not before its Retry-After (longer than the 1 s backoff).
+    assert!(r.due_parts(30_999).is_empty());
+    assert_eq!(r.next_wake(1_000, Duration::from_secs(3)), Some(31_000));
+    assert_eq!(r.due_parts(31_000), vec![0]);
+    // Without a Retry-After, the backoff (2 s after the second failure).
+    let c = r.claim_submit(0, 31_000).unwrap();
+    r.submit_failed(0, c, &busy(None), 31_000, &POLICY);
+    assert_eq!(r.due_parts(33_000), vec![0]);
+    // A Retry-After past the deadline ends the job, as busy.
+    let c = r.claim_submit(0, 33_000).unwrap();
+    let mut late = r.clone();
+    late.max_attempts = 10;
+    late.submit_failed(0, c, &busy(Some(3_600)), 33_000, &POLICY);
+    let e = late.error.unwrap();
+    assert_eq!((late.status, e.code.as_str()), (JobStatus::Failed, "gpu-backend-busy"));
+    assert_eq!(e.details.unwrap()["retry_after_secs"], 3_600);
+}
+
+#[test]
+fn a_part_is_submitted_once_even_when_events_interleave() {
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(2), 2, 3, 0, 1_000_000);
+    r.lease_held = true;
+    // One event lists the due parts, claims part 0 and awaits its /run call...
+    let due = r.due_parts(0);
+    assert_eq!(due, vec![0, 1]);
+    let c0 = r.claim_submit(0, 0).unwrap();
+    // ...meanwhile another event (a webhook, an alarm) claims part 1 and submits it.
+    let c1 = r.claim_submit(1, 10).unwrap();
+    assert!(r.submitted(1, c1, "rp-1".into()));
+    // The first event goes on down its list: part 1 is no longer due, so not claimed.
+    assert_eq!(r.claim_submit(1, 20), None);
+    assert_eq!(r.claim_submit(0, 20), None, "claimed, not stale");
+    assert!(r.submitted(0, c0, "rp-0".into()));
+    assert_eq!(r.active_runpod_ids(), ["rp-0", "rp-1"]);
+    assert_eq!(r.attempts(), 1);
+    assert_eq!(r.claim_submit(2, 20), None, "no such part");
+
+    // A claim gone stale is taken over; the first /run answering late is cancelled,
+    // and a late failure of it changes nothing.
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 1_000_000);
+    let old = r.claim_submit(0, 0).unwrap();
+    let new = r.claim_submit(0, SUBMIT_STALE_MS).unwrap();
+    let snapshot = r.clone();
+    r.submit_failed(0, old, &BackendError::Refused("HTTP 400".into()), SUBMIT_STALE_MS + 1, &POLICY);
+    assert!(!r.submitted(0, old, "rp-old".into()), "the caller cancels rp-old");
+    assert_eq!(r, snapshot);
+    assert!(r.submitted(0, new, "rp-new".into()));
+    assert_eq!(r.active_runpod_ids(), ["rp-new"]);
+}
+
+#[test]
+fn fan_out_parts_merge_in_order_and_retry_alone() {
+    let mut r = record_with(2, None);
+    assert_eq!(r.polled_parts(), vec![(0, "rp-0".to_owned()), (1, "rp-1".to_owned())]);
+    // The second part finishes first.
+    assert!(r.apply_runpod(&completed_body("rp-1", &["video_3", "video_4"]), 2_000, &POLICY));
+    assert_eq!((r.status, r.progress.completed, r.progress.total), (JobStatus::Processing, 1, 2));
+    assert_eq!(r.progress.percentage, 50.0);
+    // The first fails retryably: only it goes back.
+    assert!(r.apply_runpod(&failed_body("rp-0", "worker-error", true), 2_100, &POLICY));
+    assert_eq!(r.due_parts(10_000), vec![0]);
+    assert_eq!(r.parts[1].status, PartStatus::Completed);
+    let c = r.claim_submit(0, 10_000).unwrap();
+    assert!(r.submitted(0, c, "rp-0b".into()));
+    assert_eq!(r.parts[1].attempts, 1);
+    assert!(r.apply_runpod(&completed_body("rp-0b", &["video_1", "video_2"]), 11_000, &POLICY));
+    assert_eq!(r.status, JobStatus::Completed);
+    let v = r.view(&|k| k.to_owned(), 0);
+    let ids: Vec<&str> = v.result.as_ref().unwrap()["videos"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    assert_eq!(r.output.as_ref().unwrap().extras["parts"], 2);
+    assert_eq!(v.attempts, 2);
+}
+
+#[test]
+fn a_failed_part_fails_the_job_and_names_the_others_to_cancel() {
+    let mut r = record_with(3, None);
+    assert!(r.apply_runpod(&json!({"id":"rp-2","status":"IN_PROGRESS"}), 2_000, &POLICY));
+    assert!(r.apply_runpod(&failed_body("rp-0", "input-not-media", false), 2_100, &POLICY));
+    assert_eq!(r.status, JobStatus::Failed);
+    assert_eq!(r.error.as_ref().unwrap().details.as_ref().unwrap()["part"], 0);
+    assert_eq!(r.active_runpod_ids(), vec!["rp-1".to_owned(), "rp-2".to_owned()]);
+    assert!(r.polled_parts().is_empty());
+}
+
+#[test]
+fn wakes_for_deadline_polls_and_queue() {
+    let poll = Duration::from_secs(3);
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 10_000);
+    // Queued without a lease: ask again at the next poll.
+    assert_eq!(r.next_wake(0, poll), Some(3_000));
+    r.lease_held = true;
+    assert_eq!(r.next_wake(0, poll), Some(0), "due now");
+    let c = r.claim_submit(0, 0).unwrap();
+    assert!(r.submitted(0, c, "rp".into()));
+    assert_eq!(r.next_wake(9_000, poll), Some(10_000), "the deadline comes before the poll");
+    assert!(r.fail(JobStatus::TimedOut, "deadline-exceeded", "x", None, 10_000));
+    assert!(!r.fail(JobStatus::Failed, "x", "x", None, 10_001), "terminal stays terminal");
+    assert_eq!(r.status, JobStatus::TimedOut);
+}
+
+#[test]
+fn webhook_retries_until_delivered_and_records_every_attempt() {
+    let mut r = record_with(1, Some("https://hooks.test/h"));
+    assert!(!r.webhook_due(1_000));
+    assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 2_000, &POLICY));
+    assert!(r.webhook_due(2_000));
+    r.webhook_attempted(2_000, Some(500), Some("HTTP 500".into()), 12, &HOOKS);
+    assert_eq!(r.next_wake(2_000, Duration::from_secs(3)), Some(3_000), "1 s backoff");
+    assert!(!r.webhook_due(2_999));
+    r.webhook_attempted(3_000, None, Some("connection refused".into()), 3, &HOOKS);
+    assert_eq!(r.webhook.as_ref().unwrap().next_at_ms, Some(5_000), "2 s backoff");
+    r.webhook_attempted(5_000, Some(204), None, 8, &HOOKS);
+    let v = r.view(&|k| k.to_owned(), 0).webhook.unwrap();
+    assert!(v.delivered);
+    assert_eq!(v.next_attempt_at, None);
+    assert_eq!(v.attempts.iter().map(|a| (a.attempt, a.status_code)).collect::<Vec<_>>(), [(1, Some(500)), (2, None), (3, Some(204))]);
+    assert_eq!(v.attempts[0].at, "1970-01-01T00:00:02.000Z");
+    assert!(!r.webhook_due(100_000));
+    assert_eq!(r.next_wake(100_000, Duration::from_secs(3)), Some(2_000 + RETENTION_MS));
+}
+
+#[test]
+fn ended_jobs_are_deleted_after_the_retention_period() {
+    let poll = Duration::from_secs(3);
+    let mut r = record_with(1, Some("https://hooks.test/h"));
+    assert_eq!((r.expires_at_ms(), r.expired(i64::MAX)), (None, false), "running jobs are kept");
+    assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 5_000, &POLICY));
+    // The webhook comes first, the deletion after.
+    assert_eq!(r.next_wake(5_000, poll), Some(5_000));
+    r.webhook_attempted(5_000, Some(200), None, 1, &HOOKS);
+    let at = 5_000 + 30 * 24 * 3600 * 1000;
+    assert_eq!((r.expires_at_ms(), r.next_wake(5_000, poll)), (Some(at), Some(at)));
+    assert!(!r.expired(at - 1));
+    assert!(r.expired(at));
+    // Failed and cancelled jobs too, counted from when they ended.
+    let mut r = record();
+    r.fail(JobStatus::Cancelled, "cancelled", "x", None, 7_000);
+    assert_eq!(r.next_wake(7_000, poll), Some(7_000 + RETENTION_MS));
+}
+
+#[test]
+fn webhook_gives_up_after_its_window() {
+    let mut r = record_with(1, Some("https://hooks.test/h"));
+    r.fail(JobStatus::Cancelled, "cancelled", "x", None, 0);
+    let mut t = 0;
+    while r.webhook_due(t) {
+        r.webhook_attempted(t, Some(503), None, 1, &HOOKS);
+        t = r.webhook.as_ref().unwrap().next_at_ms.unwrap_or(i64::MAX);
+    }
+    // 0, 1, 3, 7 (+4 = 11 > 10 s window): four attempts.
+    let w = r.webhook.as_ref().unwrap();
+    assert_eq!((w.attempts.len(), w.delivered, w.next_at_ms), (4, false, None));
+}
