@@ -709,15 +709,19 @@ mod tests {
     async fn a_job_past_its_deadline_is_cancelled_and_fails_as_deadline_exceeded() {
         let (deadline, grace) = (Duration::from_millis(300), Duration::from_millis(200));
         let slack = Duration::from_millis(150);
+        // Bounded, so a missing deadline fails the test instead of hanging it.
+        async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+            tokio::time::timeout(Duration::from_secs(5), f).await.expect("with_deadline returned within 5 s")
+        }
         let saw_cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let seen = saw_cancel.clone();
         let started = Instant::now();
         // A job that runs until cancelled, then winds down as the executor does.
-        let r: Result<(), JobError> = with_deadline(deadline, grace, &CancellationToken::new(), |token| async move {
+        let r: Result<(), JobError> = bounded(with_deadline(deadline, grace, &CancellationToken::new(), |token| async move {
             token.cancelled().await;
             seen.store(true, std::sync::atomic::Ordering::SeqCst);
             Err(JobError::Cancelled)
-        })
+        }))
         .await;
         let err = r.unwrap_err();
         assert_eq!((err.code(), err.is_retryable()), ("deadline-exceeded", false));
@@ -739,7 +743,7 @@ mod tests {
 
         // A job that ignores its cancel is dropped after the grace period.
         let started = Instant::now();
-        let r: Result<(), JobError> = with_deadline(deadline, grace, &CancellationToken::new(), |_| std::future::pending()).await;
+        let r: Result<(), JobError> = bounded(with_deadline(deadline, grace, &CancellationToken::new(), |_| std::future::pending())).await;
         assert_eq!(r.unwrap_err().code(), "deadline-exceeded");
         let took = started.elapsed();
         assert!(took >= deadline + grace && took < deadline + grace + slack, "{took:?}");
