@@ -6,6 +6,8 @@
 //!   `MAX_MEDIA_SECONDS`: refused with `input-duration-out-of-range` while ffmpeg's output
 //!   is read, fast, without the resident memory growing with the real length; the same
 //!   file with its true header is refused from the probe.
+//! - The same half hour within the limit, with `enable_vad`: transcribed without holding
+//!   its samples.
 //! - A job cancelled while it transcribes minutes of speech: `execute` returns
 //!   `cancelled` within about one 30 s window's work, and by then the work has stopped —
 //!   the process is idle, no ffmpeg is left, and the next job runs at once.
@@ -161,6 +163,26 @@ async fn audio_past_the_limit_is_refused_while_it_decodes() {
     assert_eq!((err.code.as_str(), err.retryable), ("input-duration-out-of-range", false), "{err:?}");
     // And the worker keeps working.
     assert_eq!(run(&e, "silence.wav", task(false)).await.unwrap().extras["duration"], 5.0);
+}
+
+/// Half an hour within the limit: with `enable_vad` the first decode keeps only the gate's
+/// levels and the second only the speech (here none: the first 30 s, for the language),
+/// so memory does not grow by even one copy of the samples (115 MB here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_input_is_not_held_in_memory() {
+    let _g = SERIAL.lock().await;
+    let e = env(job_spec::limits::MAX_MEDIA_SECONDS).await;
+    e.silence();
+    run(&e, "silence.wav", task(true)).await.unwrap();
+    let (honest, _) = long_flac(&e, 1800);
+    e.storage.put("long.flac", honest);
+    let before = reset_peak_rss();
+    let out = run(&e, "long.flac", task(true)).await.unwrap();
+    let grew = peak_rss().saturating_sub(before);
+    eprintln!("30 min with VAD: peak RSS +{} MB, {}", grew >> 20, out.extras["stats"]);
+    assert_eq!(out.extras["duration"], 1800.0);
+    assert_eq!(out.extras["stats"]["vad_speech_seconds"], 0.0);
+    assert!(grew < 40 << 20, "peak RSS grew by {grew} bytes");
 }
 
 const PARAGRAPH: &str = "Please send the report to the office before noon. We will meet again on Monday morning at the \
