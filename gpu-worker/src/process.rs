@@ -242,18 +242,50 @@ async fn run(
     }
 }
 
-/// Runs an analysis command (ffmpeg writing to `-f null`) and returns its stderr, where
-/// ffmpeg's analysis filters print their results.
+/// Bytes of stderr [`run_capture`] keeps: the end, where analysis filters print their
+/// summaries. A file that makes ffmpeg warn on every packet cannot fill memory.
+pub const CAPTURE_BYTES: usize = 64 << 10;
+
+/// Runs an analysis command (ffmpeg writing to `-f null`) and returns the last
+/// [`CAPTURE_BYTES`] of its stderr (from a line start), where ffmpeg's analysis filters
+/// print their results. stderr is read as it comes, so memory stays bounded.
 pub async fn run_capture(bin: &Path, args: &[String], timeout: Duration) -> Result<String, ProcessError> {
+    use tokio::io::AsyncReadExt;
     let mut cmd = tokio::process::Command::new(bin);
-    cmd.args(local_inputs_only(args)).kill_on_drop(true).stdin(std::process::Stdio::null());
-    let out = match tokio::time::timeout(timeout, cmd.output()).await {
-        Err(_) => return Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
-        Ok(Err(e)) => return Err(ProcessError::spawn(bin, &e)),
-        Ok(Ok(out)) => out,
+    cmd.args(local_inputs_only(args))
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| ProcessError::spawn(bin, &e))?;
+    let mut stderr = child.stderr.take().ok_or_else(|| ProcessError::Io("stderr is not piped".into()))?;
+    let run = async {
+        let (mut kept, mut buf) = (VecDeque::<u8>::with_capacity(CAPTURE_BYTES), vec![0u8; 8192]);
+        let mut cut = false;
+        loop {
+            let n = stderr.read(&mut buf).await.map_err(|e| ProcessError::Io(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            kept.extend(&buf[..n]);
+            if kept.len() > CAPTURE_BYTES {
+                kept.drain(..kept.len() - CAPTURE_BYTES);
+                cut = true;
+            }
+        }
+        let status = child.wait().await.map_err(|e| ProcessError::Io(e.to_string()))?;
+        let mut bytes = Vec::from(kept);
+        if cut && let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+            bytes.drain(..=nl);
+        }
+        Ok::<_, ProcessError>((status, String::from_utf8_lossy(&bytes).into_owned()))
     };
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    if out.status.success() { Ok(stderr) } else { Err(ProcessError::Exited { code: out.status.code(), stderr_tail: tail_of(&stderr) }) }
+    // On timeout `run` is dropped, and with it the child: killed (`kill_on_drop`).
+    let (status, stderr) = match tokio::time::timeout(timeout, run).await {
+        Err(_) => return Err(ProcessError::Timeout { after: timeout, stderr_tail: String::new() }),
+        Ok(r) => r?,
+    };
+    if status.success() { Ok(stderr) } else { Err(ProcessError::Exited { code: status.code(), stderr_tail: tail_of(&stderr) }) }
 }
 
 /// Runs a helper command (e.g. `fc-match`) and returns its stdout.
