@@ -164,6 +164,12 @@ async fn main() -> anyhow::Result<()> {
         }
         None if std::env::var_os("RUNPOD_WEBHOOK_GET_JOB").is_some() => {
             // Checked before the encoder probe so a misconfigured worker fails at once.
+            if cfg.allow_loopback_http {
+                anyhow::bail!(
+                    "ALLOW_LOOPBACK_HTTP is for local development (the local S3 server) and is refused in RunPod platform mode: \
+                     it lets job URLs reach http:// services on the pod's loopback; remove it from the endpoint's environment"
+                );
+            }
             let pcfg = PlatformConfig::from_lookup(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
             let exec = Executor::new(cfg).await.map_err(anyhow::Error::msg)?;
             let shutdown = CancellationToken::new();

@@ -7,6 +7,11 @@
 //! statuses, `policy.executionTimeout` and `policy.ttl`, bounded concurrency behind a
 //! FIFO queue, progress in `/status`, and the completion webhook POSTed to the `/run`
 //! request's `webhook`.
+//!
+//! The webhook URL is the caller's: it goes out through the transfers' guarded client
+//! ([`transfer::client`]: public addresses only, checked redirects), never a plain one.
+//! Without an API key anyone who reaches the port runs jobs, so [`serve`] binds a
+//! non-loopback address only with a key ([`check_bind`]).
 
 // Handlers return an axum `Response` as their error: it is what they answer with.
 #![allow(clippy::result_large_err)]
@@ -134,7 +139,6 @@ struct AppState {
     exec: Executor,
     jobs: Mutex<HashMap<String, Entry>>,
     slots: Arc<Semaphore>,
-    http: reqwest::Client,
     shutdown: CancellationToken,
 }
 
@@ -165,7 +169,6 @@ pub fn router(cfg: ServeConfig, exec: Executor, shutdown: CancellationToken) -> 
         cfg,
         exec,
         jobs: Mutex::new(HashMap::new()),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_default(),
         shutdown,
     });
     Router::new()
@@ -179,8 +182,23 @@ pub fn router(cfg: ServeConfig, exec: Executor, shutdown: CancellationToken) -> 
         .with_state(state)
 }
 
+/// `serve` on `addr` with `api_key`: a loopback address is this machine's alone; any
+/// other needs a (non-empty) key, or anyone on the network could run jobs (and send
+/// their webhooks) through it.
+pub fn check_bind(addr: SocketAddr, api_key: Option<&str>) -> Result<(), String> {
+    if addr.ip().is_loopback() || api_key.is_some_and(|k| !k.is_empty()) {
+        return Ok(());
+    }
+    Err(format!(
+        "serve: refusing to listen on {addr} without an API key: anyone who reaches it could run jobs; \
+         set RUNPOD_API_KEY (--api-key) or bind a loopback address (SERVE_HOST=127.0.0.1)"
+    ))
+}
+
 /// Serves until `shutdown` fires; running jobs are cancelled (their ffmpeg killed).
+/// Refuses to start where [`check_bind`] does.
 pub async fn serve(addr: SocketAddr, cfg: ServeConfig, exec: Executor, shutdown: CancellationToken) -> std::io::Result<()> {
+    check_bind(addr, cfg.api_key.as_deref()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, endpoint = %cfg.endpoint_id, "serving RunPod-shaped API");
     let app = router(cfg, exec, shutdown.clone());
@@ -352,15 +370,32 @@ async fn finish(s: &AppState, id: &str, run: u32, status: Status, output: Option
     }
 }
 
+/// How long one webhook attempt may take.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// POSTs the job's status to `url` through the executor's guarded client: an IP literal
+/// that is not public is refused here (the resolver only sees names), a name that
+/// resolves inward by the client's resolver, a redirect inward by its policy.
 async fn send_webhook(s: &AppState, url: &str, body: &Value) {
+    let url = match transfer::check_url(url, s.exec.cfg.allow_loopback_http) {
+        Ok(u) => u,
+        Err(e) => {
+            let e = match e {
+                transfer::TransferError::Refused(why) => why,
+                other => format!("{other:?}"),
+            };
+            tracing::warn!(url = %transfer::redacted(url), error = %e, "webhook not sent");
+            return;
+        }
+    };
     for attempt in 0..=s.cfg.webhook_retries {
         if attempt > 0 {
             tokio::time::sleep(s.cfg.webhook_retry_delay).await;
         }
-        match s.http.post(url).json(body).send().await {
+        match s.exec.http.post(url.clone()).timeout(WEBHOOK_TIMEOUT).json(body).send().await {
             Ok(r) if r.status().is_success() => return,
-            Ok(r) => tracing::warn!(url = %transfer::redacted(url), status = %r.status(), attempt, "webhook refused"),
-            Err(e) => tracing::warn!(url = %transfer::redacted(url), error = %e.without_url(), attempt, "webhook failed"),
+            Ok(r) => tracing::warn!(url = %transfer::redacted(url.as_str()), status = %r.status(), attempt, "webhook refused"),
+            Err(e) => tracing::warn!(url = %transfer::redacted(url.as_str()), error = %e.without_url(), attempt, "webhook failed"),
         }
     }
 }

@@ -460,3 +460,66 @@ async fn ttl_times_out_a_job_still_in_queue_and_sends_its_webhook() {
     h.release_the_slot(&long).await;
     assert!(h.storage.put_headers.lock().unwrap().is_empty(), "the ttl job never ran");
 }
+
+/// A webhook URL is the caller's: it goes out through the guarded client, so one that
+/// points inward (here loopback as an IPv4-mapped literal, which the plain client
+/// reached) gets nothing, while the job's status is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_to_private_addresses_are_not_sent() {
+    let h = start().await;
+    let port = h.hook_url.rsplit(':').next().unwrap().trim_end_matches("/hook").to_owned();
+    let inward = format!("http://[::ffff:127.0.0.1]:{port}/hook");
+    let job = h.job("inward", &[("in/missing.jpg", 12, ZoomType::Zoomin)], (320, 180));
+    let refused = h.submit_body(json!({ "input": job, "webhook": inward })).await;
+    assert_eq!(h.failure(&refused).await.code, "input-download-failed");
+    let job = h.job("control", &[("in/missing.jpg", 12, ZoomType::Zoomin)], (320, 180));
+    let sent = h.submit(&job).await;
+    h.wait_finished(&sent).await;
+
+    let hooks = h.webhooks(1).await;
+    let ids: Vec<&str> = hooks.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [sent.as_str()], "only the loopback hook (allowed in tests) was called");
+}
+
+/// Without an API key, `serve` listens on loopback only: a non-loopback bind fails at
+/// start with a message naming the fix; with a key it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_a_non_loopback_bind_without_a_key() {
+    let _serial = SERIAL.lock().await;
+    let work_root = tempfile::tempdir().unwrap();
+    let cfg = |key: Option<&str>| ServeConfig {
+        endpoint_id: "test".into(),
+        api_key: key.map(str::to_owned),
+        concurrency: 1,
+        webhook_retries: 0,
+        webhook_retry_delay: Duration::from_millis(10),
+        default_execution_timeout: Duration::from_secs(10),
+    };
+    let start = |addr: &str, key: Option<&str>| {
+        let (addr, cfg, root) = (addr.parse().unwrap(), cfg(key), work_root.path().to_owned());
+        async move {
+            let exec = Executor::new(common::config(&root)).await.unwrap();
+            let shutdown = CancellationToken::new();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                stop.cancel();
+            });
+            let started = Instant::now();
+            let r = tokio::time::timeout(Duration::from_secs(10), gpu_worker::serve::serve(addr, cfg, exec, shutdown)).await.unwrap();
+            (r, started.elapsed())
+        }
+    };
+    for (addr, key) in [("0.0.0.0:0", None), ("0.0.0.0:0", Some("")), ("[::]:0", None)] {
+        let (r, took) = start(addr, key).await;
+        let e = r.expect_err(addr);
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{addr}: {e}");
+        assert!(e.to_string().contains("without an API key") && e.to_string().contains("RUNPOD_API_KEY"), "{e}");
+        assert!(took < Duration::from_secs(1), "{addr}: refused at once, not after serving ({took:?})");
+    }
+    for (addr, key) in [("127.0.0.1:0", None), ("[::1]:0", None), ("0.0.0.0:0", Some("k"))] {
+        let (r, took) = start(addr, key).await;
+        assert!(r.is_ok(), "{addr} {key:?}: {r:?}");
+        assert!(took >= Duration::from_secs(2), "{addr} {key:?}: served until shutdown");
+    }
+}
