@@ -139,7 +139,8 @@ impl Executor {
         let engine = Arc::clone(&self.transcriber);
         let opts = options(t);
         // The engine's own token: cancelled with the job, and also when this future is
-        // dropped, so blocking work never outlives the job that wanted it.
+        // dropped (a caller's timeout), so the blocking work stops at its next window even
+        // when nobody waits for it.
         let stop = cancel.child_token();
         let _stop_on_drop = stop.clone().drop_guard();
         let limits = Limits { max_seconds: self.cfg.max_media_secs, decode_timeout: self.cfg.ffmpeg_timeout, cancel: stop };
