@@ -85,6 +85,8 @@ async fn main() -> anyhow::Result<()> {
     let cfg = Config::from_env().map_err(anyhow::Error::msg).context("configuration")?;
     match cli.command {
         Some(Command::Serve { host, port, endpoint_id, api_key, concurrency, webhook_retry_delay_secs }) => {
+            // Before the encoder probe: a refused bind fails at once.
+            serve::check_bind(SocketAddr::new(host, port), api_key.as_deref()).map_err(anyhow::Error::msg)?;
             let exec = Executor::new(cfg).await.map_err(anyhow::Error::msg)?;
             tracing::info!(encoder = exec.encoder.name(), "encoder selected");
             let shutdown = CancellationToken::new();
