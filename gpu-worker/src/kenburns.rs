@@ -52,9 +52,19 @@ fn lanczos3(x: f64) -> f64 {
     never_zero(if x.abs() < 3.0 { sinc(x) * sinc(x / 3.0) } else { 0.0 })
 }
 
-/// Decodes `path` upright (EXIF orientation applied) and composited over black.
+/// Most pixels a decoded image may have: 512 MiB as RGBA. A compressed file of a few
+/// bytes can claim any size, and the decoders allocate the whole picture first.
+pub const MAX_IMAGE_PIXELS: u64 = (512 << 20) / 4;
+
+/// Decodes `path` upright (EXIF orientation applied) and composited over black. A
+/// picture past [`MAX_IMAGE_PIXELS`] is refused from its header
+/// (`ImageError::Limits`), before anything is allocated for it.
 pub fn decode(path: &Path) -> image::ImageResult<RgbImage> {
     let mut decoder = ImageReader::open(path)?.with_guessed_format()?.into_decoder()?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err(image::ImageError::Limits(image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError)));
+    }
     let orientation = decoder.orientation()?;
     let mut img = DynamicImage::from_decoder(decoder)?;
     img.apply_orientation(orientation);
@@ -409,5 +419,36 @@ mod tests {
         let mut out = Vec::new();
         write_clip(&s, (64, 36), ZoomType::Zoompanright, 7, Easing::Linear, &mut out).unwrap();
         assert_eq!(out.len(), 7 * 64 * 36 * 3 / 2);
+    }
+
+    #[test]
+    fn pictures_past_the_pixel_limit_are_refused_from_their_header() {
+        // A PNG whose header claims 12000×12000 (144 Mpx) over a few bytes of data.
+        let crc = |bytes: &[u8]| {
+            let mut c = !0u32;
+            for b in bytes {
+                c ^= u32::from(*b);
+                for _ in 0..8 {
+                    c = if c & 1 == 1 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+                }
+            }
+            !c
+        };
+        let chunk = |kind: &[u8], data: &[u8]| {
+            let body = [kind, data].concat();
+            [(data.len() as u32).to_be_bytes().as_slice(), &body, &crc(&body).to_be_bytes()].concat()
+        };
+        let png = |side: u32| {
+            let ihdr = [side.to_be_bytes().as_slice(), &side.to_be_bytes(), &[8, 6, 0, 0, 0]].concat();
+            let idat = [0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01];
+            [b"\x89PNG\r\n\x1a\n".as_slice(), &chunk(b"IHDR", &ihdr), &chunk(b"IDAT", &idat), &chunk(b"IEND", &[])].concat()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claims.png");
+        std::fs::write(&path, png(12_000)).unwrap();
+        assert!(matches!(decode(&path), Err(image::ImageError::Limits(_))), "{:?}", decode(&path).map(|i| i.dimensions()));
+        // Within the limit the same header is decoded (and its missing data reported).
+        std::fs::write(&path, png(100)).unwrap();
+        assert!(matches!(decode(&path), Err(image::ImageError::Decoding(_))), "{:?}", decode(&path).map(|i| i.dimensions()));
     }
 }

@@ -289,3 +289,51 @@ async fn renders_over_the_pixel_budget_are_refused_before_rendering() {
     let probe = ffprobe_bytes(e.dir.path(), "out.probe", &e.storage.get("out").expect("output uploaded"));
     assert_eq!(common::frames(&probe), Some(24), "1 s of narration at 24 fps");
 }
+
+/// CRC-32 (IEEE) of a PNG chunk's type and data.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A PNG of a few dozen bytes whose header claims `w`×`h` RGBA pixels.
+fn claimed_png(w: u32, h: u32) -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        let body = [kind, data].concat();
+        c.extend(&body);
+        c.extend(crc32(&body).to_be_bytes());
+        c
+    };
+    let ihdr = [w.to_be_bytes().as_slice(), h.to_be_bytes().as_slice(), &[8, 6, 0, 0, 0]].concat();
+    // A zlib stream of a few empty stored blocks: far too little data for the picture.
+    let idat = [0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01];
+    [b"\x89PNG\r\n\x1a\n".as_slice(), &chunk(b"IHDR", &ihdr), &chunk(b"IDAT", &idat), &chunk(b"IEND", &[])].concat()
+}
+
+/// A picture past `MAX_IMAGE_PIXELS` (128 Mpx: 512 MiB as RGBA) is refused before it is
+/// decoded (`image-too-large`, not retryable): a 12000×12000 PNG header of 70 bytes (the
+/// image crate's decoder allocated the whole picture first), and a 12000×12000 TIFF of
+/// 300 kB that only ffmpeg reads (its decoder's `-max_pixels`; `-fs` cannot stop the
+/// one-packet PAM, which was 576 MB in the work dir before being refused as not media).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_pictures_are_refused_before_decoding() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.storage.put("claims.png", claimed_png(12_000, 12_000));
+    e.make("big.tiff", &["-f", "lavfi", "-i", "color=c=red:s=12000x12000", "-frames:v", "1", "-compression_algo", "deflate"]);
+    assert!(e.storage.get("big.tiff").unwrap().len() < 1 << 20);
+    for image in ["claims.png", "big.tiff"] {
+        let clock = Instant::now();
+        let err = e.run(&[("scene_1", image)], img2vid(320, 24, 2)).await.map(|o| o.outputs).expect_err(image);
+        assert_eq!((err.code.as_str(), err.retryable), ("image-too-large", false), "{image}: {err:?}");
+        assert!(err.message.contains("`scene_1`"), "{image}: {}", err.message);
+        assert!(clock.elapsed() < Duration::from_secs(5), "{image}: took {:?}", clock.elapsed());
+    }
+}

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::encoder::Encoder;
 use crate::error::JobError;
-use crate::kenburns::{self, Source};
+use crate::kenburns::{self, MAX_IMAGE_PIXELS, Source};
 use crate::process::{self, Feed, ProcessError};
 
 /// Motion easing of a clip whose task names none (zoompan's was linear).
@@ -103,17 +103,21 @@ pub fn clip_plan(clips: usize, size: (u32, u32), encoder: Encoder, cap: Capacity
     ClipPlan { in_flight: n, threads }
 }
 
-/// ffmpeg argv (without the binary) decoding the first frame of `input` into an RGBA PAM.
+/// ffmpeg argv (without the binary) decoding the first frame of `input` into an RGBA
+/// PAM, refusing pictures past [`MAX_IMAGE_PIXELS`] (`-max_pixels`: the PAM is one
+/// packet, which `-fs` cannot stop part-way).
 pub fn pam_args(input: &Path, pam: &Path) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-i"].map(str::to_owned).to_vec();
-    a.push(input.display().to_string());
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-y", "-max_pixels"].map(str::to_owned).to_vec();
+    a.extend([MAX_IMAGE_PIXELS.to_string(), "-i".into(), input.display().to_string()]);
     a.extend(["-frames:v", "1", "-pix_fmt", "rgba", "-c:v", "pam", "-f", "image2"].map(str::to_owned));
     a.push(pam.display().to_string());
     a
 }
 
 /// Decodes the image `input` (named `name` in the job) for frames of `size`: with the
-/// `image` crate, or, when it fails, through ffmpeg (a PAM written next to `input`).
+/// `image` crate, or, when it fails, through ffmpeg (a PAM written next to `input`). A
+/// picture past [`MAX_IMAGE_PIXELS`] is `image-too-large` (not retryable), refused
+/// before it is decoded.
 pub async fn load(
     ffmpeg: &Path,
     name: &str,
@@ -122,23 +126,49 @@ pub async fn load(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Source, JobError> {
-    let prepare =
-        move |path: std::path::PathBuf| move || kenburns::decode(&path).map_err(|e| e.to_string()).and_then(|rgb| Source::new(&rgb, size));
+    let too_large = |detail: String| JobError::BadInput {
+        name: name.into(),
+        code: "image-too-large",
+        message: format!("the picture is larger than {MAX_IMAGE_PIXELS} pixels ({detail})"),
+    };
+    let prepare = move |path: std::path::PathBuf| {
+        move || match kenburns::decode(&path) {
+            Ok(rgb) => Source::new(&rgb, size).map_err(Failure::Other),
+            Err(e @ image::ImageError::Limits(_)) => Err(Failure::TooLarge(e.to_string())),
+            Err(e) => Err(Failure::Other(e.to_string())),
+        }
+    };
     let first_error = match blocking(cancel, prepare(input.to_path_buf())).await? {
         Ok(source) => return Ok(source),
-        Err(e) => e,
+        Err(Failure::TooLarge(e)) => return Err(too_large(e)),
+        Err(Failure::Other(e)) => e,
     };
     let not_media = |detail: String| JobError::InputNotMedia { name: name.into(), stderr_tail: format!("{first_error}\n{detail}") };
     let pam = input.with_extension("pam");
     match process::run_ffmpeg(ffmpeg, &pam_args(input, &pam), timeout, cancel, |_| {}).await {
         Ok(()) => {}
         Err(ProcessError::Cancelled) => return Err(JobError::Cancelled),
+        // libavutil's image size check, which `-max_pixels` sets.
+        Err(ProcessError::Exited { stderr_tail, .. }) if stderr_tail.contains("exceeds specified max pixel count") => {
+            return Err(too_large("its decoder says so".into()));
+        }
         Err(ProcessError::Exited { stderr_tail, .. }) => return Err(not_media(stderr_tail)),
         Err(e) => return Err(JobError::Ffmpeg(e)),
     }
     let source = blocking(cancel, prepare(pam.clone())).await;
     let _ = std::fs::remove_file(&pam);
-    source?.map_err(not_media)
+    match source? {
+        Ok(source) => Ok(source),
+        Err(Failure::TooLarge(e)) => Err(too_large(e)),
+        Err(Failure::Other(e)) => Err(not_media(e)),
+    }
+}
+
+/// Why an image could not be prepared.
+enum Failure {
+    /// Past the `image` crate's limits.
+    TooLarge(String),
+    Other(String),
 }
 
 /// The stdin feed of [`clip_args`]' ffmpeg: the clip's frames.
@@ -226,7 +256,7 @@ mod tests {
     fn exact_pam_arguments() {
         assert_eq!(
             pam_args(Path::new("/w/in_0"), Path::new("/w/in_0.pam")).join(" "),
-            "-hide_banner -nostdin -y -i /w/in_0 -frames:v 1 -pix_fmt rgba -c:v pam -f image2 /w/in_0.pam"
+            "-hide_banner -nostdin -y -max_pixels 134217728 -i /w/in_0 -frames:v 1 -pix_fmt rgba -c:v pam -f image2 /w/in_0.pam"
         );
     }
 }
