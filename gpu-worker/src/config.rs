@@ -55,8 +55,8 @@ pub struct Config {
     /// edge's limit); a probed duration past it is refused, not trusted
     /// ([`crate::single::checked_secs`]).
     pub max_media_secs: f64,
-    /// Largest file one ffmpeg run of a single-output job may write (`MAX_OUTPUT_BYTES`,
-    /// default 8 GiB): passed as `-fs`, and an output that reaches it is refused
+    /// Largest file one ffmpeg run may write (`MAX_OUTPUT_BYTES`, default 8 GiB; every
+    /// output: single-output jobs, img2vid clips, renders, the segmenter's master): `-fs`, and an output that reaches it is refused
     /// (`output-too-large`) rather than uploaded cut short.
     pub max_output_bytes: u64,
     /// Seed 004's public-read fallback for `s3://` inputs of direct RunPod payloads

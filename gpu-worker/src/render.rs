@@ -174,6 +174,10 @@ impl Executor {
         };
         let ass = async {
             let (Some(c), Some(path)) = (&t.captions, files.captions.as_deref()) else { return Ok(None) };
+            // Bounded before it is read, let alone parsed.
+            let size = std::fs::metadata(path).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?.len();
+            job_spec::captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX))
+                .map_err(|e| JobError::BadInput { name: RenderTask::CAPTIONS.into(), code: e.code, message: e.message })?;
             let bytes = std::fs::read(path).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
             let text = String::from_utf8_lossy(&bytes);
             let ass = captions_to_ass(RenderTask::CAPTIONS, &text, Some(c), (t.width, t.height)).await?;

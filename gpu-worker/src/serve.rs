@@ -80,6 +80,8 @@ impl Status {
     }
 }
 
+/// How long a timed-out job may take to stop its work once cancelled.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
 /// What `/run` asked for, kept so that `/retry` can run the job again as submitted.
 #[derive(Clone)]
 struct Spec {
@@ -329,9 +331,15 @@ async fn run_job(s: Shared, id: String, run: u32, spec: Spec, cancel: Cancellati
             // A panic fails the job instead of leaving it IN_PROGRESS forever.
             let execution = AssertUnwindSafe(s.exec.execute(incoming.job(), progress, &cancel)).catch_unwind();
             let execution = async { execution.await.unwrap_or_else(|panic| Err(JobError::from_panic(&id, panic.as_ref()))) };
-            match tokio::time::timeout(timeout, execution).await {
+            let mut execution = std::pin::pin!(execution);
+            match tokio::time::timeout(timeout, &mut execution).await {
                 Err(_) => {
-                    cancel.cancel(); // kills ffmpeg still running for this job
+                    // Cancel (kills ffmpeg, stops a transcription at its next window), then
+                    // wait for the job to let go of its work before its slot is free.
+                    cancel.cancel();
+                    if tokio::time::timeout(CANCEL_GRACE, execution).await.is_err() {
+                        tracing::error!(job = %id, grace = ?CANCEL_GRACE, "a timed-out job did not end when cancelled; dropped");
+                    }
                     (Status::TimedOut, None, Some(format!("execution timeout of {} ms exceeded", timeout.as_millis())))
                 }
                 Ok(Ok(out)) => (Status::Completed, Some(incoming.output_value(&out)), None),

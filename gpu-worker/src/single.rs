@@ -414,8 +414,11 @@ impl Executor {
         let raw = dir.join(format!("{name}.txt"));
         let size = self.fetch_input(job, name, &raw, cancel).await?;
         // Bounded before it is read, let alone parsed.
-        captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX))
-            .map_err(|e| JobError::BadInput { name: name.into(), code: e.code, message: e.message })?;
+        captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX)).map_err(|e| JobError::BadInput {
+            name: name.into(),
+            code: e.code,
+            message: e.message,
+        })?;
         let bytes = std::fs::read(&raw).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
         let text = String::from_utf8_lossy(&bytes);
         let v = video.video().ok_or_else(|| JobError::BadInput {

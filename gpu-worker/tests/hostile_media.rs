@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use common::{Env, Storage, env, ffmpeg_make, ffprobe_bytes};
 use gpu_worker::executor::Executor;
 use job_spec::worker::{
-    AddAudioTask, ClipTask, ConcatVideoAudioTask, Img2VidTask, InputUrl, OUTPUT, OutputTarget, RenderScene, RenderTask, SegmentAudioTask,
-    SegmentCut, SyncMode,
+    AddAudioTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask, Img2VidTask, InputUrl, OUTPUT, OutputTarget, RenderScene,
+    RenderTask, SegmentAudioTask, SegmentCut, SyncMode,
 };
 use job_spec::{Task, WorkerError, WorkerJob, WorkerOutput, ZoomType};
 use tokio_util::sync::CancellationToken;
@@ -336,4 +336,31 @@ async fn huge_pictures_are_refused_before_decoding() {
         assert!(err.message.contains("`scene_1`"), "{image}: {}", err.message);
         assert!(clock.elapsed() < Duration::from_secs(5), "{image}: took {:?}", clock.elapsed());
     }
+}
+
+/// A render's caption file over `MAX_CAPTION_BYTES` (4 MiB) is refused from its size,
+/// before it is read or parsed, and before anything is rendered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_s_oversized_captions_are_refused_before_rendering() {
+    let _g = SERIAL.lock().await;
+    let e = env().await;
+    e.make("still.png", &["-f", "lavfi", "-i", "color=c=0x2040a0:s=320x240", "-frames:v", "1"]);
+    let cue = "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n";
+    e.storage.put("big.srt", cue.repeat((5 << 20) / cue.len()).into_bytes());
+    let render = Task::Render(RenderTask {
+        width: 320,
+        height: 240,
+        frame_rate: 24,
+        scenes: vec![scene(24)],
+        narration: false,
+        fit_to_narration: false,
+        music: None,
+        captions: Some(CaptionTask { mode: CaptionMode::Segments { style: Default::default() }, uppercase: false }),
+    });
+    let clock = Instant::now();
+    let err = e.run(&[("scene_1", "still.png"), ("captions", "big.srt")], render).await.expect_err("5 MiB of captions");
+    assert_eq!((err.code.as_str(), err.retryable), ("captions-too-large", false), "{err:?}");
+    assert!(err.message.contains("`captions`"), "names the input: {}", err.message);
+    assert!(clock.elapsed() < Duration::from_secs(20), "took {:?}", clock.elapsed());
+    assert!(e.storage.get("out").is_none(), "nothing uploaded");
 }

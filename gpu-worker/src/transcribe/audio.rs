@@ -69,7 +69,8 @@ impl Drop for Decoder {
 
 fn spawn(ffmpeg: &Path, path: &Path, limits: &Limits) -> Result<(Decoder, std::process::ChildStdout), TranscribeError> {
     let mut child = Command::new(ffmpeg)
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-i"])
+        // A local file only: no protocol a crafted container could point elsewhere.
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file", "-i"])
         .arg(path)
         .args(["-map", "0:a:0", "-vn", "-ac", "1", "-ar", &SAMPLE_RATE.to_string(), "-f", "f32le", "-"])
         .stdin(Stdio::null())
