@@ -41,7 +41,7 @@ test-unit:
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
 	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e --test e2e_ops --test e2e_render --test e2e_transcribe --test e2e_seeds --test e2e_pipeline -- --ignored --test-threads 3 \
-	  && cargo test --quiet -p edge --test e2e_chaos -- --ignored'
+	  && cargo test --quiet -p edge --test e2e_chaos -- --ignored --test-threads 1'
 
 fmt:
 	@$(ENV) cargo fmt --all

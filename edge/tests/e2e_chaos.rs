@@ -1,5 +1,5 @@
 //! End-to-end: the GPU backend dies mid-job; hostile callers (forged RunPod webhooks,
-//! an endless chunked body). Run alone (after the other e2e tests), because killing
+//! an endless chunked body). Run alone and one test at a time (`--test-threads 1`), because killing
 //! `gpu-worker serve` disturbs every job running at that moment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
