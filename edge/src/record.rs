@@ -4,6 +4,9 @@
 //! A job runs as one or more parts (one RunPod job each; more than one only when an
 //! img2vid batch fans out). A part that fails retryably goes back to waiting and is
 //! resubmitted with the same output keys after a backoff, up to `max_attempts`.
+//! A part the GPU backend could not take (unreachable, or throttling) never ran: it
+//! waits and is submitted again with its own backoff ([`submit_retry_delay_ms`]) until
+//! the job's deadline, which then ends it TIMED_OUT with the backend's error code.
 //! Transitions are monotonic: a terminal job never changes again, and RunPod bodies
 //! for a RunPod id that is not a part's current one are ignored, so duplicate and late
 //! webhooks (or a poll racing a webhook) are harmless.
@@ -19,12 +22,23 @@ use serde_json::{Value, json};
 
 use crate::backend::BackendError;
 use crate::fanout;
-use crate::tenant::RETENTION_MS;
+use crate::tenant::{Acquire, RETENTION_MS};
 use crate::webhook::retry_delay;
 
 /// A part that has been "submitting" this long without an answer is submitted again
 /// (the object was evicted mid-request).
 pub const SUBMIT_STALE_MS: i64 = 60_000;
+/// Submissions the backend did not take are tried again after 1 s, doubling up to
+/// [`SUBMIT_RETRY_MAX`] (or after the backend's `Retry-After` when it is longer).
+pub const SUBMIT_RETRY_BASE: Duration = Duration::from_secs(1);
+pub const SUBMIT_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// How long a part waits after its `failures`-th submission in a row that the backend
+/// did not take: the backoff, or the backend's `Retry-After` when that is longer.
+pub fn submit_retry_delay_ms(failures: u32, retry_after_secs: Option<u64>) -> i64 {
+    let backoff = retry_delay(failures.max(1), SUBMIT_RETRY_BASE, SUBMIT_RETRY_MAX).as_millis() as i64;
+    backoff.max(retry_after_secs.map_or(0, |s| (s as i64).saturating_mul(1000)))
+}
 
 /// Retries of failed parts: exponential backoff from `base` capped at `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +86,10 @@ pub struct Part {
     /// A COMPLETED body is checked against them: keys never come from the worker.
     #[serde(default)]
     pub planned_outputs: BTreeMap<String, String>,
+    /// Submissions in a row the backend did not take (unreachable or busy); they are
+    /// not attempts (the part never ran), and the count starts again once one is taken.
+    #[serde(default)]
+    pub submit_failures: u32,
 }
 
 impl Part {
@@ -87,6 +105,7 @@ impl Part {
             last_error: None,
             started_ms: None,
             planned_outputs: BTreeMap::new(),
+            submit_failures: 0,
         }
     }
 
@@ -191,6 +210,69 @@ impl JobRecord {
         self.status.is_terminal()
     }
 
+    /// The tenant admitted the job: its index row says QUEUED already, and it holds its
+    /// lease or waits in line, as `lease` says.
+    pub fn admitted(&mut self, lease: Acquire) {
+        self.indexed_status = Some(JobStatus::Queued);
+        self.lease_answered(lease);
+    }
+
+    /// The tenant's answer to a lease request (or its renewal). Returns whether anything
+    /// changed. A job that lost its lease (it expired, and another job took the slots)
+    /// submits nothing more until it is granted again.
+    pub fn lease_answered(&mut self, lease: Acquire) -> bool {
+        if self.is_terminal() {
+            return false;
+        }
+        let before = (self.lease_held, self.progress.clone());
+        match lease {
+            Acquire::Granted { .. } => {
+                if !self.lease_held && self.progress.stage.starts_with("queued (position") {
+                    self.progress = Progress::new("queued", 0, 0);
+                }
+                self.lease_held = true;
+            }
+            Acquire::Waiting { position } => {
+                self.lease_held = false;
+                if !self.parts.iter().any(Part::on_runpod) {
+                    self.progress = Progress::new(&format!("queued (position {})", position + 1), 0, 0);
+                }
+            }
+        }
+        (self.lease_held, &self.progress) != (before.0, &before.1)
+    }
+
+    /// Ends a job still running at its deadline as TIMED_OUT: `deadline-exceeded`, or,
+    /// when a part was still waiting for the backend to take it, the backend's error
+    /// (`gpu-backend-unavailable`, `gpu-backend-busy`). Returns whether it ended.
+    pub fn deadline_passed(&mut self, now_ms: i64) -> bool {
+        if self.is_terminal() || now_ms < self.deadline_ms {
+            return false;
+        }
+        self.time_out(now_ms)
+    }
+
+    /// Ends the job TIMED_OUT, with the code [`Self::deadline_passed`] describes.
+    fn time_out(&mut self, now_ms: i64) -> bool {
+        let waiting_for_backend = self
+            .parts
+            .iter()
+            .find(|p| matches!(p.status, PartStatus::Waiting | PartStatus::Submitting) && p.submit_failures > 0)
+            .and_then(|p| Some((p.submit_failures, p.last_error.clone()?)));
+        match waiting_for_backend {
+            Some((failures, e)) => {
+                let message = format!("the GPU backend did not take the job before its deadline ({failures} submissions failed)");
+                let mut details = e.details.unwrap_or_else(|| json!({}));
+                if let Value::Object(m) = &mut details {
+                    m.insert("submissions".into(), failures.into());
+                    m.insert("last_error".into(), e.message.into());
+                }
+                self.fail(JobStatus::TimedOut, &e.code, &message, Some(details), now_ms)
+            }
+            None => self.fail(JobStatus::TimedOut, "deadline-exceeded", "the job did not finish before its deadline", None, now_ms),
+        }
+    }
+
     /// The number of attempts shown to the client: the most any part needed.
     pub fn attempts(&self) -> u32 {
         self.parts.iter().map(|p| p.attempts).max().unwrap_or(0)
@@ -273,27 +355,52 @@ impl JobRecord {
         p.runpod_id = Some(runpod_id);
         p.attempts += 1;
         p.submitting_since_ms = None;
+        p.submit_failures = 0;
         p.progress = Progress::new("submitted", 0, 0);
         self.bump(JobStatus::Submitted);
         self.recompute_progress();
         true
     }
 
-    /// `/run` failed for part `i`, claimed at `claim`: unreachable or busy (retried; a
-    /// busy backend not before its `Retry-After`) or refused. Ignored when the claim is
-    /// no longer held.
+    /// `/run` failed for part `i`, claimed at `claim`. Unreachable or busy: the part
+    /// never ran, so this is no attempt; it waits (the job stays QUEUED, its progress
+    /// says why) and is submitted again after [`submit_retry_delay_ms`], for as long as
+    /// that is before the deadline; when it is not, the job ends TIMED_OUT with the
+    /// backend's code. Refused (another 4xx): the job fails (`gpu-backend-refused`).
+    /// Ignored when the claim is no longer held.
     pub fn submit_failed(&mut self, i: usize, claim: i64, error: &BackendError, now_ms: i64, policy: &RetryPolicy) {
         if !self.holds_claim(i, claim) {
             return;
         }
-        self.parts[i].attempts += 1;
         let e = JobError {
             code: error.code().into(),
             message: format!("the GPU backend could not take the job: {error}"),
             details: error.retry_after_secs().map(|s| json!({ "retry_after_secs": s })),
         };
-        let not_before = error.retry_after_secs().map_or(0, |s| (s as i64).saturating_mul(1000));
-        self.retry_or_fail(i, e, error.is_retryable(), not_before, now_ms, policy);
+        if !error.is_retryable() {
+            self.parts[i].attempts += 1;
+            self.part_failed(i, e, false, now_ms, policy);
+            return;
+        }
+        let p = &mut self.parts[i];
+        p.submit_failures += 1;
+        let failures = p.submit_failures;
+        p.status = PartStatus::Waiting;
+        p.submitting_since_ms = None;
+        p.not_before_ms = now_ms + submit_retry_delay_ms(failures, error.retry_after_secs());
+        p.progress = Progress::new(&format!("waiting for the GPU backend (attempt {failures}): {error}"), 0, 0);
+        p.last_error = Some(e);
+        if p.not_before_ms >= self.deadline_ms {
+            // The next try would come too late: the deadline's answer, now.
+            self.time_out(now_ms);
+            return;
+        }
+        let stage = p.progress.clone();
+        self.recompute_progress();
+        if self.status == JobStatus::Queued {
+            // Nothing runs yet: the reason it waits is the job's progress.
+            self.progress = stage;
+        }
     }
 
     /// Ends the job (if it has not ended) with an error.
@@ -318,16 +425,11 @@ impl JobRecord {
     /// retryable, attempts remain and the retry can still finish before the deadline;
     /// otherwise the whole job fails with this error.
     pub fn part_failed(&mut self, i: usize, error: JobError, retryable: bool, now_ms: i64, policy: &RetryPolicy) {
-        self.retry_or_fail(i, error, retryable, 0, now_ms, policy);
-    }
-
-    /// [`Self::part_failed`], retried no sooner than `min_delay_ms` from now.
-    fn retry_or_fail(&mut self, i: usize, error: JobError, retryable: bool, min_delay_ms: i64, now_ms: i64, policy: &RetryPolicy) {
         if self.is_terminal() {
             return;
         }
         let attempts = self.parts[i].attempts;
-        let delay = (retry_delay(attempts.max(1), policy.base, policy.max).as_millis() as i64).max(min_delay_ms);
+        let delay = retry_delay(attempts.max(1), policy.base, policy.max).as_millis() as i64;
         if retryable && attempts < self.max_attempts && now_ms + delay < self.deadline_ms {
             let p = &mut self.parts[i];
             p.status = PartStatus::Waiting;
@@ -546,7 +648,8 @@ impl JobRecord {
         at(self.deadline_ms);
         for p in &self.parts {
             match p.status {
-                PartStatus::Waiting if self.lease_held => at(p.not_before_ms.max(now_ms)),
+                // A lease is renewed at least every poll, however long the retry waits.
+                PartStatus::Waiting if self.lease_held => at(p.not_before_ms.max(now_ms).min(poll_at)),
                 PartStatus::Waiting => at(poll_at),
                 PartStatus::Submitting => at(p.submitting_since_ms.unwrap_or(now_ms) + SUBMIT_STALE_MS),
                 PartStatus::Submitted | PartStatus::Processing => at(poll_at),

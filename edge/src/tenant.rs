@@ -1,6 +1,8 @@
 //! What a tenant's Durable Object decides, pure: the rate-limit token bucket, the
 //! concurrency leases and the FIFO of jobs waiting for one, `Idempotency-Key`
-//! replays, and the `GET /jobs` query. Times are epoch milliseconds passed in.
+//! replays, the admission of a new job (all of those in one decision, so a submission
+//! costs one round trip to the tenant), and the `GET /jobs` query. Times are epoch
+//! milliseconds passed in.
 //!
 //! Leases expire: a job renews its lease every time its alarm runs, so a job that is
 //! lost (its object never runs again) frees its slots after `lease_ttl` at most — no
@@ -183,6 +185,64 @@ pub fn idempotency(existing: Option<&IdempotencyRecord>, request_sha256: &str, n
     }
 }
 
+/// What a submission asks of its tenant, in one call: a token, its `Idempotency-Key`
+/// (key and request fingerprint), and `slots` lease slots of the tenant's `max`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdmitRequest {
+    pub job_id: String,
+    pub rate_per_minute: u32,
+    pub idempotency: Option<(String, String)>,
+    pub slots: u32,
+    pub max: u32,
+    pub ttl_ms: i64,
+}
+
+/// The tenant's answer to a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Admission {
+    /// A new job: its index row (QUEUED) and `Idempotency-Key` record are to be written,
+    /// and it holds its lease or waits in line, as `lease` says.
+    Admitted {
+        lease: Acquire,
+    },
+    RateLimited {
+        retry_after: u64,
+    },
+    /// Same key, same request: the job it created, nothing new written.
+    Replay {
+        job_id: String,
+    },
+    /// Same key, another request.
+    Conflict {
+        job_id: String,
+    },
+}
+
+/// Admits a submission, in order: the rate limit (a replay costs a token too, as any
+/// request), the `Idempotency-Key` (`existing` is the key's record, if any), then a lease
+/// or a place in line. `bucket` always changes (the caller saves it); `book` changes only
+/// when the job is admitted. A refused or replayed request takes no lease and no place.
+pub fn admit(
+    bucket: &mut Bucket,
+    book: &mut LeaseBook,
+    existing: Option<&IdempotencyRecord>,
+    req: &AdmitRequest,
+    now_ms: i64,
+) -> Admission {
+    if let Err(retry_after) = bucket.take(req.rate_per_minute, now_ms) {
+        return Admission::RateLimited { retry_after };
+    }
+    if let Some((_, sha)) = &req.idempotency {
+        match idempotency(existing, sha, now_ms) {
+            Idempotency::Replay { job_id } => return Admission::Replay { job_id },
+            Idempotency::Conflict { job_id } => return Admission::Conflict { job_id },
+            Idempotency::New => {}
+        }
+    }
+    Admission::Admitted { lease: book.acquire(&req.job_id, req.slots, req.max, now_ms, req.ttl_ms) }
+}
+
 /// The request's fingerprint: the operation and the exact body bytes.
 pub fn request_sha256(operation: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
@@ -312,6 +372,60 @@ mod tests {
         assert!(check_idempotency_key("").is_err());
         assert!(check_idempotency_key("has space").is_err());
         assert!(check_idempotency_key(&"k".repeat(256)).is_err());
+    }
+
+    fn req(job: &str, idem: Option<(&str, &str)>, slots: u32) -> AdmitRequest {
+        AdmitRequest {
+            job_id: job.into(),
+            rate_per_minute: 3,
+            idempotency: idem.map(|(k, s)| (k.into(), s.into())),
+            slots,
+            max: 2,
+            ttl_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn one_admission_decides_rate_idempotency_and_lease() {
+        let (mut bucket, mut book) = (Bucket::full(3, 0), LeaseBook::default());
+        // A new job holds its lease from the start; the next one that does not fit waits in line.
+        assert_eq!(
+            admit(&mut bucket, &mut book, None, &req("a", Some(("k", "sha-a")), 2), 0),
+            Admission::Admitted { lease: Acquire::Granted { expires_ms: 10_000 } }
+        );
+        assert_eq!(
+            admit(&mut bucket, &mut book, None, &req("b", None, 1), 1),
+            Admission::Admitted { lease: Acquire::Waiting { position: 0 } }
+        );
+        assert_eq!(book.used(), 2);
+        assert_eq!(book.waiting.iter().map(|w| w.job_id.as_str()).collect::<Vec<_>>(), ["b"]);
+        // A replay and a conflict take no slot and no place in line, but cost a token.
+        let rec = IdempotencyRecord { request_sha256: "sha-a".into(), job_id: "a".into(), created_ms: 0 };
+        let before = book.clone();
+        assert_eq!(
+            admit(&mut bucket, &mut book, Some(&rec), &req("c", Some(("k", "sha-a")), 1), 2),
+            Admission::Replay { job_id: "a".into() }
+        );
+        assert_eq!(book, before);
+        // The bucket is empty now: even a would-be conflict is rate limited first.
+        assert_eq!(
+            admit(&mut bucket, &mut book, Some(&rec), &req("d", Some(("k", "sha-d")), 1), 3),
+            Admission::RateLimited { retry_after: 20 }
+        );
+        assert_eq!(
+            admit(&mut bucket, &mut book, Some(&rec), &req("d", Some(("k", "sha-d")), 1), 20_003),
+            Admission::Conflict { job_id: "a".into() }
+        );
+        assert_eq!(book, before, "refused requests leave the book alone");
+        // An expired key admits a new job under it.
+        let old = IdempotencyRecord { created_ms: -IDEMPOTENCY_TTL_MS, ..rec };
+        assert!(matches!(
+            admit(&mut Bucket::full(3, 0), &mut book, Some(&old), &req("e", Some(("k", "sha-a")), 1), 40_000),
+            Admission::Admitted { .. }
+        ));
+        // The answer crosses the Durable Object boundary as JSON.
+        let a = Admission::Admitted { lease: Acquire::Waiting { position: 3 } };
+        assert_eq!(serde_json::from_str::<Admission>(&serde_json::to_string(&a).unwrap()).unwrap(), a);
     }
 
     #[test]

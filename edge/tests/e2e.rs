@@ -41,6 +41,8 @@ async fn img2vid_through_the_real_stack() {
     let id = job["jobId"].as_str().unwrap().to_owned();
     assert_eq!(job["operation"], "video/img2vid");
     assert_eq!(job["idRoteiro"], 77);
+    // The 202 comes before any call to the GPU backend: the job's alarm submits it.
+    assert_eq!((job["status"].as_str(), job["attempts"].as_u64()), (Some("QUEUED"), Some(0)), "{job:#}");
 
     let job = s.wait_done(&id).await;
     assert_eq!(job["status"], "COMPLETED", "{job:#}");

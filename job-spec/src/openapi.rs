@@ -189,7 +189,14 @@ fn submit_operation(op: Operation, body: Schema, description: Option<&str>) -> V
         "parameters": [{ "$ref": "#/components/parameters/IdempotencyKey" }],
         "requestBody": { "required": true, "content": json_content(body.to_value()) },
         "responses": {
-            "202": { "description": "Accepted: the job object.", "content": json_content(schema_ref("JobView")) },
+            "202": {
+                "description": "Accepted: the job object, `QUEUED`. The job is submitted to the GPU backend after this \
+                                answer; while the backend is unreachable or throttling it stays `QUEUED` (its `progress` says \
+                                why) and is tried again with backoff until its deadline, then ends `TIMED_OUT` with \
+                                `gpu-backend-unavailable` or `gpu-backend-busy`. A backend refusing it fails the job \
+                                (`gpu-backend-refused`): read either from the job, never from this answer.",
+                "content": json_content(schema_ref("JobView")),
+            },
             "200": {
                 "description": "A replay: the job of an earlier request with the same `Idempotency-Key` and body.",
                 "headers": { "Idempotent-Replayed": { "schema": { "const": "true" } } },
@@ -200,8 +207,6 @@ fn submit_operation(op: Operation, body: Schema, description: Option<&str>) -> V
             "409": response("Conflict"),
             "413": response("PayloadTooLarge"),
             "429": response("TooManyRequests"),
-            "502": response("BadGateway"),
-            "503": response("ServiceUnavailable"),
         },
     });
     let aliases = op.alias_paths();
@@ -469,15 +474,10 @@ pub fn document(server_url: Option<&str>) -> Value {
                 "Conflict": error_response("`Idempotency-Key` reused with a different body."),
                 "PayloadTooLarge": error_response("The body is too large."),
                 "TooManyRequests": {
-                    "description": "Rate limit or concurrency cap reached.",
+                    "description": "Rate limit reached (`rate-limited`); a tenant's concurrency cap queues jobs instead.",
                     "headers": { "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer", "minimum": 1 } } },
                     "content": json_content(schema_ref("Error")),
                 },
-                "BadGateway": error_response("The GPU backend refused the job."),
-                "ServiceUnavailable": error_response(
-                    "The GPU backend is unreachable (`gpu-backend-unavailable`) or throttling submissions (`gpu-backend-busy`, \
-                     with `Retry-After` when it said); the job was not started.",
-                ),
             },
         },
     });
@@ -559,9 +559,15 @@ mod tests {
                 assert!(schema["properties"].get(field).is_some(), "{name} lacks {field}");
             }
             assert_eq!(post["parameters"][0]["$ref"], "#/components/parameters/IdempotencyKey");
-            for status in ["202", "400", "401", "409", "413", "429", "503"] {
+            for status in ["202", "400", "401", "409", "413", "429"] {
                 assert!(post["responses"].get(status).is_some(), "{op:?} {status}");
             }
+            // The GPU backend is never called before the 202: its failures are the job's.
+            for status in ["502", "503"] {
+                assert!(post["responses"].get(status).is_none(), "{op:?} {status}");
+            }
+            let accepted = post["responses"]["202"]["description"].as_str().unwrap_or_default();
+            assert!(accepted.contains("gpu-backend-unavailable") && accepted.contains("QUEUED"), "{op:?}: {accepted}");
             assert!(post["description"].is_string(), "{op:?} has a description");
         }
     }

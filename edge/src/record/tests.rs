@@ -2,6 +2,7 @@
 //! fan-out, webhooks, retention.
 
 use super::*;
+use crate::tenant::Acquire;
 use job_spec::worker::{ClipTask, Img2VidTask, OutputMeta};
 
 const POLICY: RetryPolicy = RetryPolicy { max_attempts: 3, base: Duration::from_secs(1), max: Duration::from_secs(4) };
@@ -220,20 +221,13 @@ fn no_retry_that_cannot_finish_before_the_deadline() {
 
 #[test]
 fn submission_failures() {
-    let down = BackendError::Unavailable("connection refused".into());
-    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 2, 0, 100_000);
-    r.lease_held = true;
-    let c = r.claim_submit(0, 0).unwrap();
-    r.submit_failed(0, c, &down, 0, &POLICY);
-    assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting));
-    assert_eq!(r.due_parts(1_000), vec![0]);
-    let c = r.claim_submit(0, 1_000).unwrap();
-    r.submit_failed(0, c, &down, 1_000, &POLICY);
-    assert_eq!((r.status, r.error.as_ref().unwrap().code.as_str()), (JobStatus::Failed, "gpu-backend-unavailable"));
+    // A refusal (another 4xx) fails the job: the client reads it from the job, not the POST.
     let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    r.admitted(Acquire::Granted { expires_ms: 10_000 });
     let c = r.claim_submit(0, 0).unwrap();
     r.submit_failed(0, c, &BackendError::Refused("HTTP 401".into()), 0, &POLICY);
-    assert_eq!(r.error.unwrap().code, "gpu-backend-refused");
+    let e = r.error.as_ref().unwrap();
+    assert_eq!((r.status, e.code.as_str(), r.attempts()), (JobStatus::Failed, "gpu-backend-refused", 1));
     // A submission that never answered is retried once it is stale.
     let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
     let c = r.claim_submit(0, 0).unwrap();
@@ -245,6 +239,69 @@ fn submission_failures() {
 }
 
 #[test]
+fn submissions_back_off_from_one_second_to_a_minute_or_the_retry_after() {
+    let delays: Vec<i64> = (1..=9).map(|n| submit_retry_delay_ms(n, None) / 1000).collect();
+    assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    assert_eq!(submit_retry_delay_ms(0, None), 1_000);
+    assert_eq!(submit_retry_delay_ms(1, Some(30)), 30_000, "Retry-After, when longer");
+    assert_eq!(submit_retry_delay_ms(7, Some(5)), 60_000, "the backoff, when longer");
+    assert_eq!(submit_retry_delay_ms(1, Some(600)), 600_000, "Retry-After is not capped (the deadline bounds it)");
+}
+
+#[test]
+fn a_backend_down_is_a_queue_not_a_failure() {
+    let down = BackendError::Unavailable("connection refused".into());
+    // Fewer attempts than the backend will fail: submissions that never ran are no attempts.
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 2, 0, 1_000_000);
+    r.admitted(Acquire::Granted { expires_ms: 10_000 });
+    let mut t = 0;
+    for n in 1..=8u32 {
+        let c = r.claim_submit(0, t).unwrap_or_else(|| panic!("due at {t} after {n} failures"));
+        r.submit_failed(0, c, &down, t, &POLICY);
+        assert_eq!((r.status, r.parts[0].status, r.attempts()), (JobStatus::Queued, PartStatus::Waiting, 0), "failure {n}");
+        assert!(r.error.is_none());
+        assert_eq!(r.progress.stage, format!("waiting for the GPU backend (attempt {n}): unavailable: connection refused"));
+        let wait = submit_retry_delay_ms(n, None);
+        assert!(r.due_parts(t + wait - 1).is_empty(), "backoff after failure {n}");
+        t += wait;
+    }
+    // The backend answers again: the part is submitted, and the count starts over.
+    let c = r.claim_submit(0, t).unwrap();
+    assert!(r.submitted(0, c, "rp-0".into()));
+    assert_eq!((r.status, r.attempts(), r.parts[0].submit_failures), (JobStatus::Submitted, 1, 0));
+    // A worker failure later is retried as before; the deadline of a part that merely
+    // waits for its retry is the usual one.
+    assert!(r.apply_runpod(&failed_body("rp-0", "upload-failed", true), t + 1, &POLICY));
+    assert!(r.deadline_passed(1_000_000));
+    assert_eq!(r.error.as_ref().unwrap().code, "deadline-exceeded");
+}
+
+#[test]
+fn a_backend_down_until_the_deadline_times_the_job_out_as_unavailable() {
+    let down = BackendError::Unavailable("HTTP 502".into());
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 10_000);
+    r.admitted(Acquire::Granted { expires_ms: 10_000 });
+    let c = r.claim_submit(0, 0).unwrap();
+    r.submit_failed(0, c, &down, 0, &POLICY);
+    assert!(!r.deadline_passed(9_999));
+    assert!(r.deadline_passed(10_000));
+    let e = r.error.as_ref().unwrap();
+    assert_eq!((r.status, e.code.as_str()), (JobStatus::TimedOut, "gpu-backend-unavailable"));
+    assert_eq!(e.details.as_ref().unwrap()["submissions"], 1);
+    assert!(e.details.as_ref().unwrap()["last_error"].as_str().unwrap().contains("HTTP 502"), "{e:?}");
+    assert_eq!(r.view(&|k| k.to_owned(), 10_000).message, e.message);
+    // A retry that could only come after the deadline ends the job now, the same way.
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 10_000);
+    r.admitted(Acquire::Granted { expires_ms: 10_000 });
+    let c = r.claim_submit(0, 9_500).unwrap();
+    r.submit_failed(0, c, &down, 9_500, &POLICY);
+    assert_eq!(
+        (r.status, r.error.as_ref().unwrap().code.as_str(), r.completed_ms),
+        (JobStatus::TimedOut, "gpu-backend-unavailable", Some(9_500))
+    );
+}
+
+#[test]
 fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
     let busy = |s| BackendError::Busy { retry_after_secs: s, message: "HTTP 429: throttled".into() };
     let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
@@ -253,22 +310,43 @@ fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
     r.submit_failed(0, c, &busy(Some(30)), 1_000, &POLICY);
     assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting), "not failed");
     assert_eq!(r.parts[0].last_error.as_ref().unwrap().code, "gpu-backend-busy");
-    // Not before its Retry-After (longer than the 1 s backoff).
+    // Not before its Retry-After (longer than the 1 s backoff); the lease is renewed meanwhile.
     assert!(r.due_parts(30_999).is_empty());
-    assert_eq!(r.next_wake(1_000, Duration::from_secs(3)), Some(31_000));
+    assert_eq!(r.next_wake(1_000, Duration::from_secs(3)), Some(4_000));
+    assert_eq!(r.next_wake(29_000, Duration::from_secs(3)), Some(31_000));
     assert_eq!(r.due_parts(31_000), vec![0]);
     // Without a Retry-After, the backoff (2 s after the second failure).
     let c = r.claim_submit(0, 31_000).unwrap();
     r.submit_failed(0, c, &busy(None), 31_000, &POLICY);
+    assert!(r.due_parts(32_999).is_empty());
     assert_eq!(r.due_parts(33_000), vec![0]);
     // A Retry-After past the deadline ends the job, as busy.
     let c = r.claim_submit(0, 33_000).unwrap();
-    let mut late = r.clone();
-    late.max_attempts = 10;
-    late.submit_failed(0, c, &busy(Some(3_600)), 33_000, &POLICY);
-    let e = late.error.unwrap();
-    assert_eq!((late.status, e.code.as_str()), (JobStatus::Failed, "gpu-backend-busy"));
+    r.submit_failed(0, c, &busy(Some(3_600)), 33_000, &POLICY);
+    let e = r.error.unwrap();
+    assert_eq!((r.status, e.code.as_str()), (JobStatus::TimedOut, "gpu-backend-busy"));
     assert_eq!(e.details.unwrap()["retry_after_secs"], 3_600);
+}
+
+#[test]
+fn an_admitted_job_holds_its_lease_or_its_place_from_the_start() {
+    let poll = Duration::from_secs(3);
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    r.admitted(Acquire::Granted { expires_ms: 10_000 });
+    // The tenant wrote its index row at admission; the alarm submits it at once.
+    assert_eq!((r.status, r.lease_held, r.indexed_status), (JobStatus::Queued, true, Some(JobStatus::Queued)));
+    assert_eq!(r.next_wake(0, poll), Some(0));
+    let mut w = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    w.admitted(Acquire::Waiting { position: 1 });
+    assert_eq!((w.lease_held, w.progress.stage.as_str()), (false, "queued (position 2)"));
+    assert_eq!(w.next_wake(0, poll), Some(3_000), "asks for its lease again at the next poll");
+    // Granted later: the position goes from its progress.
+    assert!(w.lease_answered(Acquire::Granted { expires_ms: 20_000 }));
+    assert_eq!((w.lease_held, w.progress.stage.as_str()), (true, "queued"));
+    assert!(!w.lease_answered(Acquire::Granted { expires_ms: 30_000 }), "a renewal changes nothing");
+    // A lease lost (it expired and another job took the slot) stops submissions.
+    assert!(w.lease_answered(Acquire::Waiting { position: 0 }));
+    assert_eq!((w.lease_held, w.progress.stage.as_str()), (false, "queued (position 1)"));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Request handlers, thin over the pure modules: authenticate, validate and plan,
-//! admit through the tenant's object (rate limit, idempotency, index), hand the job
-//! to its Durable Object, render job objects.
+//! admit through the tenant's object (rate limit, idempotency, index, lease), hand the
+//! job to its Durable Object, render job objects. A submission's 202 costs those two
+//! Durable Object round trips and nothing else: presigning and RunPod's `/run` happen
+//! in the job's alarm, so a GPU backend that is slow or down never delays or fails it.
 
 use job_spec::{Operation, PlanError, RefContext};
 use serde::Serialize;
@@ -10,14 +12,14 @@ use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Respon
 
 use super::job_object::CreateBody;
 use super::runpod;
-use super::tenant_object::{Admit, AdmitBody};
+use super::tenant_object::AdmitBody;
 use super::util::{self, internal, json};
 use crate::api_error::ApiError;
 use crate::auth::{self, Tenant};
 use crate::config::EdgeConfig;
 use crate::record::JobRecord;
 use crate::routes::{Route, RouteError};
-use crate::tenant::{ListQuery, check_idempotency_key, request_sha256};
+use crate::tenant::{Admission, AdmitRequest, ListQuery, check_idempotency_key, request_sha256};
 
 type HResult = std::result::Result<Response, ApiError>;
 
@@ -148,18 +150,25 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
         }
     };
 
-    // The tenant's object: rate limit, Idempotency-Key, index — one round trip.
+    // The parts first: the tenant leases one slot per part.
+    let parts = crate::fanout::split(&plan, cfg.fanout_clips, cfg.tenant_slots(tenant) as usize);
+    // The tenant's object: rate limit, Idempotency-Key, index, lease — one round trip.
     let admit = AdmitBody {
-        job_id: job_id.clone(),
+        request: AdmitRequest {
+            job_id: job_id.clone(),
+            rate_per_minute: cfg.tenant_rate(tenant),
+            idempotency: idem_key.map(|k| (k, request_sha256(op.name(), &body))),
+            slots: parts.len() as u32,
+            max: cfg.tenant_slots(tenant),
+            ttl_ms: cfg.lease_ttl.as_millis() as i64,
+        },
         operation: op.name().to_owned(),
-        rate_per_minute: cfg.tenant_rate(tenant),
-        idempotency: idem_key.clone().map(|k| (k, request_sha256(op.name(), &body))),
         id_roteiro: request.common.id_roteiro,
     };
     let mut resp = call_tenant(env, tenant, Method::Post, "/admit", Some(&admit)).await?;
-    match resp.json::<Admit>().await.map_err(internal("tenant answer"))? {
-        Admit::Admitted => {}
-        Admit::RateLimited { retry_after } => {
+    let lease = match resp.json::<Admission>().await.map_err(internal("tenant answer"))? {
+        Admission::Admitted { lease } => lease,
+        Admission::RateLimited { retry_after } => {
             let mut e = ApiError::new(
                 429,
                 "rate-limited",
@@ -168,7 +177,7 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
             e.retry_after_secs = Some(retry_after);
             return Err(e);
         }
-        Admit::Replay { job_id } => {
+        Admission::Replay { job_id } => {
             let (_, record) = load_owned(env, tenant, &job_id).await.map_err(|e| {
                 if e.status == 404 {
                     ApiError::new(409, "idempotency-key-in-use", "a request with this Idempotency-Key is still being processed")
@@ -180,20 +189,19 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
             r.headers_mut().set("idempotent-replayed", "true").map_err(internal("headers"))?;
             return Ok(r);
         }
-        Admit::Conflict { job_id } => {
+        Admission::Conflict { job_id } => {
             return Err(ApiError::new(
                 409,
                 "idempotency-key-reused",
                 format!("this Idempotency-Key was used with a different request (job {job_id}) in the last 24 h"),
             ));
         }
-    }
+    };
 
-    let parts = crate::fanout::split(&plan, cfg.fanout_clips, cfg.tenant_slots(tenant) as usize);
     let now_ms = util::now_ms();
     // The deadline: queue time + execution + a minute for webhooks and polling.
     let deadline = now_ms + cfg.job_url_ttl().as_millis() as i64 + 60_000;
-    let record = JobRecord::new(
+    let mut record = JobRecord::new(
         job_id.clone(),
         tenant.name.clone(),
         request.common,
@@ -203,32 +211,13 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
         now_ms,
         deadline,
     );
+    record.admitted(lease);
+    // The job's object stores it and arms its alarm for now; it calls nothing else.
     let body = serde_json::to_string(&CreateBody { record, plans: parts }).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
     let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
     util::log(&json!({"level": "info", "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(),
-        "status": record.status, "parts": record.parts.len()}));
-    let code = record.error.as_ref().map(|e| e.code.as_str());
-    if record.status == job_spec::JobStatus::Failed
-        && matches!(code, Some("gpu-backend-unavailable" | "gpu-backend-busy" | "gpu-backend-refused"))
-    {
-        // Nothing started: the same Idempotency-Key may be used again.
-        if let Some(k) = idem_key {
-            let forget = json!({"key": k, "job_id": job_id});
-            let _ = call_tenant(env, tenant, Method::Post, "/forget", Some(&forget)).await;
-        }
-        return Err(if code == Some("gpu-backend-unavailable") {
-            ApiError::new(503, "gpu-backend-unavailable", format!("the GPU backend is unreachable; job {job_id} was not started"))
-        } else if code == Some("gpu-backend-busy") {
-            let mut e =
-                ApiError::new(503, "gpu-backend-busy", format!("the GPU backend is throttling submissions; job {job_id} was not started"));
-            e.retry_after_secs =
-                record.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d.get("retry_after_secs")).and_then(Value::as_u64);
-            e
-        } else {
-            ApiError::new(502, "gpu-backend-refused", format!("the GPU backend refused job {job_id}"))
-        });
-    }
+        "status": record.status, "parts": record.parts.len(), "lease_held": record.lease_held}));
     json(202, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))
 }
 

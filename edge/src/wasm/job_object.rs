@@ -1,9 +1,12 @@
 //! The Job Durable Object: one per job. SQLite holds the truth (the record and the
 //! parts' plans); nothing lives only in memory, and every change is saved before the
-//! next await. `step` drives the job: deadline, lease from the tenant, submission of
-//! due parts (presigned afresh for each attempt), clean-up when it ends, the tenant's
-//! index, and the next alarm. The alarm also polls RunPod when no webhook came and
-//! delivers the client webhook with backoff.
+//! next await. `/create` only stores the record as the tenant admitted it (lease held
+//! or place in line, index row written) and arms the alarm for now: it calls nothing,
+//! so the submission's 202 never waits on RunPod. `step` drives the job: deadline,
+//! lease renewal from the tenant, submission of due parts (presigned afresh for each
+//! attempt; a backend that does not take them leaves the job QUEUED, retried with
+//! backoff), clean-up when it ends, the tenant's index, and the next alarm. The alarm
+//! also polls RunPod when no webhook came and delivers the client webhook with backoff.
 
 use std::time::Duration;
 
@@ -221,17 +224,15 @@ impl JobObject {
             "INSERT INTO job (id, record, plans) VALUES (1, ?, ?)",
             vec![SqlStorageValue::from(text), SqlStorageValue::from(plans)],
         )?;
-        let cfg = self.config()?;
-        let r = self.step(&cfg).await?;
-        json(200, &r)
+        // The alarm submits it; the client has its 202 by then.
+        self.state.storage().set_alarm(Duration::from_millis(1)).await?;
+        json(200, &record)
     }
 
     /// Drives the job as far as it can go now; returns the saved record.
     async fn step(&self, cfg: &EdgeConfig) -> Result<JobRecord> {
         let Some((mut r, plans)) = self.load()? else { return Err(bad("no such job")) };
-        let now = util::now_ms();
-        if !r.is_terminal() && now >= r.deadline_ms {
-            r.fail(JobStatus::TimedOut, "deadline-exceeded", "the job did not finish before its deadline", None, now);
+        if r.deadline_passed(util::now_ms()) {
             self.save(&r)?;
         }
         let tenant = cfg.tenants.iter().find(|t| t.name == r.tenant);
@@ -240,22 +241,13 @@ impl JobObject {
             let lease = LeaseBody { job_id: r.job_id.clone(), slots: r.parts.len() as u32, max, ttl_ms: cfg.lease_ttl.as_millis() as i64 };
             match self.tenant_call(&r, "/lease", &lease).await {
                 Ok(mut resp) => match resp.json::<Acquire>().await {
-                    Ok(Acquire::Granted { .. }) => {
+                    Ok(answer) => {
+                        // Other events ran during the call: apply the answer to the saved record.
                         if let Some((fresh, _)) = self.load()? {
                             r = fresh;
                         }
-                        if !r.lease_held && !r.is_terminal() {
-                            r.lease_held = true;
+                        if r.lease_answered(answer) {
                             self.save(&r)?;
-                        }
-                    }
-                    Ok(Acquire::Waiting { position }) => {
-                        if let Some((mut fresh, _)) = self.load()?
-                            && !fresh.is_terminal()
-                        {
-                            fresh.progress = job_spec::Progress::new(&format!("queued (position {})", position + 1), 0, 0);
-                            self.save(&fresh)?;
-                            r = fresh;
                         }
                     }
                     Err(e) => util::log(&json!({"level": "error", "msg": "tenant lease answer", "error": e.to_string()})),

@@ -2,6 +2,8 @@
 //! rate-limit bucket, its lease book (leases and the FIFO of waiting jobs), its
 //! `Idempotency-Key` records and the job index behind `GET /jobs` and
 //! `GET /queue/stats`. The decisions are `crate::tenant`'s; this file stores them.
+//! `/admit` decides all a submission needs of the tenant in one call (and one
+//! transaction): rate limit, `Idempotency-Key`, index row, lease.
 //! Its alarm expires leases (waking the next waiting jobs) and prunes old records.
 
 use std::time::Duration;
@@ -14,29 +16,20 @@ use serde_json::{Value, json};
 use worker::{DurableObject, Env, Method, Request, Response, Result, SqlStorageValue, State, durable_object};
 
 use super::util::{self, json};
-use crate::tenant::{Bucket, Idempotency, IdempotencyRecord, LeaseBook, idempotency};
+use crate::tenant::{Admission, AdmitRequest, Bucket, IdempotencyRecord, LeaseBook};
 
 /// Index rows are kept this long after their last update (as job objects are).
 const INDEX_RETENTION_MS: i64 = crate::tenant::RETENTION_MS;
 /// The alarm runs at least this often while there is anything to expire or prune.
 const HOUSEKEEPING_MS: i64 = 3600 * 1000;
 
+/// `/admit`: the decision's input, and what the index row shows.
 #[derive(Serialize, Deserialize)]
 pub struct AdmitBody {
-    pub job_id: String,
+    #[serde(flatten)]
+    pub request: AdmitRequest,
     pub operation: String,
-    pub rate_per_minute: u32,
-    pub idempotency: Option<(String, String)>,
     pub id_roteiro: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Admit {
-    Admitted,
-    RateLimited { retry_after: u64 },
-    Replay { job_id: String },
-    Conflict { job_id: String },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -104,7 +97,7 @@ impl DurableObject for TenantObject {
         match (req.method(), path.as_str()) {
             (Method::Post, "/admit") => {
                 let b: AdmitBody = req.json().await?;
-                json(200, &self.admit(b, now)?)
+                json(200, &self.admit(b, now).await?)
             }
             (Method::Post, "/lease") => {
                 let b: LeaseBody = req.json().await?;
@@ -144,13 +137,6 @@ impl DurableObject for TenantObject {
                 json(200, &self.list(&q)?)
             }
             (Method::Get, "/stats") => json(200, &self.stats()?),
-            // The job was never started: its Idempotency-Key may be used again.
-            (Method::Post, "/forget") => {
-                let b: Value = req.json().await?;
-                let (key, job) = (b["key"].as_str().unwrap_or_default(), b["job_id"].as_str().unwrap_or_default());
-                self.sql("DELETE FROM idem WHERE key = ? AND job_id = ?", vec![key.into(), job.into()])?;
-                json(200, &json!({"ok": true}))
-            }
             _ => Response::error("not found", 404),
         }
     }
@@ -244,42 +230,58 @@ impl TenantObject {
         }
     }
 
-    fn admit(&self, b: AdmitBody, now: i64) -> Result<Admit> {
-        let mut bucket: Bucket = self.get("bucket")?.unwrap_or_else(|| Bucket::full(b.rate_per_minute, now));
-        let taken = bucket.take(b.rate_per_minute, now);
+    /// Admits a submission (see [`crate::tenant::admit`]) and stores what it decided:
+    /// the bucket always; for a new job its `Idempotency-Key` record, its index row
+    /// (QUEUED) and the lease book. All writes are synchronous SQLite calls with no await
+    /// between them, so the runtime commits them together.
+    async fn admit(&self, b: AdmitBody, now: i64) -> Result<Admission> {
+        let req = &b.request;
+        let mut bucket: Bucket = self.get("bucket")?.unwrap_or_else(|| Bucket::full(req.rate_per_minute, now));
+        let existing = match &req.idempotency {
+            Some((key, _)) => {
+                let rows: Vec<IdemRow> = self.rows("SELECT sha, job_id, created_ms FROM idem WHERE key = ?", vec![key.as_str().into()])?;
+                rows.into_iter().next().map(|r| IdempotencyRecord {
+                    request_sha256: r.sha,
+                    job_id: r.job_id,
+                    created_ms: r.created_ms as i64,
+                })
+            }
+            None => None,
+        };
+        let mut book = self.book()?;
+        let expired = book.expire(now);
+        let admission = crate::tenant::admit(&mut bucket, &mut book, existing.as_ref(), req, now);
         self.put("bucket", &bucket)?;
-        if let Err(retry_after) = taken {
-            return Ok(Admit::RateLimited { retry_after });
-        }
-        if let Some((key, sha)) = &b.idempotency {
-            let rows: Vec<IdemRow> = self.rows("SELECT sha, job_id, created_ms FROM idem WHERE key = ?", vec![key.as_str().into()])?;
-            let existing = rows.into_iter().next().map(|r| IdempotencyRecord {
-                request_sha256: r.sha,
-                job_id: r.job_id,
-                created_ms: r.created_ms as i64,
-            });
-            match idempotency(existing.as_ref(), sha, now) {
-                Idempotency::Replay { job_id } => return Ok(Admit::Replay { job_id }),
-                Idempotency::Conflict { job_id } => return Ok(Admit::Conflict { job_id }),
-                Idempotency::New => self.sql(
+        if let Admission::Admitted { .. } = admission {
+            if let Some((key, sha)) = &req.idempotency {
+                self.sql(
                     "INSERT INTO idem (key, sha, job_id, created_ms) VALUES (?, ?, ?, ?) \
                      ON CONFLICT (key) DO UPDATE SET sha = excluded.sha, job_id = excluded.job_id, created_ms = excluded.created_ms",
-                    vec![key.as_str().into(), sha.as_str().into(), b.job_id.as_str().into(), (now as f64).into()],
-                )?,
+                    vec![key.as_str().into(), sha.as_str().into(), req.job_id.as_str().into(), (now as f64).into()],
+                )?;
             }
+            self.sql(
+                "INSERT OR IGNORE INTO jobs (job_id, status, operation, created_ms, updated_ms, id_roteiro) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    req.job_id.as_str().into(),
+                    status_text(JobStatus::Queued).into(),
+                    b.operation.as_str().into(),
+                    (now as f64).into(),
+                    (now as f64).into(),
+                    b.id_roteiro.map_or(SqlStorageValue::Null, |v| (v as f64).into()),
+                ],
+            )?;
+            self.put("max", &req.max)?;
         }
-        self.sql(
-            "INSERT OR IGNORE INTO jobs (job_id, status, operation, created_ms, updated_ms, id_roteiro) VALUES (?, ?, ?, ?, ?, ?)",
-            vec![
-                b.job_id.as_str().into(),
-                status_text(JobStatus::Queued).into(),
-                b.operation.as_str().into(),
-                (now as f64).into(),
-                (now as f64).into(),
-                b.id_roteiro.map_or(SqlStorageValue::Null, |v| (v as f64).into()),
-            ],
-        )?;
-        Ok(Admit::Admitted)
+        if !expired.is_empty() || matches!(admission, Admission::Admitted { .. }) {
+            self.put("book", &book)?;
+            self.arm(&book, now).await?;
+        }
+        if !expired.is_empty() {
+            util::log(&json!({"level": "warn", "msg": "leases expired", "jobs": expired}));
+            self.wake(&book.promotable(req.max)).await;
+        }
+        Ok(admission)
     }
 
     fn list(&self, q: &crate::tenant::ListQuery) -> Result<Value> {
