@@ -118,7 +118,7 @@ pub fn worker_job(
             content_type: o.content_type.clone(),
         });
     }
-    Ok(job_spec::WorkerJob { job_id: job_id.to_owned(), attempt, inputs, outputs, task: plan.task.clone() })
+    Ok(job_spec::WorkerJob { job_id: job_id.to_owned(), attempt, inputs, outputs, task: plan.task.clone(), progress_url: None })
 }
 
 #[cfg(test)]

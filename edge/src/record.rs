@@ -32,6 +32,8 @@ pub const SUBMIT_STALE_MS: i64 = 60_000;
 /// [`SUBMIT_RETRY_MAX`] (or after the backend's `Retry-After` when it is longer).
 pub const SUBMIT_RETRY_BASE: Duration = Duration::from_secs(1);
 pub const SUBMIT_RETRY_MAX: Duration = Duration::from_secs(60);
+/// A worker's progress stage is cut to this many characters.
+pub const MAX_STAGE_CHARS: usize = 64;
 
 /// How long a part waits after its `failures`-th submission in a row that the backend
 /// did not take: the backoff, or the backend's `Retry-After` when that is longer.
@@ -509,6 +511,44 @@ impl JobRecord {
         Some(format!("output `{name}` is not under the key planned for it"))
     }
 
+    /// The worker's own report of part `part`'s progress during attempt `attempt`,
+    /// POSTed to the progress URL (so it shows without waiting for a status poll).
+    /// Ignored (false) when the job has ended, when the part is not running that attempt
+    /// (a retry superseded it, it completed, or the submission is not recorded yet), or
+    /// when the report is older than the one kept (the same stage with fewer units done;
+    /// a repeat). Otherwise the part, and so the job, is PROCESSING with that progress,
+    /// aggregated over the parts as for status polls.
+    pub fn apply_progress(&mut self, part: usize, attempt: u32, progress: Progress, now_ms: i64) -> bool {
+        if self.is_terminal() {
+            return false;
+        }
+        let Some(p) = self.parts.get_mut(part) else { return false };
+        if !p.on_runpod() || p.attempts != attempt {
+            return false;
+        }
+        // The report is the worker's word, shown to the client: bounded.
+        let progress = Progress {
+            stage: progress.stage.chars().take(MAX_STAGE_CHARS).collect(),
+            percentage: progress.percentage.clamp(0.0, 100.0),
+            ..progress
+        };
+        let older = p.progress == progress || (p.progress.stage == progress.stage && progress.completed < p.progress.completed);
+        if p.status == PartStatus::Processing && older {
+            return false;
+        }
+        if p.status != PartStatus::Processing {
+            p.status = PartStatus::Processing;
+            p.started_ms.get_or_insert(now_ms);
+            self.started_ms.get_or_insert(now_ms);
+        }
+        if !older {
+            p.progress = progress;
+        }
+        self.bump(JobStatus::Processing);
+        self.recompute_progress();
+        true
+    }
+
     /// Applies a RunPod status object (`/status` answer or webhook body). Returns
     /// whether anything changed.
     pub fn apply_runpod(&mut self, body: &Value, now_ms: i64, policy: &RetryPolicy) -> bool {
@@ -540,8 +580,11 @@ impl JobRecord {
                     self.bump(JobStatus::Processing);
                     changed = true;
                 }
+                // A poll answer older than the worker's own last report (the same stage, fewer
+                // units done) does not take the progress back.
                 if let Some(pr) = body.get("output").and_then(|o| serde_json::from_value::<Progress>(o.clone()).ok())
                     && pr != self.parts[i].progress
+                    && !(pr.stage == self.parts[i].progress.stage && pr.completed < self.parts[i].progress.completed)
                 {
                     self.parts[i].progress = pr;
                     changed = true;

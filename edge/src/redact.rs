@@ -1,5 +1,5 @@
-//! Secrets out of logs: the RunPod webhook token in `/internal/runpod/{job}/{token}`
-//! and the query string of any URL (a presigned URL's signature, a client's token).
+//! Secrets out of logs: the RunPod webhook token in `/internal/runpod/{job}/{token}`,
+//! the worker's progress token in `/internal/progress/{job}/{token}`, and the query string of any URL (a presigned URL's signature, a client's token).
 //! `util::log` passes every string of every log line through [`redact_text`].
 
 use percent_encoding::percent_decode_str;
@@ -20,7 +20,7 @@ pub fn redact_path(path: &str) -> String {
     let named: Vec<usize> = (0..segs.len()).filter(|&i| !segs[i].is_empty()).collect();
     let mut out: Vec<String> = segs.iter().map(|s| (*s).to_owned()).collect();
     for w in 0..named.len().saturating_sub(1) {
-        if decoded[named[w]] == "internal" && decoded[named[w + 1]] == "runpod" {
+        if decoded[named[w]] == "internal" && matches!(decoded[named[w + 1]].as_str(), "runpod" | "progress") {
             // Everything after the job id.
             for &i in named.iter().skip(w + 3) {
                 out[i] = REDACTED.to_owned();
@@ -83,6 +83,11 @@ mod tests {
         assert_eq!(redact_path("/internal/%72unpod/job1/s3cr3t/"), "/internal/%72unpod/job1/[redacted]/");
         assert_eq!(redact_path("//internal//runpod/job1//s3cr3t"), "//internal//runpod/job1//[redacted]");
         assert_eq!(redact_path("/internal/runpod/job1/s3cr3t/extra"), "/internal/runpod/job1/[redacted]/[redacted]");
+        // The worker's progress URL, with its part and attempt.
+        assert_eq!(
+            redact_path("http://e.test/internal/progress/job1/s3cr3t?part=0&attempt=1"),
+            "http://e.test/internal/progress/job1/[redacted]?[redacted]"
+        );
         // Other paths are kept; queries never are.
         assert_eq!(redact_path("/jobs/abc"), "/jobs/abc");
         assert_eq!(redact_path("/internal/runpod/job1"), "/internal/runpod/job1");

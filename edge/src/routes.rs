@@ -22,15 +22,21 @@ pub enum Route {
         job_id: String,
         token: String,
     },
+    /// The worker's progress reports: `POST /internal/progress/{job_id}/{token}`
+    /// (`?part=…&attempt=…`).
+    WorkerProgress {
+        job_id: String,
+        token: String,
+    },
 }
 
 impl Route {
     /// Whether the route needs an API key. Anonymous: the service's description, the
     /// edge's liveness (`/health`, whose backend check is cached), the OpenAPI document,
-    /// and RunPod's webhook (authenticated by the HMAC token in its URL). Everything
-    /// else, `/queue/stats` included, is a tenant's.
+    /// and RunPod's webhook and the worker's progress reports (each authenticated by the
+    /// HMAC token in its URL). Everything else, `/queue/stats` included, is a tenant's.
     pub fn needs_api_key(&self) -> bool {
-        !matches!(self, Route::Root | Route::Health | Route::OpenApi | Route::RunpodWebhook { .. })
+        !matches!(self, Route::Root | Route::Health | Route::OpenApi | Route::RunpodWebhook { .. } | Route::WorkerProgress { .. })
     }
 }
 
@@ -61,6 +67,9 @@ pub fn route(method: &str, path: &str) -> Result<Route, RouteError> {
         ["jobs" | "job", id, "cancel"] => only("POST", Route::CancelJob((*id).to_owned())),
         ["internal", "runpod", job_id, token] => {
             only("POST", Route::RunpodWebhook { job_id: (*job_id).to_owned(), token: (*token).to_owned() })
+        }
+        ["internal", "progress", job_id, token] => {
+            only("POST", Route::WorkerProgress { job_id: (*job_id).to_owned(), token: (*token).to_owned() })
         }
         _ => match Operation::from_path(&format!("/{}", segs.join("/"))) {
             Some(op) => only("POST", Route::Submit(op)),
@@ -97,13 +106,21 @@ mod tests {
         assert_eq!(route("POST", "/pipeline/status"), Err(RouteError::MethodNotAllowed("GET")));
         assert_eq!(route("POST", "/pipeline/segment"), Ok(Route::Submit(Operation::PipelineSegment)));
         assert_eq!(route("POST", "/internal/runpod/j%31/t"), Ok(Route::RunpodWebhook { job_id: "j1".into(), token: "t".into() }));
+        assert_eq!(route("POST", "/internal/progress/j1/t"), Ok(Route::WorkerProgress { job_id: "j1".into(), token: "t".into() }));
+        assert_eq!(route("GET", "/internal/progress/j1/t"), Err(RouteError::MethodNotAllowed("POST")));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
         assert_eq!(route("POST", "/video/img2vid/extra"), Err(RouteError::NotFound));
     }
 
     #[test]
     fn only_liveness_description_and_the_runpod_webhook_are_anonymous() {
-        for (m, p) in [("GET", "/"), ("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/internal/runpod/j/t")] {
+        for (m, p) in [
+            ("GET", "/"),
+            ("GET", "/health"),
+            ("GET", "/openapi.json"),
+            ("POST", "/internal/runpod/j/t"),
+            ("POST", "/internal/progress/j/t"),
+        ] {
             assert!(!route(m, p).unwrap().needs_api_key(), "{p}");
         }
         for (m, p) in [

@@ -59,6 +59,8 @@ impl Executor {
     /// Runs the job to completion, failure or cancellation.
     pub async fn execute(&self, job: &WorkerJob, progress: ProgressFn, cancel: &CancellationToken) -> Result<WorkerOutput, JobError> {
         let started = Instant::now();
+        // The edge hears of progress from the worker itself, not only through RunPod.
+        let progress = crate::progress_push::wrap(&self.http, self.cfg.allow_loopback_http, job, progress);
         // Every download of this job, whichever operation makes it, draws on one budget.
         let this = &Executor { input_budget: Some(Arc::new(transfer::Budget::new(self.cfg.max_job_input_bytes))), ..self.clone() };
         let dir = tempfile::Builder::new()

@@ -11,6 +11,7 @@ pub mod kenburns;
 pub mod ops;
 pub mod platform;
 pub mod process;
+pub mod progress_push;
 pub mod render;
 pub mod seed_task;
 pub mod serve;

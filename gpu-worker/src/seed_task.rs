@@ -207,7 +207,11 @@ pub fn translate(input: &Value, public: Option<&PublicInputs>) -> Result<SeedJob
             }
             let job_id = id.map_or_else(|| format!("seed-{}", task.name().to_ascii_lowercase()), str::to_owned);
             let output = OutputTarget { name: OUTPUT.into(), key: out.key, put_url: out.put_url, content_type };
-            Ok(SeedJob { task, job: WorkerJob { job_id, attempt: 1, inputs: r.inputs, outputs: vec![output], task: spec }, echo })
+            Ok(SeedJob {
+                task,
+                job: WorkerJob { progress_url: None, job_id, attempt: 1, inputs: r.inputs, outputs: vec![output], task: spec },
+                echo,
+            })
         }
         _ => Err(refuse(r.problems)),
     }

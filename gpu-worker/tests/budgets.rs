@@ -85,6 +85,7 @@ fn job(urls: &[String]) -> WorkerJob {
         });
     }
     WorkerJob {
+        progress_url: None,
         job_id: "budget".into(),
         attempt: 1,
         inputs,

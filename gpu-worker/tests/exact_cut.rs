@@ -75,6 +75,7 @@ impl Env {
 
     async fn run(&self, inputs: &[(&str, &str)], task: Task) -> WorkerOutput {
         let job = WorkerJob {
+            progress_url: None,
             job_id: "exact-cut".into(),
             attempt: 1,
             inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),

@@ -41,6 +41,7 @@ fn dialogue(text: &str) -> String {
 /// the job took.
 async fn burn(e: &Env, key: &str) -> (Result<(), WorkerError>, Duration) {
     let job = WorkerJob {
+        progress_url: None,
         job_id: "hostile-captions".into(),
         attempt: 1,
         inputs: [("video", "blue.mp4"), ("subtitles", key)]

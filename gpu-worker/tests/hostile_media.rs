@@ -51,6 +51,7 @@ impl Env {
 
     async fn run(&self, inputs: &[(&str, &str)], task: Task) -> Result<WorkerOutput, WorkerError> {
         let job = WorkerJob {
+            progress_url: None,
             job_id: "hostile".into(),
             attempt: 1,
             inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),

@@ -65,6 +65,7 @@ fn task(enable_vad: bool) -> TranscribeTask {
 
 fn job(e: &Env, input: &str, t: TranscribeTask) -> WorkerJob {
     WorkerJob {
+        progress_url: None,
         job_id: "hostile-transcribe".into(),
         attempt: 1,
         inputs: vec![InputUrl { name: "audio".into(), url: e.storage.url(input) }],

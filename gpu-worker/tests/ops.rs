@@ -21,6 +21,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 impl Env {
     async fn run(&self, inputs: &[(&str, &str)], content_type: &str, task: Task) -> Result<WorkerOutput, WorkerError> {
         let job = WorkerJob {
+            progress_url: None,
             job_id: "ops-test".into(),
             attempt: 1,
             inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),
@@ -545,6 +546,7 @@ async fn bad_inputs_fail_with_their_codes() {
     }
     // A private address is refused before any connection, loopback allowed or not.
     let job = WorkerJob {
+        progress_url: None,
         job_id: "private".into(),
         attempt: 1,
         inputs: vec![InputUrl { name: "audio".into(), url: "https://10.0.0.1/a.wav".into() }],
@@ -597,6 +599,7 @@ async fn img2vid_eased_clip(
         clips: vec![job_spec::worker::ClipTask { id: "1".into(), input: "image_1".into(), output: "video_1".into(), frames, zoom, easing }],
     });
     let job = WorkerJob {
+        progress_url: None,
         job_id: "img2vid".into(),
         attempt: 1,
         inputs: vec![InputUrl { name: "image_1".into(), url: e.storage.url(image) }],
@@ -771,6 +774,7 @@ async fn img2vid_decodes_webp_falls_back_to_ffmpeg_and_refuses_non_images() {
     // Audio is media, but neither decoder makes an image of it.
     e.make("tone.wav", &["-f", "lavfi", "-i", "sine=d=0.5"]);
     let job = WorkerJob {
+        progress_url: None,
         job_id: "img2vid".into(),
         attempt: 1,
         inputs: vec![InputUrl { name: "image_1".into(), url: e.storage.url("tone.wav") }],

@@ -206,6 +206,7 @@ impl Harness {
     fn job(&self, job_id: &str, input_key: &str, frames: u32, (width, height): (u32, u32)) -> WorkerJob {
         let key = format!("out/{job_id}/video.mp4");
         WorkerJob {
+            progress_url: None,
             job_id: job_id.into(),
             attempt: 1,
             inputs: vec![InputUrl { name: "image".into(), url: self.storage.url(input_key) }],

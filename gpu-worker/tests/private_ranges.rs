@@ -24,6 +24,7 @@ async fn inputs_at_tunnelled_and_metadata_addresses_are_refused() {
         "[::ffff:8.8.8.8]",
     ] {
         let job = WorkerJob {
+            progress_url: None,
             job_id: "ranges".into(),
             attempt: 1,
             inputs: vec![InputUrl { name: "audio".into(), url: format!("https://{host}/a.wav") }],

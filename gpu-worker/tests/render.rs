@@ -25,6 +25,7 @@ impl Env {
     /// error) and the progress reported.
     async fn run(&self, inputs: &[(&str, &str)], task: RenderTask) -> (Result<WorkerOutput, WorkerError>, Vec<Progress>) {
         let job = WorkerJob {
+            progress_url: None,
             job_id: "render-test".into(),
             attempt: 1,
             inputs: inputs.iter().map(|(n, k)| InputUrl { name: (*n).into(), url: self.storage.url(k) }).collect(),

@@ -55,6 +55,7 @@ async fn resetting_server() -> String {
 
 fn job(job_id: &str, input_url: String, put_url: String) -> WorkerJob {
     WorkerJob {
+        progress_url: None,
         job_id: job_id.into(),
         attempt: 1,
         inputs: vec![InputUrl { name: "image".into(), url: input_url }],

@@ -82,7 +82,7 @@ impl Env {
         if t.stage_presenter {
             outputs.push(target("staged_presenter".into(), "t/pipelines/p1/inputs/image/presenter.png"));
         }
-        let job = WorkerJob { job_id: "segment-test".into(), attempt: 1, inputs, outputs, task: Task::SegmentAudio(t) };
+        let job = WorkerJob { progress_url: None, job_id: "segment-test".into(), attempt: 1, inputs, outputs, task: Task::SegmentAudio(t) };
         let stages = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = stages.clone();
         let progress = Arc::new(move |p: Progress| {

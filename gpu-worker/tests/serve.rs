@@ -88,6 +88,7 @@ impl Harness {
     fn job(&self, job_id: &str, clips: &[(&str, u32, ZoomType)], (width, height): (u32, u32)) -> WorkerJob {
         let n = |i: usize| i + 1;
         WorkerJob {
+            progress_url: None,
             job_id: job_id.into(),
             attempt: 1,
             inputs: (0..clips.len()).map(|i| InputUrl { name: format!("image_{}", n(i)), url: self.storage.url(clips[i].0) }).collect(),

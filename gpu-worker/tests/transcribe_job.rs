@@ -63,6 +63,7 @@ impl Env {
     /// progress stages in order (deduplicated).
     async fn run(&self, input: &str, t: TranscribeTask) -> (Result<WorkerOutput, WorkerError>, Vec<String>) {
         let job = WorkerJob {
+            progress_url: None,
             job_id: "transcribe-test".into(),
             attempt: 1,
             inputs: vec![InputUrl { name: "audio".into(), url: self.storage.url(input) }],

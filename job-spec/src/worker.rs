@@ -24,6 +24,11 @@ pub struct WorkerJob {
     pub outputs: Vec<OutputTarget>,
     /// The operation and its parameters.
     pub task: Task,
+    /// Where the worker POSTs this attempt's [`Progress`] (the edge's
+    /// `/internal/progress/{job}/{token}?part=…&attempt=…`): a URL authenticated by the
+    /// token it carries, never a storage credential. Absent for direct RunPod callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_url: Option<String>,
 }
 
 fn one() -> u32 {

@@ -485,3 +485,59 @@ fn webhook_gives_up_after_its_window() {
     let w = r.webhook.as_ref().unwrap();
     assert_eq!((w.attempts.len(), w.delivered, w.next_at_ms), (4, false, None));
 }
+
+fn pr(stage: &str, completed: u64, total: u64) -> Progress {
+    Progress::new(stage, completed, total)
+}
+
+#[test]
+fn worker_progress_marks_the_job_processing_at_once() {
+    let mut r = record();
+    assert_eq!(r.status, JobStatus::Submitted);
+    assert!(r.apply_progress(0, 1, pr("render", 6, 24), 2_000));
+    assert_eq!((r.status, r.started_ms, r.parts[0].status), (JobStatus::Processing, Some(2_000), PartStatus::Processing));
+    assert_eq!((r.progress.stage.as_str(), r.progress.percentage), ("render", 25.0));
+    assert!(r.apply_progress(0, 1, pr("render", 12, 24), 2_500));
+    assert_eq!((r.progress.percentage, r.started_ms), (50.0, Some(2_000)));
+    // A repeat, or an older report of the same stage (reordered), changes nothing.
+    assert!(!r.apply_progress(0, 1, pr("render", 12, 24), 2_600));
+    assert!(!r.apply_progress(0, 1, pr("render", 6, 24), 2_700));
+    assert_eq!(r.progress.percentage, 50.0);
+    // So does a status poll that answers with an older report.
+    let polled = json!({"id": "rp-0", "status": "IN_PROGRESS", "output": pr("render", 8, 24)});
+    assert!(!r.apply_runpod(&polled, 2_750, &POLICY));
+    assert_eq!(r.progress.percentage, 50.0);
+    // A new stage starts from 0.
+    assert!(r.apply_progress(0, 1, pr("upload", 0, 1), 2_800));
+    assert_eq!((r.progress.stage.as_str(), r.progress.percentage), ("upload", 0.0));
+    // The worker's word is bounded.
+    let wild = Progress { stage: "x".repeat(1000), completed: 1, total: 1, percentage: 1e9 };
+    assert!(r.apply_progress(0, 1, wild, 2_900));
+    assert_eq!((r.progress.stage.len(), r.progress.percentage), (MAX_STAGE_CHARS, 100.0));
+    // Completion ends it; later reports are ignored.
+    assert!(r.apply_runpod(&completed_body("rp-0", &["video_1", "video_2"]), 3_000, &POLICY));
+    assert!(!r.apply_progress(0, 1, pr("upload", 1, 1), 3_100));
+    assert_eq!((r.status, r.progress.stage.as_str()), (JobStatus::Completed, "done"));
+}
+
+#[test]
+fn worker_progress_of_another_attempt_or_part_is_ignored() {
+    let mut r = record_with(2, None);
+    assert!(!r.apply_progress(0, 2, pr("render", 1, 2), 2_000), "attempt 2 was never submitted");
+    assert!(!r.apply_progress(5, 1, pr("render", 1, 2), 2_000), "no part 5");
+    assert_eq!(r.status, JobStatus::Submitted);
+    // Part 0 fails retryably: attempt 1's late reports no longer count, nor before
+    // attempt 2 is on RunPod.
+    assert!(r.apply_runpod(&failed_body("rp-0", "worker-lost", true), 2_000, &POLICY));
+    assert!(!r.apply_progress(0, 1, pr("render", 1, 2), 2_100));
+    let at = r.parts[0].not_before_ms;
+    let c = r.claim_submit(0, at).unwrap();
+    assert!(!r.apply_progress(0, 2, pr("render", 1, 2), at), "submitting, not on RunPod yet");
+    assert!(r.submitted(0, c, "rp-0b".into()));
+    assert!(r.apply_progress(0, 2, pr("render", 1, 2), at + 1));
+    // Aggregated over parts, as for polls: part 0 at 50 %, part 1 at 0 %.
+    assert_eq!((r.status, r.progress.stage.as_str(), r.progress.total, r.progress.percentage), (JobStatus::Processing, "parts", 2, 25.0));
+    assert!(r.apply_runpod(&completed_body("rp-1", &["video_3", "video_4"]), at + 2, &POLICY));
+    assert!(!r.apply_progress(1, 1, pr("render", 1, 2), at + 3), "part 1 is done");
+    assert_eq!((r.progress.completed, r.progress.percentage), (1, 75.0));
+}

@@ -61,6 +61,7 @@ pub async fn dispatch(req: Request, env: &Env, route_result: Result<Route, Route
             super::pipeline::status(&req, &cfg, &tenant.prefix).await
         }
         Route::RunpodWebhook { job_id, token } => runpod_webhook(req, env, &job_id, &token).await,
+        Route::WorkerProgress { job_id, token } => super::progress::post(req, env, &job_id, &token).await,
     }
 }
 

@@ -39,6 +39,15 @@ struct Row {
     plans: String,
 }
 
+/// A worker's progress report for part `part`, attempt `attempt`, as the handler
+/// forwards it to `/progress`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProgressBody {
+    pub part: usize,
+    pub attempt: u32,
+    pub progress: job_spec::Progress,
+}
+
 #[durable_object]
 pub struct JobObject {
     state: State,
@@ -85,6 +94,17 @@ impl DurableObject for JobObject {
                     self.save(&r)?;
                 }
                 json(200, &self.step(&cfg).await?)
+            }
+            // The worker's progress report (checked by the handler): load, apply, save.
+            // Nothing else: it comes every second and must stay cheap.
+            (Method::Post, "/progress") => {
+                let body: ProgressBody = req.json().await?;
+                let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                let applied = r.apply_progress(body.part, body.attempt, body.progress, util::now_ms());
+                if applied {
+                    self.save(&r)?;
+                }
+                json(200, &json!({ "applied": applied }))
             }
             (Method::Post, "/cancel") => {
                 let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
@@ -276,7 +296,8 @@ impl JobObject {
         self.save(&r)?;
         let attempt = r.parts[i].attempts + 1;
         let submitted = match crate::presign::worker_job(&cfg.s3, plan, &r.job_id, attempt, cfg.job_url_ttl(), util::now_system()) {
-            Ok(job) => {
+            Ok(mut job) => {
+                job.progress_url = Some(crate::token::progress_url(&cfg.edge_public_url, &cfg.webhook_token_secret, &r.job_id, i, attempt));
                 let token = crate::token::job_token(&cfg.webhook_token_secret, &r.job_id);
                 let webhook = format!("{}/internal/runpod/{}/{token}", cfg.edge_public_url, r.job_id);
                 runpod::run(cfg, &job, &webhook).await

@@ -4,6 +4,7 @@
 mod handlers;
 mod job_object;
 mod pipeline;
+mod progress;
 mod runpod;
 mod tenant_object;
 mod util;

@@ -284,6 +284,7 @@ fn unknown_tasks_and_shapes_are_invalid() {
 #[test]
 fn worker_jobs_parse_first_and_serialize_as_before() {
     let job = WorkerJob {
+        progress_url: None,
         job_id: "j".into(),
         attempt: 2,
         inputs: vec![InputUrl { name: "source".into(), url: "https://e.example/a".into() }],
