@@ -41,7 +41,7 @@ test-unit:
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
 	@scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e --test e2e_ops --test e2e_render --test e2e_transcribe --test e2e_seeds --test e2e_pipeline -- --ignored --test-threads 3 \
-	  && cargo test --quiet -p edge --test e2e_chaos -- --ignored --test-threads 1'
+	  && cargo test --quiet -p edge --test e2e_chaos --test e2e_load -- --ignored --test-threads 1'
 
 fmt:
 	@$(ENV) cargo fmt --all
@@ -57,6 +57,15 @@ clean:
 
 ## Benchmark (not part of `make test`): the seed's ffmpeg commands against ours on generated
 ## inputs, one table (README § Benchmark). `make bench ARGS=--quick` for a smoke run.
-.PHONY: bench
+.PHONY: bench bench-edge
 bench:
 	@$(ENV) cargo build --quiet --release -p gpu-worker -p bench && cargo run --quiet --release -p bench -- $(ARGS)
+	@$(MAKE) -s bench-edge
+
+## The edge on the local stack: latency at concurrency 1 and 8, then 200 small jobs from 8
+## clients (every one accepted and completed; submit percentiles and the time to drain).
+bench-edge: build
+	@bench/edge-latency.sh 10 1
+	@bench/edge-latency.sh 10 8
+	@DEV_RATE_LIMIT=100000 scripts/with-stack.sh bash -c 'source scripts/env.sh && LOAD_JOBS=$${LOAD_JOBS:-200} \
+	  cargo test --quiet -p edge --test e2e_load -- --ignored --nocapture'
