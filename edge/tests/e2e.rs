@@ -463,3 +463,75 @@ async fn openapi_cors_and_security_headers() {
     let r = s.http.get(format!("{}/", s.edge)).header("origin", "http://localhost:3000").send().await.unwrap();
     assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
 }
+
+/// A setting of the edge under test, from the stack's `edge.env`.
+fn edge_env(name: &str) -> String {
+    let dir = std::env::var("LOCAL_DIR").expect("LOCAL_DIR: run through scripts/with-stack.sh");
+    let text = std::fs::read_to_string(format!("{dir}/edge.env")).unwrap();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} not in edge.env")).to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn worker_progress_shows_on_the_job_within_a_second() {
+    use std::time::{Duration, Instant};
+    let s = stack();
+    let dir = tempfile_dir();
+    let run = unique("progress");
+    let img = dir.join("i.jpg");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
+    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
+    s.upload(&key, &img).await;
+    let body = json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 8}], "width": 1280, "height": 720});
+    let (status, job) = s.post("/video/img2vid", Some(&s.key), &body).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["jobId"].as_str().unwrap().to_owned();
+
+    // Every change of status or progress, as a client polling every 100 ms sees it.
+    let start = Instant::now();
+    let mut changes: Vec<(Duration, String, Value)> = vec![];
+    let job = loop {
+        let (_, job) = s.get_job(&id, &s.key).await;
+        let status = job["status"].as_str().unwrap().to_owned();
+        if changes.last().is_none_or(|(_, st, p)| (st, p) != (&status, &job["progress"])) {
+            changes.push((start.elapsed(), status.clone(), job["progress"].clone()));
+        }
+        if ["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"].contains(&status.as_str()) {
+            break job;
+        }
+        assert!(start.elapsed() < Duration::from_secs(240), "{job:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["status"], "COMPLETED", "{job:#}");
+    let running: Vec<&(Duration, String, Value)> =
+        changes.iter().filter(|(_, st, p)| st == "PROCESSING" && p["percentage"].as_f64().is_some_and(|x| x > 0.0 && x < 100.0)).collect();
+    for (t, st, p) in &changes {
+        eprintln!("{:6.2} s {st} {p}", t.as_secs_f64());
+    }
+    assert!(running.len() >= 3, "PROCESSING with 0 < percentage < 100 seen {} times", running.len());
+    // The edge polls the backend every 3 s (STATUS_POLL_SECS): progress that changes about
+    // every second on the job object can only come from the worker's own reports.
+    let mut gaps: Vec<f64> = running.windows(2).map(|w| (w[1].0 - w[0].0).as_secs_f64()).collect();
+    gaps.sort_by(f64::total_cmp);
+    let median = gaps[gaps.len() / 2];
+    eprintln!("progress changes while rendering: {}, median gap {median:.2} s, gaps {gaps:.2?}", running.len());
+    assert!(median < 2.0, "progress changed every {median:.2} s: only as often as the status polls");
+
+    // The progress URL's token is its own: the completion webhook's token, another job's,
+    // a guess are refused; the right one for an ended job changes nothing.
+    let secret = edge_env("WEBHOOK_TOKEN_SECRET");
+    let report = json!({"stage": "render", "completed": 1, "total": 2, "percentage": 50.0});
+    let post = |token: String, query: &str, body: Value| {
+        s.http.post(format!("{}/internal/progress/{id}/{token}{query}", s.edge)).json(&body).send()
+    };
+    let q = "?part=0&attempt=1";
+    for token in [edge::token::job_token(&secret, &id), edge::token::progress_token(&secret, &"b".repeat(64)), "0".repeat(64)] {
+        assert_eq!(post(token, q, report.clone()).await.unwrap().status(), 401);
+    }
+    let token = edge::token::progress_token(&secret, &id);
+    assert_eq!(post(token.clone(), "", report.clone()).await.unwrap().status(), 400, "no part and attempt");
+    assert_eq!(post(token.clone(), q, json!({"stage": 1})).await.unwrap().status(), 400, "not a progress object");
+    assert_eq!(post(token, q, report).await.unwrap().status(), 204);
+    let (_, after) = s.get_job(&id, &s.key).await;
+    assert_eq!((after["status"].as_str(), after["progress"]["stage"].as_str()), (Some("COMPLETED"), Some("done")), "{after:#}");
+}
