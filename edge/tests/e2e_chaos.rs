@@ -180,8 +180,14 @@ async fn hardening_a_chunked_body_is_refused_at_the_cap_not_buffered_whole() {
         let _ = wr.write_all(b"0\r\n\r\n").await;
     });
     let mut answer = vec![0u8; 8192];
-    let n = tokio::time::timeout(Duration::from_secs(120), rd.read(&mut answer)).await.expect("no answer").unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(120), rd.read(&mut answer)).await.expect("no answer");
     let at_answer = sent.load(Ordering::SeqCst);
+    // `wrangler dev`'s proxy may also reset the connection it stopped reading: an answer too.
+    let n = match read {
+        Ok(n) => n,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) => 0,
+        Err(e) => panic!("reading the answer: {e}"),
+    };
     answer.truncate(n);
     // The rest of the answer (its body may come in a later segment).
     let mut rest = vec![0u8; 8192];
@@ -199,7 +205,8 @@ async fn hardening_a_chunked_body_is_refused_at_the_cap_not_buffered_whole() {
     // The cap is 1 MB; what is in flight in socket buffers and proxies is a few MB at most.
     assert!(at_answer < 50 << 20, "the edge answered after {at_answer} bytes: it read the body whole first");
     // The edge answered 413. (`wrangler dev`'s proxy turns an answer given before the
-    // upload ended into its own 500 "Network connection lost"; Cloudflare's edge sends it.)
+    // upload ended into its own 500 "Network connection lost", or resets the connection;
+    // Cloudflare's edge sends the 413.)
     let start = Instant::now();
     while refused() == refused_before && start.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -207,7 +214,7 @@ async fn hardening_a_chunked_body_is_refused_at_the_cap_not_buffered_whole() {
     assert_eq!(refused(), refused_before + 1, "the edge logged no 413; the client got: {text}");
     if text.starts_with("HTTP/1.1 413") {
         assert!(text.contains("body-too-large"), "{text}");
-    } else {
+    } else if !text.is_empty() {
         assert!(text.starts_with("HTTP/1.1 500"), "{text}");
     }
 }
