@@ -29,7 +29,7 @@ use crate::kenburns::{self, Source};
 use crate::ops::av::{limit_output, output_within};
 use crate::ops::{img2vid, render::Render};
 use crate::process::{self, Feed, ProcessError};
-use crate::single::{captions_to_ass, duration, need_audio};
+use crate::single::{captions_to_ass, duration, need_audio, read_captions};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -174,12 +174,7 @@ impl Executor {
         };
         let ass = async {
             let (Some(c), Some(path)) = (&t.captions, files.captions.as_deref()) else { return Ok(None) };
-            // Bounded before it is read, let alone parsed.
-            let size = std::fs::metadata(path).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?.len();
-            job_spec::captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX))
-                .map_err(|e| JobError::BadInput { name: RenderTask::CAPTIONS.into(), code: e.code, message: e.message })?;
-            let bytes = std::fs::read(path).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
-            let text = String::from_utf8_lossy(&bytes);
+            let text = read_captions(RenderTask::CAPTIONS, path)?;
             let ass = captions_to_ass(RenderTask::CAPTIONS, &text, Some(c), (t.width, t.height)).await?;
             let file = dir.join("captions.ass");
             std::fs::write(&file, ass).map_err(|e| JobError::Internal(format!("writing ASS: {e}")))?;

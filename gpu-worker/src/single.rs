@@ -192,6 +192,19 @@ pub(crate) async fn captions_to_ass(name: &str, text: &str, caption: Option<&Cap
     })
 }
 
+/// A downloaded caption file's text, its size bounded (`captions-too-large`) before it
+/// is read, let alone parsed.
+pub(crate) fn read_captions(name: &str, path: &Path) -> Result<String, JobError> {
+    let size = std::fs::metadata(path).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?.len();
+    captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX)).map_err(|e| JobError::BadInput {
+        name: name.into(),
+        code: e.code,
+        message: e.message,
+    })?;
+    let bytes = std::fs::read(path).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 impl Executor {
     /// objects/stage: copy any file from its URL into storage, unprobed.
     pub(crate) async fn stage(
@@ -412,15 +425,8 @@ impl Executor {
         cancel: &CancellationToken,
     ) -> Result<PathBuf, JobError> {
         let raw = dir.join(format!("{name}.txt"));
-        let size = self.fetch_input(job, name, &raw, cancel).await?;
-        // Bounded before it is read, let alone parsed.
-        captions::check_caption_bytes("caption file", usize::try_from(size).unwrap_or(usize::MAX)).map_err(|e| JobError::BadInput {
-            name: name.into(),
-            code: e.code,
-            message: e.message,
-        })?;
-        let bytes = std::fs::read(&raw).map_err(|e| JobError::Internal(format!("reading captions: {e}")))?;
-        let text = String::from_utf8_lossy(&bytes);
+        self.fetch_input(job, name, &raw, cancel).await?;
+        let text = read_captions(name, &raw)?;
         let v = video.video().ok_or_else(|| JobError::BadInput {
             name: "video".into(),
             code: "input-missing-stream",

@@ -10,8 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Env, Storage, env, ffmpeg_make, ffprobe_bytes};
-use gpu_worker::executor::Executor;
+use common::{Env, env, ffmpeg_make, ffprobe_bytes};
 use job_spec::worker::{
     AddAudioTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask, Img2VidTask, InputUrl, OUTPUT, OutputTarget, RenderScene,
     RenderTask, SegmentAudioTask, SegmentCut, SyncMode,
@@ -151,11 +150,7 @@ async fn lying_mp3_lengths_are_refused_and_the_worker_keeps_working() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outputs_stop_at_the_size_limit() {
     let _g = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let cfg = gpu_worker::config::Config { max_output_bytes: 20_000, ..common::config(&work) };
-    let e = Env { storage: Storage::start().await, exec: Executor::new(cfg).await.unwrap(), dir };
+    let e = common::env_with(|c| gpu_worker::config::Config { max_output_bytes: 20_000, ..c }).await;
     e.clip("v.mp4");
     assert!(e.storage.get("v.mp4").unwrap().len() > 20_000, "the clip alone is over the limit");
     e.make("tone.wav", &["-f", "lavfi", "-i", "sine=f=300:d=2", "-ac", "2"]);
@@ -202,11 +197,8 @@ fn img2vid(size: u32, frame_rate: u32, frames: u32) -> Task {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renders_and_decoded_audio_stop_at_the_size_limit() {
     let _g = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let cfg = gpu_worker::config::Config { max_output_bytes: 20_000, ..common::config(&work) };
-    let e = Env { storage: Storage::start().await, exec: Executor::new(cfg).await.unwrap(), dir };
+    let e = common::env_with(|c| gpu_worker::config::Config { max_output_bytes: 20_000, ..c }).await;
+    let work = e.dir.path().join("work");
     e.make("noise.png", &["-f", "lavfi", "-i", "testsrc2=s=640x480", "-vf", "noise=alls=100:allf=u", "-frames:v", "1"]);
     e.make("master.wav", &["-f", "lavfi", "-i", "sine=f=300:d=2:sample_rate=48000", "-ac", "2"]);
     let render = Task::Render(RenderTask {

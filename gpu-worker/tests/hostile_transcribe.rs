@@ -22,8 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{Env, Storage, ffmpeg_make};
-use gpu_worker::executor::Executor;
+use common::{Env, ffmpeg_make};
 use gpu_worker::transcribe::models::Registry;
 use gpu_worker::transcribe::{Engine, Limits, TranscribeOptions};
 use job_spec::worker::{InputUrl, OutputTarget, TranscribeTask};
@@ -50,13 +49,9 @@ fn engine() -> Arc<Engine> {
 
 /// An executor with `max_media_secs` and the shared engine.
 async fn env(max_media_secs: f64) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let cfg = gpu_worker::config::Config { max_media_secs, ..common::config(&work) };
-    let mut exec = Executor::new(cfg).await.unwrap();
-    exec.transcriber = engine();
-    Env { storage: Storage::start().await, exec, dir }
+    let mut e = common::env_with(|c| gpu_worker::config::Config { max_media_secs, ..c }).await;
+    e.exec.transcriber = engine();
+    e
 }
 
 fn task(enable_vad: bool) -> TranscribeTask {

@@ -26,10 +26,15 @@ pub struct Env {
 
 /// A fresh [`Env`]: a temporary folder (the executor's work root under it) and storage.
 pub async fn env() -> Env {
+    env_with(|c| c).await
+}
+
+/// [`env`] with the test's settings changed by `adjust`. The work root is `dir/work`.
+pub async fn env_with(adjust: impl FnOnce(Config) -> Config) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
-    Env { storage: Storage::start().await, exec: gpu_worker::executor::Executor::new(config(&work)).await.unwrap(), dir }
+    Env { storage: Storage::start().await, exec: gpu_worker::executor::Executor::new(adjust(config(&work))).await.unwrap(), dir }
 }
 
 impl Env {
