@@ -50,6 +50,9 @@ pub struct EdgeConfig {
     pub fanout_clips: usize,
     /// `CORS_ORIGINS`: comma-separated allowed origins, or `*`; empty = no CORS.
     pub cors_origins: Vec<String>,
+    /// `OPENROUTER_*`, `RUNWARE_*`, `PROVIDER_*`, `IMAGES_IN_FLIGHT`: the AI providers
+    /// `/image/prompts` and `/image/generate` call from the job's Durable Object.
+    pub providers: crate::providers::ProviderSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +107,7 @@ impl EdgeConfig {
             Some("false" | "0" | "no") => false,
             _ => d,
         };
+        let providers = crate::providers::ProviderSettings::from_lookup(&get, flag("ALLOW_LOOPBACK_HTTP", false))?;
         let tenants_json = req("TENANTS")?;
         let tenants: Vec<Tenant> =
             serde_json::from_str(&tenants_json).map_err(|e| format!("TENANTS is not a JSON list of tenants: {e}"))?;
@@ -157,6 +161,7 @@ impl EdgeConfig {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            providers,
         })
     }
 }

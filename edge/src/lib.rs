@@ -13,6 +13,7 @@ pub mod config;
 pub mod fanout;
 pub mod pipeline;
 pub mod presign;
+pub mod providers;
 pub mod record;
 pub mod redact;
 pub mod routes;
