@@ -50,6 +50,15 @@ pub enum JobError {
     /// `model-load-failed`, `input-not-media`, `transcribe-failed`).
     #[error("transcription failed: {message}")]
     Transcribe { code: &'static str, message: String, retryable: bool },
+    /// `/video/transcribe_youtube` failed; `code` is stable (`video-unavailable`,
+    /// `captions-disabled`, `no-captions-in-language`, `age-restricted`, `request-blocked`,
+    /// `upstream-changed`, `po-token-required`, `youtube-unreachable`).
+    #[error("{message}")]
+    Youtube { code: &'static str, message: String, retryable: bool },
+    /// A task another runner executes (the edge runs `/image/prompts` and
+    /// `/image/generate`): this worker never does, so resubmitting cannot help.
+    #[error("operation `{0}` runs in the API itself, not on the GPU worker; send it to the API's /{0} route")]
+    WrongRunner(&'static str),
     #[error("the job was cancelled")]
     Cancelled,
     #[error("internal error: {0}")]
@@ -78,6 +87,8 @@ impl JobError {
             JobError::Upload { .. } => "upload-failed",
             JobError::Ffmpeg(e) => e.code(),
             JobError::Transcribe { code, .. } => code,
+            JobError::Youtube { code, .. } => code,
+            JobError::WrongRunner(_) => "wrong-runner",
             JobError::Cancelled => "cancelled",
             JobError::Internal(_) | JobError::Panicked => "internal-error",
         }
@@ -85,9 +96,10 @@ impl JobError {
 
     pub fn is_retryable(&self) -> bool {
         match self {
-            JobError::Download { retryable, .. } | JobError::Upload { retryable, .. } | JobError::Transcribe { retryable, .. } => {
-                *retryable
-            }
+            JobError::Download { retryable, .. }
+            | JobError::Upload { retryable, .. }
+            | JobError::Transcribe { retryable, .. }
+            | JobError::Youtube { retryable, .. } => *retryable,
             JobError::Ffmpeg(e) => matches!(e, ProcessError::Timeout { .. } | ProcessError::Io(_)),
             // Free space is this worker's state at this moment, not the job's fault.
             JobError::Internal(_) | JobError::InsufficientDisk { .. } => true,

@@ -58,6 +58,10 @@ impl Executor {
 
     /// Runs the job to completion, failure or cancellation.
     pub async fn execute(&self, job: &WorkerJob, progress: ProgressFn, cancel: &CancellationToken) -> Result<WorkerOutput, JobError> {
+        // The edge runs these itself; one sent here is a routing mistake, never retried.
+        if job.task.runs_on_edge() {
+            return Err(JobError::WrongRunner(job.task.operation().name()));
+        }
         let started = Instant::now();
         // The edge hears of progress from the worker itself, not only through RunPod.
         let progress = crate::progress_push::wrap(&self.http, self.cfg.allow_loopback_http, job, progress);
@@ -76,6 +80,7 @@ impl Executor {
             Task::Render(t) => this.render(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             Task::Transcribe(t) => this.transcribe(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             Task::SegmentAudio(t) => this.segment_audio(job, t, dir.path(), &progress, cancel, &mut timings).await?,
+            Task::TranscribeYoutube(t) => this.transcribe_youtube(job, t, dir.path(), &progress, cancel, &mut timings).await?,
             single => this.single_output(job, single, dir.path(), &progress, cancel, &mut timings).await?,
         };
         timings.insert("total".into(), started.elapsed().as_millis() as u64);

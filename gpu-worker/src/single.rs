@@ -48,8 +48,14 @@ fn input_names(task: &Task) -> Vec<String> {
     let clips = |n: u32| (1..=n).map(|i| format!("clip_{i}")).collect();
     match task {
         // Not single-output tasks: executor.rs runs them (img2vid.rs, render.rs, ops/transcribe.rs,
-        // ops/segment.rs).
-        Task::Img2vid(_) | Task::Render(_) | Task::Transcribe(_) | Task::SegmentAudio(_) => vec![],
+        // ops/segment.rs, ops/transcribe_youtube.rs), or refuses them (those of the edge).
+        Task::Img2vid(_)
+        | Task::Render(_)
+        | Task::Transcribe(_)
+        | Task::SegmentAudio(_)
+        | Task::TranscribeYoutube(_)
+        | Task::ImagePrompts(_)
+        | Task::ImageGenerate(_) => vec![],
         Task::AddAudio(_) => vec!["video".into(), "audio".into()],
         Task::Concatenate(t) => clips(t.clips),
         Task::AudioConcatenate(t) => clips(t.clips),
@@ -451,7 +457,14 @@ impl Executor {
         let enc = self.encoder;
         let mut extras = serde_json::Map::new();
         let plan = match task {
-            Task::Img2vid(_) | Task::Stage | Task::Render(_) | Task::Transcribe(_) | Task::SegmentAudio(_) => {
+            Task::Img2vid(_)
+            | Task::Stage
+            | Task::Render(_)
+            | Task::Transcribe(_)
+            | Task::SegmentAudio(_)
+            | Task::TranscribeYoutube(_)
+            | Task::ImagePrompts(_)
+            | Task::ImageGenerate(_) => {
                 return Err(JobError::Internal("not an ffmpeg single-output task".into()));
             }
             Task::AddAudio(t) => {

@@ -24,6 +24,10 @@ pub const FONT_NAME_PATTERN: &str = "^[^,\\u0000-\\u001F\\u007F-\\u009F]*$";
 pub const LANGUAGE_PATTERN: &str = "^(auto|[a-z]{2,3})$";
 /// A model name (not starting with `.`).
 pub const MODEL_NAME_PATTERN: &str = "^[A-Za-z0-9_-][A-Za-z0-9._-]*$";
+/// A caption language tag for `/video/transcribe_youtube`: `en`, `pt-BR`, `zh-Hans`, `es-419`.
+pub const LANGUAGE_TAG_PATTERN: &str = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$";
+/// An image model name: Runware's AIR ids (`runware:100@1`, `civitai:4384@130072`).
+pub const IMAGE_MODEL_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9:@._/-]*$";
 /// `720p`, `720`, `720P`.
 pub const RESOLUTION_PATTERN: &str = "^\\s*[0-9]+[pP]?\\s*$";
 /// A job id: a Durable Object id.
@@ -36,6 +40,12 @@ pub const JOB_ID_PATTERN: &str = "^[0-9a-f]{64}$";
 #[derive(JsonSchema)]
 #[schemars(rename = "MediaRef")]
 pub struct MediaRefText(#[schemars(length(min = 1, max = MAX_URL_BYTES), regex(pattern = MEDIA_REF_PATTERN))] pub String);
+
+/// A YouTube video: a watch, shorts, live, embed or youtu.be URL, or the bare 11-character
+/// video id (`dQw4w9WgXcQ`).
+#[derive(JsonSchema)]
+#[schemars(extend("examples" = ["https://www.youtube.com/watch?v=dQw4w9WgXcQ", "https://youtu.be/dQw4w9WgXcQ", "dQw4w9WgXcQ"]))]
+pub struct YoutubeRef(#[schemars(length(min = 1, max = MAX_URL_BYTES))] pub String);
 
 /// The output folder under the tenant's prefix: relative, without `.`/`..` or empty
 /// segments, `\` or control characters.

@@ -192,8 +192,18 @@ fn operation_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
             }
             r
         }
-        Task::Transcribe(_) => transcribe_result(out, url_of),
+        Task::Transcribe(_) => transcribe_result(out, url_of, true),
+        // The worker's facts: `video_id`, `title`, `language`, `track`, `transcription`,
+        // `duration`, `word_timings`.
+        Task::TranscribeYoutube(_) => transcribe_result(out, url_of, false),
         Task::SegmentAudio(t) => segment_result(t, out, url_of),
+        // The runner's facts: `prompts`, `stats`, `usage`, `failed`.
+        Task::ImagePrompts(_) => {
+            let mut r = json!({ "timings_ms": out.timings_ms });
+            merge_extras(&mut r, out);
+            r
+        }
+        Task::ImageGenerate(t) => image_result(t, out, url_of),
         _ => single_output_result(out, url_of),
     }
 }
@@ -257,7 +267,7 @@ fn segment_result(t: &crate::worker::SegmentAudioTask, out: &WorkerOutput, url_o
 /// `/audio/transcribe`: `files{segments{srt,json}, words{ass_karaoke,json}}` (download
 /// URLs), `s3_keys` (the same shape), and the worker's `transcription`, `language`,
 /// `language_probability`, `duration`, `stats`; `timings_ms`.
-fn transcribe_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+fn transcribe_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String, seed_audio: bool) -> Value {
     use crate::worker::TranscribeTask as T;
     let key = |name: &str| out.output(name).map(|m| m.key.as_str());
     let tree = |f: &dyn Fn(&str) -> Value| {
@@ -272,14 +282,52 @@ fn transcribe_result(out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Val
         "timings_ms": out.timings_ms,
     });
     merge_extras(&mut r, out);
-    // The seed's transcription response: `audio{duration, language, language_probability}`.
-    r["audio"] = json!({ "duration": r["duration"], "language": r["language"], "language_probability": r["language_probability"] });
+    if seed_audio {
+        // The seed's transcription response: `audio{duration, language, language_probability}`.
+        r["audio"] = json!({ "duration": r["duration"], "language": r["language"], "language_probability": r["language_probability"] });
+    }
+    r
+}
+
+/// `/image/generate`: `images[{index, prompt, image_url, url, s3_key, width, height,
+/// bytes, content_type}]` in index order — the images stored under the planned outputs,
+/// ready to be img2vid's `images` (`index` as `id`) — and `stats{totalPrompts,
+/// imagesGenerated, successRate}`; the runner's facts (`failed[{index, code, message}]`,
+/// `model`, …) besides.
+fn image_result(t: &crate::worker::ImageGenerateTask, out: &WorkerOutput, url_of: &dyn Fn(&str) -> String) -> Value {
+    let mut jobs: Vec<&crate::worker::ImageJob> = t.images.iter().collect();
+    jobs.sort_by_key(|j| j.index);
+    let images: Vec<Value> = jobs
+        .iter()
+        .filter_map(|j| {
+            let meta = out.output(&j.output)?;
+            let url = url_of(&meta.key);
+            Some(json!({
+                "index": j.index,
+                "prompt": j.prompt,
+                "image_url": url,
+                "url": url,
+                "s3_key": meta.key,
+                "filename": meta.key.rsplit('/').next().unwrap_or(&meta.key),
+                "width": meta.width.unwrap_or(t.width),
+                "height": meta.height.unwrap_or(t.height),
+                "bytes": meta.bytes,
+                "content_type": meta.content_type,
+            }))
+        })
+        .collect();
+    let total = t.images.len();
+    let rate = if total == 0 { 0.0 } else { images.len() as f64 * 100.0 / total as f64 };
+    let stats = json!({ "totalPrompts": total, "imagesGenerated": images.len(), "successRate": format!("{rate:.1}%") });
+    let mut r = json!({ "images": images, "stats": stats, "timings_ms": out.timings_ms });
+    merge_extras(&mut r, out);
     r
 }
 
 /// Fields the edge builds from the planned outputs: a worker's extras never replace them,
 /// so a compromised worker cannot put its own URLs or keys in a result.
-const PLANNED_FIELDS: [&str; 8] = ["files", "s3_keys", "url", "video_url", "audio_url", "s3_key", "filename", "videos"];
+const PLANNED_FIELDS: [&str; 10] =
+    ["files", "s3_keys", "url", "video_url", "audio_url", "s3_key", "filename", "videos", "images", "image_url"];
 
 /// Adds the worker's facts (`extras`) to a result, but for [`PLANNED_FIELDS`].
 fn merge_extras(r: &mut Value, out: &WorkerOutput) {
@@ -490,6 +538,66 @@ mod tests {
                 "message": "audio/transcribe completed successfully",
             })
         );
+    }
+
+    #[test]
+    fn youtube_and_image_results() {
+        use crate::worker::{ImageFormat, ImageGenerateTask, ImageJob, ImagePromptsTask, TranscribeTask, TranscribeYoutubeTask};
+        let meta = |name: &str, key: &str| OutputMeta { name: name.into(), key: key.into(), bytes: 10, ..Default::default() };
+        let task = Task::TranscribeYoutube(TranscribeYoutubeTask { video_id: "dQw4w9WgXcQ".into(), language: None });
+        let mut extras = Map::new();
+        for (k, v) in [("video_id", json!("dQw4w9WgXcQ")), ("track", json!("asr")), ("word_timings", json!(true)), ("files", json!("x"))] {
+            extras.insert(k.into(), v);
+        }
+        let out = WorkerOutput {
+            outputs: TranscribeTask::OUTPUTS.iter().map(|(n, f)| meta(n, &format!("t/y/{f}"))).collect(),
+            extras,
+            ..Default::default()
+        };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(r["files"]["words"]["json"], "https://dl.test/t/y/words.json", "the worker cannot replace planned fields");
+        assert_eq!(
+            (r["video_id"].as_str(), r["track"].as_str(), r["word_timings"].as_bool()),
+            (Some("dQw4w9WgXcQ"), Some("asr"), Some(true))
+        );
+        assert!(r.get("audio").is_none(), "the seed's Whisper `audio` block is /audio/transcribe's");
+        assert_eq!(r["message"], "video/transcribe_youtube completed successfully");
+
+        let task = Task::ImagePrompts(ImagePromptsTask { scenes: vec![], style: None, style_detail: None, script: None, agent: None });
+        let mut extras = Map::new();
+        extras.insert("prompts".into(), json!([{"index": 1, "prompt": "p"}]));
+        let r = build_result(&task, &WorkerOutput { extras, ..Default::default() }, &|k| k.to_owned());
+        assert_eq!(r["prompts"], json!([{"index": 1, "prompt": "p"}]));
+
+        let job = |index: u32| ImageJob { index, prompt: format!("p{index}"), output: ImageJob::output_name(index) };
+        let task = Task::ImageGenerate(ImageGenerateTask {
+            model: "runware:100@1".into(),
+            width: 1024,
+            height: 576,
+            negative_prompt: None,
+            format: ImageFormat::Png,
+            images: vec![job(3), job(1), job(2)],
+        });
+        let mut extras = Map::new();
+        extras.insert("failed".into(), json!([{"index": 2, "code": "provider-error", "message": "m"}]));
+        extras.insert("images".into(), json!("forged"));
+        let out = WorkerOutput {
+            outputs: vec![meta("image_3", "t/i/image_3.png"), meta("image_1", "t/i/image_1.png")],
+            extras,
+            ..Default::default()
+        };
+        let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
+        assert_eq!(
+            r["images"],
+            json!([
+                {"index": 1, "prompt": "p1", "image_url": "https://dl.test/t/i/image_1.png", "url": "https://dl.test/t/i/image_1.png",
+                 "s3_key": "t/i/image_1.png", "filename": "image_1.png", "width": 1024, "height": 576, "bytes": 10, "content_type": ""},
+                {"index": 3, "prompt": "p3", "image_url": "https://dl.test/t/i/image_3.png", "url": "https://dl.test/t/i/image_3.png",
+                 "s3_key": "t/i/image_3.png", "filename": "image_3.png", "width": 1024, "height": 576, "bytes": 10, "content_type": ""},
+            ])
+        );
+        assert_eq!(r["stats"], json!({"totalPrompts": 3, "imagesGenerated": 2, "successRate": "66.7%"}));
+        assert_eq!(r["failed"][0]["index"], 2);
     }
 
     #[test]

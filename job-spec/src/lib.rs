@@ -19,6 +19,8 @@
 //! - [`captions`]: ASS subtitles from SRT cues and word timings;
 //! - [`ass_sanitizer`]: a user's ASS file re-emitted with bounded values for libass;
 //! - [`transcript`]: transcription results and the files written from them;
+//! - [`youtube`]: YouTube video ids, the player endpoint's answer, caption track choice;
+//! - [`youtube_captions`]: YouTube's json3 captions read into a transcript;
 //! - [`mod@validate`]: every problem of a request at once;
 //! - [`worker`]: the worker's payload: tasks, progress, outputs, errors;
 //! - [`mod@plan`]: from a validated request to the worker's task;
@@ -42,6 +44,8 @@ pub mod transcript;
 pub mod validate;
 pub mod values;
 pub mod worker;
+pub mod youtube;
+pub mod youtube_captions;
 
 pub use job::{JobError, JobStatus, JobView};
 pub use media::{MediaRef, RefContext};

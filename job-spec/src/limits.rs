@@ -61,3 +61,33 @@ pub const MAX_ASS_STYLES: usize = 1000;
 pub const MAX_ASS_EVENT_BYTES: usize = 16 << 10;
 pub const MAX_ASS_DRAWING_POINTS: usize = 4000;
 pub const MAX_EVENTS_ON_SCREEN: usize = 64;
+/// `/video/transcribe_youtube`: a caption language tag (`en`, `pt-BR`, `zh-Hans`,
+/// `es-419`): at most this many bytes.
+pub const MAX_LANGUAGE_TAG: usize = 20;
+/// `/image/prompts`: scenes of one request (one prompt each, from one LLM call).
+pub const MAX_PROMPT_SCENES: usize = 200;
+/// `/image/prompts`: characters of one scene's text (`cenas[].texto`).
+pub const MAX_SCENE_TEXT_CHARS: usize = 4000;
+/// `/image/prompts`: characters of the whole script (`roteiro`), sent once.
+pub const MAX_SCRIPT_CHARS: usize = 100_000;
+/// `/image/prompts`: characters of `estilo` (the seed allowed 500).
+pub const MAX_STYLE_CHARS: usize = 1000;
+/// `/image/prompts`: characters of `detalhe_estilo` (the seed allowed 1000).
+pub const MAX_STYLE_DETAIL_CHARS: usize = 4000;
+/// `/image/prompts`: characters of `agente`, the instructions the model is given.
+pub const MAX_AGENT_CHARS: usize = 20_000;
+/// `/image/prompts`: characters of `tema` (the theme form: `quantidade` prompts on one theme).
+pub const MAX_THEME_CHARS: usize = 1000;
+/// `/image/generate`: images of one request.
+pub const MAX_GENERATED_IMAGES: usize = 200;
+/// `/image/generate`: characters of one prompt and of `negative_prompt` (Runware takes 2–3000).
+pub const MIN_IMAGE_PROMPT_CHARS: usize = 2;
+pub const MAX_IMAGE_PROMPT_CHARS: usize = 3000;
+/// `/image/generate`: width and height, multiples of [`IMAGE_DIMENSION_STEP`] (Runware's bounds).
+pub const MIN_IMAGE_DIMENSION: u32 = 128;
+pub const MAX_IMAGE_DIMENSION: u32 = 2048;
+pub const IMAGE_DIMENSION_STEP: u32 = 64;
+/// `/image/generate`: bytes of a model name (Runware's AIR ids, `runware:100@1`).
+pub const MAX_IMAGE_MODEL_NAME: usize = 100;
+/// `/image/generate`: the image formats it writes.
+pub const IMAGE_FORMATS: [&str; 3] = ["jpg", "png", "webp"];

@@ -144,6 +144,9 @@ fn request_schema(g: &mut SchemaGenerator, op: Operation) -> Schema {
         Operation::Transcribe => g.subschema_for::<RequestBody<Transcribe>>(),
         Operation::ObjectsStage => g.subschema_for::<RequestBody<ObjectsStage>>(),
         Operation::PipelineSegment => g.subschema_for::<RequestBody<PipelineSegment>>(),
+        Operation::TranscribeYoutube => g.subschema_for::<RequestBody<TranscribeYoutube>>(),
+        Operation::ImagePrompts => g.subschema_for::<RequestBody<ImagePrompts>>(),
+        Operation::ImageGenerate => g.subschema_for::<RequestBody<ImageGenerate>>(),
     }
 }
 
@@ -450,7 +453,7 @@ pub fn document(server_url: Option<&str>) -> Value {
         },
         "security": [{ "apiKey": [] }, { "bearer": [] }],
         "tags": [
-            { "name": "video" }, { "name": "audio" }, { "name": "objects" }, { "name": "pipeline" },
+            { "name": "video" }, { "name": "audio" }, { "name": "image" }, { "name": "objects" }, { "name": "pipeline" },
             { "name": "jobs" }, { "name": "service" },
         ],
         "paths": paths,
@@ -637,6 +640,38 @@ mod tests {
         assert_eq!(schema(&doc, "CaptionRequest")["properties"]["metadata"]["x-max-json-bytes"], json!(MAX_METADATA_BYTES));
     }
 
+    #[test]
+    fn youtube_and_image_operations_are_documented() {
+        let doc = doc();
+        let yt = &doc["paths"]["/video/transcribe_youtube"]["post"];
+        assert!(yt["x-aliases"].as_array().unwrap().contains(&json!("/vps/video/transcribe_youtube")));
+        assert!(yt["description"].as_str().unwrap().contains("word_timings"));
+        let body = schema(&doc, "TranscribeYoutubeRequest");
+        assert_eq!(
+            body["allOf"][0],
+            json!({ "anyOf": [{ "required": ["url"] }, { "required": ["video_url"] }, { "required": ["youtube_url"] }] })
+        );
+        assert_eq!(body["properties"]["language"]["pattern"], crate::formats::LANGUAGE_TAG_PATTERN);
+        let prompts = &doc["paths"]["/image/prompts"]["post"];
+        assert_eq!(prompts["x-aliases"], json!(["/vps/imagem/gerarPrompts"]));
+        assert_eq!(prompts["tags"], json!(["image"]));
+        let p = &schema(&doc, "ImagePromptsRequest")["properties"];
+        assert_eq!(p["cenas"]["maxItems"], json!(MAX_PROMPT_SCENES));
+        assert_eq!(p["roteiro"]["maxLength"], json!(MAX_SCRIPT_CHARS));
+        assert!(p["estilo"]["description"].as_str().unwrap().contains("`style`"));
+        assert_eq!(schema(&doc, "PromptScene")["properties"]["texto"]["maxLength"], json!(MAX_SCENE_TEXT_CHARS));
+        let generate = &doc["paths"]["/image/generate"]["post"];
+        assert_eq!(generate["x-aliases"], json!(["/vps/imagem/gerarImagens"]));
+        let g = schema(&doc, "ImageGenerateRequest");
+        assert_eq!(g["required"], json!(["prompts"]));
+        assert_eq!(g["properties"]["prompts"]["maxItems"], json!(MAX_GENERATED_IMAGES));
+        assert_eq!(g["properties"]["altura"]["multipleOf"], json!(IMAGE_DIMENSION_STEP));
+        assert_eq!(g["properties"]["largura"]["maximum"], json!(MAX_IMAGE_DIMENSION));
+        assert_eq!(g["properties"]["image_model"]["pattern"], crate::formats::IMAGE_MODEL_PATTERN);
+        assert_eq!(g["properties"]["output_format"]["enum"], json!(["jpg", "png", "webp", null]));
+        assert!(doc["tags"].as_array().unwrap().contains(&json!({ "name": "image" })));
+    }
+
     /// A name defined by both the request and the response generator means the same.
     #[test]
     fn request_and_response_schemas_agree() {
@@ -746,6 +781,10 @@ mod tests {
         same_names::<ObjectsStage>();
         same_names::<PipelineSegment>();
         same_names::<SegmentSpec>();
+        same_names::<TranscribeYoutube>();
+        same_names::<ImagePrompts>();
+        same_names::<PromptScene>();
+        same_names::<ImageGenerate>();
         same_names::<JobView>();
         same_names::<JobError>();
         same_names::<Execution>();

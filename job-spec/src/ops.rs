@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::formats::{
-    AudioFilename, FONT_NAME_PATTERN, Filename, HexColor, LANGUAGE_PATTERN, MODEL_NAME_PATTERN, MediaRefText, Mp4Filename, OutputPath,
-    Position, Resolution, VideoFilename,
+    AudioFilename, FONT_NAME_PATTERN, Filename, HexColor, IMAGE_MODEL_PATTERN, LANGUAGE_PATTERN, LANGUAGE_TAG_PATTERN, MODEL_NAME_PATTERN,
+    MediaRefText, Mp4Filename, OutputPath, Position, Resolution, VideoFilename, YoutubeRef,
 };
 use crate::limits::*;
 use crate::values::{EasingType, ZoomType};
@@ -739,4 +739,160 @@ pub struct SegmentSpec {
     #[serde(alias = "duration")]
     #[schemars(range(max = MAX_MEDIA_SECONDS), extend("exclusiveMinimum" = 0.0, "x-aliases" = ["duration"]))]
     pub duration_sec: f64,
+}
+
+// ---------------------------------------------------------------- YouTube captions
+
+/// `POST /video/transcribe_youtube`: YouTube's own captions of a video (no browser, no
+/// audio download), as the same four files as `/audio/transcribe` under `path`:
+/// `segments.srt`, `segments.json`, `words.json` and `karaoke.ass`. The track is the one in
+/// `language` when given; else the manual track in the video's own language, else the
+/// auto-generated one. Word timings (`words.json`, `karaoke.ass`) exist only for
+/// auto-generated tracks (the result's `word_timings`). Result: `video_id`, `title`,
+/// `language`, `track` (`manual` or `asr`), `files`, `transcription`, `duration`,
+/// `word_timings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TranscribeYoutube {
+    /// A watch, shorts, live, embed or youtu.be URL, or the bare video id.
+    #[serde(alias = "video_url", alias = "youtube_url")]
+    #[schemars(with = "YoutubeRef", extend("x-aliases" = ["video_url", "youtube_url"]))]
+    pub url: String,
+    /// The caption language wanted (`en`, `pt`, `pt-BR`); absent: the video's own.
+    #[serde(default)]
+    #[schemars(length(max = MAX_LANGUAGE_TAG), regex(pattern = LANGUAGE_TAG_PATTERN))]
+    pub language: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
+    pub path: Option<String>,
+}
+
+// ---------------------------------------------------------------- AI scene images
+
+/// `POST /image/prompts`: one image prompt per scene of a script, from one chat-completions
+/// call (the script is sent once, not once per scene); scenes the model left out are asked
+/// again alone. Runs in the API (no GPU). Result: `prompts[{index, prompt}]` in index
+/// order, `stats{totalScenes, promptsGenerated, successRate}`, token `usage`; scenes that
+/// still failed are listed with their code.
+///
+/// The scenes are `cenas`; or, as the seed's reference documents it, `tema` and
+/// `quantidade`: that many prompts on one theme.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImagePrompts {
+    /// The scenes, each with its `index` and its excerpt of the script.
+    #[serde(default, alias = "scenes")]
+    #[schemars(length(min = 1, max = MAX_PROMPT_SCENES), extend("x-aliases" = ["scenes"]))]
+    pub cenas: Option<Vec<PromptScene>>,
+    /// The visual style (`photorealistic`, `anime`, …).
+    #[serde(default, alias = "style")]
+    #[schemars(length(max = MAX_STYLE_CHARS), extend("x-aliases" = ["style"]))]
+    pub estilo: Option<String>,
+    /// More about the style (palette, lighting, lens, …).
+    #[serde(default, alias = "style_detail")]
+    #[schemars(length(max = MAX_STYLE_DETAIL_CHARS), extend("x-aliases" = ["style_detail"]))]
+    pub detalhe_estilo: Option<String>,
+    /// The whole script, for context.
+    #[serde(default, alias = "script")]
+    #[schemars(length(max = MAX_SCRIPT_CHARS), extend("x-aliases" = ["script"]))]
+    pub roteiro: Option<String>,
+    /// Instructions for the model (its system message); absent: the service's own.
+    #[serde(default, alias = "agent")]
+    #[schemars(length(max = MAX_AGENT_CHARS), extend("x-aliases" = ["agent"]))]
+    pub agente: Option<String>,
+    /// The theme form: a theme …
+    #[serde(default, alias = "theme")]
+    #[schemars(length(min = 1, max = MAX_THEME_CHARS), extend("x-aliases" = ["theme"]))]
+    pub tema: Option<String>,
+    /// … and how many prompts on it (scenes `1` … `quantidade`).
+    #[serde(default, alias = "count")]
+    #[schemars(range(min = 1, max = MAX_PROMPT_SCENES), extend("x-aliases" = ["count"]))]
+    pub quantidade: Option<u32>,
+}
+
+/// One scene of `/image/prompts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromptScene {
+    /// The scene's number, echoed with its prompt (unique in the request).
+    pub index: u32,
+    /// The scene's excerpt of the script.
+    #[serde(alias = "text")]
+    #[schemars(length(min = 1, max = MAX_SCENE_TEXT_CHARS), extend("x-aliases" = ["text"]))]
+    pub texto: String,
+}
+
+impl ImagePrompts {
+    /// The scenes to prompt: `cenas`, else `quantidade` scenes numbered from 1 whose text
+    /// is `tema`, else none.
+    pub fn scenes(&self) -> Vec<PromptScene> {
+        match (&self.cenas, &self.tema, self.quantidade) {
+            (Some(c), _, _) => c.clone(),
+            (None, Some(t), Some(n)) => {
+                (1..=n.min(MAX_PROMPT_SCENES as u32)).map(|index| PromptScene { index, texto: t.clone() }).collect()
+            }
+            _ => vec![],
+        }
+    }
+}
+
+/// `POST /image/generate`: one image per prompt (Runware), each copied into the tenant's
+/// storage as `image_<index>.<ext>` under `path`, so that its URL is ours and does not
+/// expire with the provider's. Runs in the API (no GPU). Result: `images[{index, prompt,
+/// image_url, s3_key, width, height}]` in index order (ready to be img2vid's `images`,
+/// `index` as `id`); images that failed are listed with their code, and a job whose every
+/// image failed is FAILED.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImageGenerate {
+    /// `{index, prompt}` items; a bare string is the prompt of its 1-based position.
+    #[schemars(length(min = 1, max = MAX_GENERATED_IMAGES))]
+    pub prompts: Vec<ImagePromptItem>,
+    /// The provider's model id (Runware AIR, e.g. `runware:100@1`); default `runware:100@1`.
+    #[serde(default, alias = "model")]
+    #[schemars(length(min = 1, max = MAX_IMAGE_MODEL_NAME), regex(pattern = IMAGE_MODEL_PATTERN), extend("x-aliases" = ["model"]))]
+    pub image_model: Option<String>,
+    /// Height in pixels, a multiple of 64 (default 1024).
+    #[serde(default, alias = "height")]
+    #[schemars(range(min = MIN_IMAGE_DIMENSION, max = MAX_IMAGE_DIMENSION), extend("multipleOf" = IMAGE_DIMENSION_STEP, "x-aliases" = ["height"]))]
+    pub altura: Option<u32>,
+    /// Width in pixels, a multiple of 64 (default 1024).
+    #[serde(default, alias = "width")]
+    #[schemars(range(min = MIN_IMAGE_DIMENSION, max = MAX_IMAGE_DIMENSION), extend("multipleOf" = IMAGE_DIMENSION_STEP, "x-aliases" = ["width"]))]
+    pub largura: Option<u32>,
+    /// What every image should avoid.
+    #[serde(default, alias = "negativePrompt")]
+    #[schemars(length(min = MIN_IMAGE_PROMPT_CHARS, max = MAX_IMAGE_PROMPT_CHARS), extend("x-aliases" = ["negativePrompt"]))]
+    pub negative_prompt: Option<String>,
+    /// `jpg` (default), `png` or `webp`.
+    #[serde(default, alias = "format")]
+    #[schemars(extend("enum" = IMAGE_FORMATS, "x-aliases" = ["format"]))]
+    pub output_format: Option<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<OutputPath>")]
+    pub path: Option<String>,
+}
+
+/// One prompt of `/image/generate`: `{index, prompt}`, or a bare prompt string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ImagePromptItem {
+    Item {
+        /// The image's number: its output is `image_<index>.<ext>` (unique in the request).
+        index: u32,
+        #[schemars(length(min = MIN_IMAGE_PROMPT_CHARS, max = MAX_IMAGE_PROMPT_CHARS))]
+        prompt: String,
+    },
+    Plain(#[schemars(length(min = MIN_IMAGE_PROMPT_CHARS, max = MAX_IMAGE_PROMPT_CHARS))] String),
+}
+
+impl ImageGenerate {
+    /// `(index, prompt)` of every prompt, in request order; a bare string at position `i`
+    /// (0-based) has index `i + 1`.
+    pub fn indexed_prompts(&self) -> Vec<(u32, &str)> {
+        self.prompts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match p {
+                ImagePromptItem::Item { index, prompt } => (*index, prompt.as_str()),
+                ImagePromptItem::Plain(prompt) => (i as u32 + 1, prompt.as_str()),
+            })
+            .collect()
+    }
 }

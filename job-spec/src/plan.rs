@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::media::{MediaRef, RefContext, parse_media_ref};
 use crate::ops::{
-    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, Img2Vid, PipelineSegment, Render,
-    Transcribe, UrlItem, VideoTrilhaSonora,
+    AddAudio, AudioConcatenate, AudioTrilhaSonora, AudioTrim, ConcatVideoAudio, Concatenate, Downsample, ImageGenerate, ImagePrompts,
+    Img2Vid, PipelineSegment, Render, Transcribe, TranscribeYoutube, UrlItem, VideoTrilhaSonora,
 };
 use crate::problem::Problem;
 use crate::request::{JobRequest, OpRequest, Operation};
@@ -14,8 +14,8 @@ use crate::timing::frames_for;
 use crate::values::{EasingType, ZoomType};
 use crate::worker::{
     AddAudioTask, AudioFormat, AudioFormatTask, AudioMusicTask, AudioTrimTask, CaptionMode, CaptionTask, ClipTask, ConcatVideoAudioTask,
-    ConcatenateTask, DownsampleTask, EncodeTask, Img2VidTask, MusicTask, OUTPUT, RenderScene, RenderTask, SegmentAudioTask, SegmentCut,
-    SyncMode, Task, TranscribeTask,
+    ConcatenateTask, DownsampleTask, EncodeTask, ImageFormat, ImageGenerateTask, ImageJob, ImagePromptsTask, Img2VidTask, MusicTask,
+    OUTPUT, RenderScene, RenderTask, SegmentAudioTask, SegmentCut, SyncMode, Task, TranscribeTask, TranscribeYoutubeTask,
 };
 
 /// Music under video: 20 dB below the voice unless `volume_reduction_db` says otherwise.
@@ -27,6 +27,11 @@ pub const DEFAULT_AUDIO_MUSIC_OFFSET_DB: f64 = 30.0;
 pub const DEFAULT_BEAM_SIZE: u32 = 5;
 /// Transcription skips silence unless `enable_vad: false` (no text invented over it).
 pub const DEFAULT_TRANSCRIBE_VAD: bool = true;
+
+/// `/image/generate`'s model when none is given: Runware's FLUX.1 [schnell].
+pub const DEFAULT_IMAGE_MODEL: &str = "runware:100@1";
+/// `/image/generate`'s width and height when not given.
+pub const DEFAULT_IMAGE_SIZE: u32 = 1024;
 
 /// The frame defaults live with the frame maths (validation counts pixels with them).
 pub use crate::timing::{DEFAULT_FRAME_RATE, LANDSCAPE, PORTRAIT, frame_size};
@@ -118,6 +123,9 @@ pub fn plan(req: &JobRequest, job_id: &str, ctx: &RefContext) -> Result<Plan, Pl
         OpRequest::Render(r) => plan_render(&mut b, r, job_id, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::Transcribe(r) => plan_transcribe(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         OpRequest::PipelineSegment(r) => plan_segment(&mut b, r, prefix)?,
+        OpRequest::TranscribeYoutube(r) => plan_transcribe_youtube(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
+        OpRequest::ImagePrompts(r) => plan_image_prompts(r),
+        OpRequest::ImageGenerate(r) => plan_image_generate(&mut b, r, &output_dir(prefix, r.path.as_deref(), job_id)),
         // Every operation is planned today; one added to the contract before it is
         // rendered answers 501 here.
         #[allow(unreachable_patterns)]
@@ -273,6 +281,18 @@ fn plan_render(b: &mut Builder<'_>, r: &Render, job_id: &str, dir: &str) -> Task
 /// the output folder.
 fn plan_transcribe(b: &mut Builder<'_>, r: &Transcribe, dir: &str) -> Task {
     b.input(TranscribeTask::AUDIO, &r.audio_url);
+    transcript_outputs(b, dir);
+    Task::Transcribe(TranscribeTask {
+        model: r.model.clone(),
+        language: r.language.clone().filter(|l| l != "auto"),
+        enable_vad: r.enable_vad.unwrap_or(DEFAULT_TRANSCRIBE_VAD),
+        beam_size: r.beam_size.unwrap_or(DEFAULT_BEAM_SIZE),
+        temperature: r.temperature.unwrap_or(0.0),
+    })
+}
+
+/// The four files of [`TranscribeTask::OUTPUTS`] in `dir`.
+fn transcript_outputs(b: &mut Builder<'_>, dir: &str) {
     for (name, file) in TranscribeTask::OUTPUTS {
         b.outputs.push(PlannedOutput {
             name: name.into(),
@@ -280,12 +300,52 @@ fn plan_transcribe(b: &mut Builder<'_>, r: &Transcribe, dir: &str) -> Task {
             content_type: crate::media::content_type_for(file).into(),
         });
     }
-    Task::Transcribe(TranscribeTask {
-        model: r.model.clone(),
-        language: r.language.clone().filter(|l| l != "auto"),
-        enable_vad: r.enable_vad.unwrap_or(DEFAULT_TRANSCRIBE_VAD),
-        beam_size: r.beam_size.unwrap_or(DEFAULT_BEAM_SIZE),
-        temperature: r.temperature.unwrap_or(0.0),
+}
+
+/// `/video/transcribe_youtube`: no input (the worker asks YouTube); the four files of
+/// [`TranscribeTask::OUTPUTS`] in the output folder, as `/audio/transcribe` writes them.
+fn plan_transcribe_youtube(b: &mut Builder<'_>, r: &TranscribeYoutube, dir: &str) -> Task {
+    transcript_outputs(b, dir);
+    // Validated: the URL names a video.
+    let video_id = crate::youtube::video_id(&r.url).unwrap_or_default();
+    Task::TranscribeYoutube(TranscribeYoutubeTask { video_id, language: r.language.clone() })
+}
+
+/// `/image/prompts`: runs in the edge; no inputs, no outputs.
+fn plan_image_prompts(r: &ImagePrompts) -> Task {
+    Task::ImagePrompts(ImagePromptsTask {
+        scenes: r.scenes(),
+        style: r.estilo.clone(),
+        style_detail: r.detalhe_estilo.clone(),
+        script: r.roteiro.clone(),
+        agent: r.agente.clone(),
+    })
+}
+
+/// `/image/generate`: runs in the edge; one output `image_<index>` per prompt, written
+/// to `image_<index>.<ext>` in the output folder.
+fn plan_image_generate(b: &mut Builder<'_>, r: &ImageGenerate, dir: &str) -> Task {
+    // Validated: a given format parses.
+    let format = r.output_format.as_deref().and_then(ImageFormat::parse).unwrap_or(ImageFormat::Jpg);
+    let images: Vec<ImageJob> = r
+        .indexed_prompts()
+        .into_iter()
+        .map(|(index, prompt)| ImageJob { index, prompt: prompt.trim().to_owned(), output: ImageJob::output_name(index) })
+        .collect();
+    for i in &images {
+        b.outputs.push(PlannedOutput {
+            name: i.output.clone(),
+            key: format!("{dir}image_{}.{}", i.index, format.extension()),
+            content_type: format.content_type().into(),
+        });
+    }
+    Task::ImageGenerate(ImageGenerateTask {
+        model: r.image_model.clone().unwrap_or_else(|| DEFAULT_IMAGE_MODEL.to_owned()),
+        width: r.largura.unwrap_or(DEFAULT_IMAGE_SIZE),
+        height: r.altura.unwrap_or(DEFAULT_IMAGE_SIZE),
+        negative_prompt: r.negative_prompt.clone(),
+        format,
+        images,
     })
 }
 
@@ -704,6 +764,84 @@ mod tests {
         let Task::Transcribe(t) = plan(&tr, "j", &ctx()).unwrap().task else { panic!("transcribe task") };
         assert_eq!(t.language, None);
         assert_eq!(t.check(), Ok(()));
+    }
+
+    #[test]
+    fn plans_transcribe_youtube() {
+        let req = Operation::TranscribeYoutube
+            .parse(br#"{"url":"https://www.youtube.com/shorts/dQw4w9WgXcQ?si=x","language":"pt-BR","path":"yt/ep1"}"#)
+            .unwrap();
+        let p = plan(&req, "j", &ctx()).unwrap();
+        assert!(p.inputs.is_empty());
+        let outs: Vec<(&str, &str)> = p.outputs.iter().map(|o| (o.name.as_str(), o.key.as_str())).collect();
+        assert_eq!(
+            outs,
+            [
+                ("segments_srt", "t/acme/yt/ep1/segments.srt"),
+                ("segments_json", "t/acme/yt/ep1/segments.json"),
+                ("words_json", "t/acme/yt/ep1/words.json"),
+                ("karaoke_ass", "t/acme/yt/ep1/karaoke.ass"),
+            ]
+        );
+        assert_eq!(
+            p.task,
+            Task::TranscribeYoutube(TranscribeYoutubeTask { video_id: "dQw4w9WgXcQ".into(), language: Some("pt-BR".into()) })
+        );
+        assert!(!p.task.runs_on_edge());
+        // The seed's example: a bare URL, no path.
+        let req = Operation::TranscribeYoutube.parse(br#"{"url":"https://www.youtube.com/watch?v=dQw4w9WgXcQ"}"#).unwrap();
+        let p = plan(&req, "j9", &ctx()).unwrap();
+        assert_eq!(p.outputs[0].key, "t/acme/jobs/j9/segments.srt");
+        let Task::TranscribeYoutube(t) = &p.task else { panic!("youtube task") };
+        assert_eq!((t.video_id.as_str(), t.language.as_deref(), t.check()), ("dQw4w9WgXcQ", None, Ok(())));
+    }
+
+    #[test]
+    fn plans_image_operations_for_the_edge() {
+        let req = Operation::ImagePrompts
+            .parse(br#"{"cenas":[{"index":2,"texto":"b"},{"index":1,"texto":"a"}],"estilo":"s","detalhe_estilo":"d","roteiro":"r","agente":"g"}"#)
+            .unwrap();
+        let p = plan(&req, "j", &ctx()).unwrap();
+        assert!(p.inputs.is_empty() && p.outputs.is_empty() && p.task.runs_on_edge());
+        let Task::ImagePrompts(t) = &p.task else { panic!("prompts task") };
+        assert_eq!(t.scenes.iter().map(|s| s.index).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            (t.style.as_deref(), t.style_detail.as_deref(), t.script.as_deref(), t.agent.as_deref()),
+            (Some("s"), Some("d"), Some("r"), Some("g"))
+        );
+
+        let req = Operation::ImageGenerate
+            .parse(br#"{"prompts":[{"index":3,"prompt":" a red fox "},{"index":1,"prompt":"a blue owl"}],"altura":576,"path":"ep1/img"}"#)
+            .unwrap();
+        let p = plan(&req, "j", &ctx()).unwrap();
+        assert!(p.inputs.is_empty() && p.task.runs_on_edge());
+        let outs: Vec<(&str, &str, &str)> = p.outputs.iter().map(|o| (o.name.as_str(), o.key.as_str(), o.content_type.as_str())).collect();
+        assert_eq!(
+            outs,
+            [("image_3", "t/acme/ep1/img/image_3.jpg", "image/jpeg"), ("image_1", "t/acme/ep1/img/image_1.jpg", "image/jpeg")]
+        );
+        assert_eq!(
+            p.task,
+            Task::ImageGenerate(ImageGenerateTask {
+                model: DEFAULT_IMAGE_MODEL.into(),
+                width: DEFAULT_IMAGE_SIZE,
+                height: 576,
+                negative_prompt: None,
+                format: ImageFormat::Jpg,
+                images: vec![
+                    ImageJob { index: 3, prompt: "a red fox".into(), output: "image_3".into() },
+                    ImageJob { index: 1, prompt: "a blue owl".into(), output: "image_1".into() },
+                ],
+            })
+        );
+        let req = Operation::ImageGenerate
+            .parse(br#"{"prompts":["x1","y2"],"model":"civitai:4384@130072","width":1344,"height":768,"output_format":"webp","negative_prompt":"blurry"}"#)
+            .unwrap();
+        let p = plan(&req, "j2", &ctx()).unwrap();
+        assert_eq!(p.outputs[1].key, "t/acme/jobs/j2/image_2.webp");
+        let Task::ImageGenerate(t) = p.task else { panic!("generate task") };
+        assert_eq!((t.model.as_str(), t.width, t.height, t.format), ("civitai:4384@130072", 1344, 768, ImageFormat::Webp));
+        assert_eq!(t.negative_prompt.as_deref(), Some("blurry"));
     }
 
     const RENDER: &[u8] = br##"{"scenes":[

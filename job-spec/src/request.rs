@@ -26,10 +26,13 @@ pub enum Operation {
     Transcribe,
     ObjectsStage,
     PipelineSegment,
+    TranscribeYoutube,
+    ImagePrompts,
+    ImageGenerate,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 19] = [
         Operation::Img2vid,
         Operation::Caption,
         Operation::CaptionStyle,
@@ -46,6 +49,9 @@ impl Operation {
         Operation::Transcribe,
         Operation::ObjectsStage,
         Operation::PipelineSegment,
+        Operation::TranscribeYoutube,
+        Operation::ImagePrompts,
+        Operation::ImageGenerate,
     ];
 
     /// The canonical path (`/video/img2vid`, …).
@@ -67,6 +73,9 @@ impl Operation {
             Operation::Transcribe => "/audio/transcribe",
             Operation::ObjectsStage => "/objects/stage",
             Operation::PipelineSegment => "/pipeline/segment",
+            Operation::TranscribeYoutube => "/video/transcribe_youtube",
+            Operation::ImagePrompts => "/image/prompts",
+            Operation::ImageGenerate => "/image/generate",
         }
     }
 
@@ -91,6 +100,9 @@ impl Operation {
             Operation::Transcribe => &["/runpod/audio/transcribe-whisper", "/audio/transcribe-whisper", "/transcribe"],
             // Seed 004's API route.
             Operation::PipelineSegment => &["/api/pipeline/segment"],
+            // The seed's image routes (its CPU server's, under Portuguese names).
+            Operation::ImagePrompts => &["/vps/imagem/gerarPrompts"],
+            Operation::ImageGenerate => &["/vps/imagem/gerarImagens"],
             _ => &[],
         };
         aliases.extend(extra.iter().map(|a| (*a).to_owned()));
@@ -137,6 +149,9 @@ impl Operation {
             Operation::Transcribe => OpRequest::Transcribe(typed(&value)?),
             Operation::ObjectsStage => OpRequest::ObjectsStage(typed(&value)?),
             Operation::PipelineSegment => OpRequest::PipelineSegment(typed(&value)?),
+            Operation::TranscribeYoutube => OpRequest::TranscribeYoutube(typed(&value)?),
+            Operation::ImagePrompts => OpRequest::ImagePrompts(typed(&value)?),
+            Operation::ImageGenerate => OpRequest::ImageGenerate(typed(&value)?),
         };
         Ok(JobRequest { common, op })
     }
@@ -171,6 +186,9 @@ pub enum OpRequest {
     Transcribe(Transcribe),
     ObjectsStage(ObjectsStage),
     PipelineSegment(PipelineSegment),
+    TranscribeYoutube(TranscribeYoutube),
+    ImagePrompts(ImagePrompts),
+    ImageGenerate(ImageGenerate),
 }
 
 impl OpRequest {
@@ -192,6 +210,9 @@ impl OpRequest {
             OpRequest::Transcribe(_) => Operation::Transcribe,
             OpRequest::ObjectsStage(_) => Operation::ObjectsStage,
             OpRequest::PipelineSegment(_) => Operation::PipelineSegment,
+            OpRequest::TranscribeYoutube(_) => Operation::TranscribeYoutube,
+            OpRequest::ImagePrompts(_) => Operation::ImagePrompts,
+            OpRequest::ImageGenerate(_) => Operation::ImageGenerate,
         }
     }
 }
@@ -261,10 +282,18 @@ mod tests {
             ("/runpod/audio/transcribe-whisper", Operation::Transcribe),
             ("/transcribe", Operation::Transcribe),
             ("/api/pipeline/segment", Operation::PipelineSegment),
+            ("/vps/video/transcribe_youtube", Operation::TranscribeYoutube),
+            ("/video/transcribe_youtube/", Operation::TranscribeYoutube),
+            ("/vps/imagem/gerarPrompts", Operation::ImagePrompts),
+            ("/vps/imagem/gerarImagens", Operation::ImageGenerate),
+            ("/image/prompts", Operation::ImagePrompts),
+            ("/image/generate", Operation::ImageGenerate),
         ] {
             assert_eq!(Operation::from_path(path), Some(op), "{path}");
         }
         assert_eq!(Operation::from_path("/vps/objects/stage"), None);
+        assert_eq!(Operation::from_path("/runpod/image/prompts"), None);
+        assert_eq!(Operation::ImageGenerate.name(), "image/generate");
         assert_eq!(Operation::from_path("/vps/pipeline/segment"), None);
         // No alias is another operation's path or alias.
         let mut seen = std::collections::HashSet::new();
@@ -373,5 +402,57 @@ mod tests {
         let OpRequest::Concatenate(c) = r.op else { panic!() };
         assert_eq!(c.video_urls[0].url(), "https://x.test/1.mp4");
         assert_eq!(c.video_urls[1].url(), "https://x.test/2.mp4");
+    }
+
+    #[test]
+    fn image_requests_parse_under_seed_and_english_names() {
+        let seed = br#"{"cenas":[{"index":0,"texto":"Era uma vez"},{"index":1,"texto":"Fim"}],"estilo":"aquarela",
+            "detalhe_estilo":"cores suaves","roteiro":"Era uma vez. Fim.","agente":"Voce cria prompts"}"#;
+        let english = br#"{"scenes":[{"index":0,"text":"Era uma vez"},{"index":1,"text":"Fim"}],"style":"aquarela",
+            "style_detail":"cores suaves","script":"Era uma vez. Fim.","agent":"Voce cria prompts"}"#;
+        let (a, b) = (Operation::ImagePrompts.parse(seed).unwrap(), Operation::ImagePrompts.parse(english).unwrap());
+        assert_eq!(a, b);
+        let OpRequest::ImagePrompts(p) = &a.op else { panic!("prompts") };
+        assert_eq!(p.scenes().iter().map(|s| (s.index, s.texto.as_str())).collect::<Vec<_>>(), [(0, "Era uma vez"), (1, "Fim")]);
+        assert_eq!(p.agente.as_deref(), Some("Voce cria prompts"));
+        // The theme form of the seed's reference: `quantidade` scenes on one theme.
+        let theme = Operation::ImagePrompts.parse(br#"{"tema":"cyberpunk city","quantidade":3,"estilo":"photo"}"#).unwrap();
+        let OpRequest::ImagePrompts(p) = &theme.op else { panic!("prompts") };
+        assert_eq!(p.scenes().iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(p.scenes().iter().all(|s| s.texto == "cyberpunk city"));
+
+        let seed = br#"{"prompts":[{"index":3,"prompt":"a red fox"},{"index":1,"prompt":"a blue owl"}],"image_model":"runware:100@1",
+            "altura":768,"largura":1344,"path":"ep1/images"}"#;
+        let english = br#"{"prompts":[{"index":3,"prompt":"a red fox"},{"index":1,"prompt":"a blue owl"}],"model":"runware:100@1",
+            "height":768,"width":1344,"path":"ep1/images"}"#;
+        let (a, b) = (Operation::ImageGenerate.parse(seed).unwrap(), Operation::ImageGenerate.parse(english).unwrap());
+        assert_eq!(a, b);
+        let OpRequest::ImageGenerate(g) = &a.op else { panic!("generate") };
+        assert_eq!((g.altura, g.largura), (Some(768), Some(1344)));
+        assert_eq!(g.indexed_prompts(), [(3, "a red fox"), (1, "a blue owl")]);
+        // The reference's bare strings: numbered by position from 1.
+        let plain = Operation::ImageGenerate.parse(br#"{"prompts":["a red fox","a blue owl"],"negative_prompt":"blurry"}"#).unwrap();
+        let OpRequest::ImageGenerate(g) = &plain.op else { panic!("generate") };
+        assert_eq!(g.indexed_prompts(), [(1, "a red fox"), (2, "a blue owl")]);
+        assert_eq!(g.negative_prompt.as_deref(), Some("blurry"));
+        // A missing field has its path.
+        let err = Operation::ImageGenerate.parse(br#"{"image_model":"x"}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("prompts", "required"));
+        let err = Operation::ImagePrompts.parse(br#"{"cenas":[{"index":"a","texto":"x"}]}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("cenas[0].index", "invalid-type"));
+    }
+
+    #[test]
+    fn youtube_requests_parse_under_their_aliases() {
+        let r = Operation::TranscribeYoutube.parse(br#"{"url":"https://youtu.be/dQw4w9WgXcQ","language":"pt-BR","path":"yt/1"}"#).unwrap();
+        let OpRequest::TranscribeYoutube(t) = &r.op else { panic!("youtube") };
+        assert_eq!(
+            (t.url.as_str(), t.language.as_deref(), t.path.as_deref()),
+            ("https://youtu.be/dQw4w9WgXcQ", Some("pt-BR"), Some("yt/1"))
+        );
+        let r = Operation::TranscribeYoutube.parse(br#"{"video_url":"dQw4w9WgXcQ","id_roteiro":9}"#).unwrap();
+        assert_eq!(r.common.id_roteiro, Some(9));
+        let err = Operation::TranscribeYoutube.parse(br#"{"language":"en"}"#).unwrap_err();
+        assert_eq!((err[0].field.as_str(), err[0].code.as_str()), ("url", "required"));
     }
 }

@@ -102,6 +102,9 @@ pub fn validate(req: &JobRequest, ctx: &RefContext) -> Result<(), Vec<crate::Pro
             }
         }
         OpRequest::PipelineSegment(r) => v.pipeline_segment(r),
+        OpRequest::TranscribeYoutube(r) => v.transcribe_youtube(r),
+        OpRequest::ImagePrompts(r) => v.image_prompts(r),
+        OpRequest::ImageGenerate(r) => v.image_generate(r),
     }
     v.p.finish()
 }
@@ -482,6 +485,106 @@ impl V<'_> {
         }
     }
 
+    fn path(&mut self, path: &Option<String>) {
+        if let Some(path) = path
+            && let Err((code, msg)) = check_path(path)
+        {
+            self.p.push("path", code, msg);
+        }
+    }
+
+    /// A text of `min`–`max` characters, when given, and not blank.
+    fn text(&mut self, field: &str, text: Option<&str>, min: usize, max: usize) {
+        let Some(text) = text else { return };
+        let n = text.chars().count();
+        if text.trim().is_empty() || n < min {
+            self.p.push(field, "too-short", format!("must have at least {} non-blank character(s)", min.max(1)));
+        } else if n > max {
+            self.p.push(field, "too-long", format!("at most {max} characters, got {n}"));
+        }
+    }
+
+    fn transcribe_youtube(&mut self, r: &TranscribeYoutube) {
+        if let Err((code, msg)) = crate::youtube::video_id(&r.url) {
+            self.p.push("url", code, msg);
+        }
+        if let Some(lang) = &r.language
+            && !(lang.len() <= MAX_LANGUAGE_TAG && crate::youtube::is_language_tag(lang))
+        {
+            self.p.push("language", "invalid-language", "use a language code such as `en`, `pt` or `pt-BR`");
+        }
+        self.path(&r.path);
+    }
+
+    fn image_prompts(&mut self, r: &ImagePrompts) {
+        match (&r.cenas, &r.tema, r.quantidade) {
+            (Some(scenes), _, _) => {
+                if scenes.is_empty() {
+                    self.p.push("cenas", "too-few", "needs at least 1 scene");
+                }
+                if scenes.len() > MAX_PROMPT_SCENES {
+                    self.p.push("cenas", "too-many", format!("at most {MAX_PROMPT_SCENES} scenes per request"));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for (i, s) in scenes.iter().enumerate() {
+                    let at = index("cenas", i);
+                    if !seen.insert(s.index) {
+                        self.p.push(join(&at, "index"), "duplicate-index", format!("index {} is given twice", s.index));
+                    }
+                    self.text(&join(&at, "texto"), Some(&s.texto), 1, MAX_SCENE_TEXT_CHARS);
+                }
+            }
+            (None, Some(_), Some(n)) => self.p.range_u32("quantidade", n, 1, MAX_PROMPT_SCENES as u32),
+            (None, Some(_), None) => self.p.push("quantidade", "required", "with tema, quantidade says how many prompts"),
+            (None, None, _) => self.p.push("cenas", "required", "cenas (the scenes; or tema and quantidade) is required"),
+        }
+        self.text("tema", r.tema.as_deref(), 1, MAX_THEME_CHARS);
+        self.text("estilo", r.estilo.as_deref(), 0, MAX_STYLE_CHARS);
+        self.text("detalhe_estilo", r.detalhe_estilo.as_deref(), 0, MAX_STYLE_DETAIL_CHARS);
+        self.text("roteiro", r.roteiro.as_deref(), 0, MAX_SCRIPT_CHARS);
+        self.text("agente", r.agente.as_deref(), 0, MAX_AGENT_CHARS);
+    }
+
+    fn image_generate(&mut self, r: &ImageGenerate) {
+        if r.prompts.is_empty() {
+            self.p.push("prompts", "too-few", "needs at least 1 prompt");
+        }
+        if r.prompts.len() > MAX_GENERATED_IMAGES {
+            self.p.push("prompts", "too-many", format!("at most {MAX_GENERATED_IMAGES} images per request"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, (n, prompt)) in r.indexed_prompts().into_iter().enumerate() {
+            let at = index("prompts", i);
+            let is_item = matches!(r.prompts[i], ImagePromptItem::Item { .. });
+            if !seen.insert(n) {
+                let field = if is_item { join(&at, "index") } else { at.clone() };
+                self.p.push(field, "duplicate-index", format!("index {n} is given twice"));
+            }
+            let field = if is_item { join(&at, "prompt") } else { at };
+            self.text(&field, Some(prompt), MIN_IMAGE_PROMPT_CHARS, MAX_IMAGE_PROMPT_CHARS);
+        }
+        if let Some(m) = &r.image_model
+            && !is_image_model(m)
+        {
+            self.p.push(
+                "image_model",
+                "invalid-model",
+                format!("model ids are 1–{MAX_IMAGE_MODEL_NAME} letters, digits and `:@._/-` (Runware's `runware:100@1`)"),
+            );
+        }
+        for (field, d) in [("altura", r.altura), ("largura", r.largura)] {
+            if let Some(d) = d {
+                self.p.range_u32(field, d, MIN_IMAGE_DIMENSION, MAX_IMAGE_DIMENSION);
+                if d % IMAGE_DIMENSION_STEP != 0 {
+                    self.p.push(field, "invalid-dimension", format!("must be a multiple of {IMAGE_DIMENSION_STEP}, got {d}"));
+                }
+            }
+        }
+        self.text("negative_prompt", r.negative_prompt.as_deref(), MIN_IMAGE_PROMPT_CHARS, MAX_IMAGE_PROMPT_CHARS);
+        self.one_of("output_format", r.output_format.as_deref(), &IMAGE_FORMATS);
+        self.path(&r.path);
+    }
+
     fn pipeline_segment(&mut self, r: &PipelineSegment) {
         if let Err((code, msg)) = check_filename(&r.job_id) {
             self.p.push("job_id", code, msg);
@@ -512,6 +615,14 @@ impl V<'_> {
             (None, None) => self.p.push("segments", "required", "segments (or segments_uri) is required"),
         }
     }
+}
+
+/// An image model id: 1–[`MAX_IMAGE_MODEL_NAME`] bytes of letters, digits and `:@._/-`,
+/// starting with a letter or digit (the OpenAPI pattern `IMAGE_MODEL_PATTERN`).
+pub fn is_image_model(m: &str) -> bool {
+    (1..=MAX_IMAGE_MODEL_NAME).contains(&m.len())
+        && m.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && m.chars().all(|c| c.is_ascii_alphanumeric() || ":@._/-".contains(c))
 }
 
 /// The problems of a segment list under `field`: 1–[`MAX_SEGMENTS`] segments, each
@@ -927,5 +1038,100 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn transcribe_youtube_problems() {
+        assert_eq!(problems(Operation::TranscribeYoutube, r#"{"url":"https://www.youtube.com/watch?v=dQw4w9WgXcQ"}"#), pairs(&[]));
+        assert_eq!(problems(Operation::TranscribeYoutube, r#"{"url":"dQw4w9WgXcQ","language":"pt-BR","path":"yt/x"}"#), pairs(&[]));
+        assert_eq!(
+            problems(Operation::TranscribeYoutube, r#"{"url":"https://vimeo.com/1","language":"Portuguese","path":"../up"}"#),
+            pairs(&[("url", "invalid-youtube-url"), ("language", "invalid-language"), ("path", "path-traversal")])
+        );
+        assert_eq!(
+            problems(Operation::TranscribeYoutube, r#"{"url":"https://youtu.be/abc","language":"en-aaaaaaaa-bbbbbbbb-cccc"}"#),
+            pairs(&[("url", "invalid-video-id"), ("language", "invalid-language")])
+        );
+    }
+
+    #[test]
+    fn image_prompts_problems() {
+        let ok =
+            r#"{"cenas":[{"index":0,"texto":"a"},{"index":1,"texto":"b"}],"estilo":"s","detalhe_estilo":"d","roteiro":"r","agente":"g"}"#;
+        assert_eq!(problems(Operation::ImagePrompts, ok), pairs(&[]));
+        assert_eq!(problems(Operation::ImagePrompts, r#"{"tema":"city","quantidade":5,"estilo":"photo"}"#), pairs(&[]));
+        assert_eq!(problems(Operation::ImagePrompts, r#"{"estilo":"photo"}"#), pairs(&[("cenas", "required")]));
+        assert_eq!(problems(Operation::ImagePrompts, r#"{"tema":"city"}"#), pairs(&[("quantidade", "required")]));
+        assert_eq!(
+            problems(Operation::ImagePrompts, r#"{"tema":" ","quantidade":0}"#),
+            pairs(&[("quantidade", "out-of-range"), ("tema", "too-short")])
+        );
+        let long = "x".repeat(MAX_STYLE_CHARS + 1);
+        assert_eq!(
+            problems(
+                Operation::ImagePrompts,
+                &format!(r#"{{"cenas":[{{"index":3,"texto":"a"}},{{"index":3,"texto":"  "}}],"estilo":"{long}","agente":""}}"#)
+            ),
+            pairs(&[
+                ("cenas[1].index", "duplicate-index"),
+                ("cenas[1].texto", "too-short"),
+                ("estilo", "too-long"),
+                ("agente", "too-short")
+            ])
+        );
+        assert_eq!(problems(Operation::ImagePrompts, r#"{"cenas":[]}"#), pairs(&[("cenas", "too-few")]));
+        let many = vec![r#"{"index":1,"texto":"a"}"#; MAX_PROMPT_SCENES + 1].join(",");
+        let got = problems(Operation::ImagePrompts, &format!(r#"{{"cenas":[{many}]}}"#));
+        assert_eq!(got[0], ("cenas".to_owned(), "too-many".to_owned()));
+        // Characters, not bytes: a script of multi-byte letters at the limit passes.
+        let script = "é".repeat(MAX_SCRIPT_CHARS);
+        assert_eq!(
+            problems(Operation::ImagePrompts, &format!(r#"{{"cenas":[{{"index":1,"texto":"a"}}],"roteiro":"{script}"}}"#)),
+            pairs(&[])
+        );
+    }
+
+    #[test]
+    fn image_generate_problems() {
+        let ok = r#"{"prompts":[{"index":1,"prompt":"a fox"}],"image_model":"runware:100@1","altura":768,"largura":1344,"path":"p"}"#;
+        assert_eq!(problems(Operation::ImageGenerate, ok), pairs(&[]));
+        assert_eq!(
+            problems(
+                Operation::ImageGenerate,
+                r#"{"prompts":["a fox","an owl"],"negative_prompt":"blurry","width":1024,"height":1024,"model":"stable-diffusion-xl"}"#
+            ),
+            pairs(&[])
+        );
+        assert_eq!(
+            problems(
+                Operation::ImageGenerate,
+                r#"{"prompts":[{"index":1,"prompt":"a"},{"index":1,"prompt":"ok prompt"},"x"],"image_model":"bad model!",
+                    "altura":100,"largura":1000,"negative_prompt":" ","output_format":"gif","path":"/abs"}"#
+            ),
+            pairs(&[
+                ("prompts[0].prompt", "too-short"),
+                ("prompts[1].index", "duplicate-index"),
+                ("prompts[2]", "too-short"),
+                ("image_model", "invalid-model"),
+                ("altura", "out-of-range"),
+                ("altura", "invalid-dimension"),
+                ("largura", "invalid-dimension"),
+                ("negative_prompt", "too-short"),
+                ("output_format", "invalid-value"),
+                ("path", "absolute-path"),
+            ])
+        );
+        assert_eq!(
+            problems(Operation::ImageGenerate, r#"{"prompts":[],"largura":4096}"#),
+            pairs(&[("prompts", "too-few"), ("largura", "out-of-range")])
+        );
+        let long = "x".repeat(MAX_IMAGE_PROMPT_CHARS + 1);
+        assert_eq!(problems(Operation::ImageGenerate, &format!(r#"{{"prompts":["{long}"]}}"#)), pairs(&[("prompts[0]", "too-long")]));
+        // A bare string at position 2 is index 2: an object naming index 2 collides with it.
+        assert_eq!(
+            problems(Operation::ImageGenerate, r#"{"prompts":["first one",{"index":1,"prompt":"again"}]}"#),
+            pairs(&[("prompts[1].index", "duplicate-index")])
+        );
+        assert!(is_image_model("civitai:4384@130072") && !is_image_model("") && !is_image_model(":x") && !is_image_model(&"a".repeat(101)));
     }
 }

@@ -101,6 +101,15 @@ pub enum Task {
     /// `/pipeline/segment`: input `master` (and `presenter` when staged); outputs
     /// `segment_<i>` (WAV) and, when staging, `staged_master` / `staged_presenter`.
     SegmentAudio(SegmentAudioTask),
+    /// `/video/transcribe_youtube`: no input; YouTube's captions of the video, written as
+    /// the four outputs of [`TranscribeTask::OUTPUTS`].
+    TranscribeYoutube(TranscribeYoutubeTask),
+    /// `/image/prompts`: runs in the edge (see [`Task::runs_on_edge`]), never on the GPU
+    /// worker; no inputs, no outputs (the prompts are the result).
+    ImagePrompts(ImagePromptsTask),
+    /// `/image/generate`: runs in the edge (see [`Task::runs_on_edge`]), never on the GPU
+    /// worker; no inputs; outputs `image_<index>` (one per image, [`ImageJob::output`]).
+    ImageGenerate(ImageGenerateTask),
 }
 
 /// How captions look.
@@ -151,7 +160,17 @@ impl Task {
             Task::Render(_) => crate::Operation::Render,
             Task::Transcribe(_) => crate::Operation::Transcribe,
             Task::SegmentAudio(_) => crate::Operation::PipelineSegment,
+            Task::TranscribeYoutube(_) => crate::Operation::TranscribeYoutube,
+            Task::ImagePrompts(_) => crate::Operation::ImagePrompts,
+            Task::ImageGenerate(_) => crate::Operation::ImageGenerate,
         }
+    }
+
+    /// The job's own Durable Object runs this task (it calls an AI provider from its
+    /// alarm: waiting on a provider costs no GPU seconds), instead of submitting it to the
+    /// GPU backend. A GPU worker given one refuses it (`wrong-runner`).
+    pub const fn runs_on_edge(&self) -> bool {
+        matches!(self, Task::ImagePrompts(_) | Task::ImageGenerate(_))
     }
 }
 
@@ -468,6 +487,131 @@ impl TranscribeTask {
     }
 }
 
+/// `/video/transcribe_youtube`: the captions of one YouTube video, as `/audio/transcribe`'s
+/// four files ([`TranscribeTask::OUTPUTS`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscribeYoutubeTask {
+    /// The 11-character video id ([`crate::youtube::video_id`] of the request's `url`).
+    pub video_id: String,
+    /// The caption language asked for (`en`, `pt-BR`); `None`: the video's own.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+impl TranscribeYoutubeTask {
+    /// The checks of [`mod@crate::validate`], on the parameters alone.
+    pub fn check(&self) -> Result<(), String> {
+        if crate::youtube::video_id(&self.video_id).ok().as_deref() != Some(self.video_id.as_str()) {
+            return Err(format!("`{}` is not a YouTube video id", self.video_id));
+        }
+        if let Some(l) = &self.language
+            && !(l.len() <= crate::limits::MAX_LANGUAGE_TAG && crate::youtube::is_language_tag(l))
+        {
+            return Err(format!("`{l}` is not a language tag"));
+        }
+        Ok(())
+    }
+}
+
+/// `/image/prompts` (runs in the edge): one image prompt per scene, from one
+/// chat-completions call that is given the whole script once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImagePromptsTask {
+    /// The scenes, in request order (indexes unique).
+    pub scenes: Vec<crate::ops::PromptScene>,
+    /// `estilo`.
+    #[serde(default)]
+    pub style: Option<String>,
+    /// `detalhe_estilo`.
+    #[serde(default)]
+    pub style_detail: Option<String>,
+    /// `roteiro`: the whole script.
+    #[serde(default)]
+    pub script: Option<String>,
+    /// `agente`: the model's instructions (its system message); `None`: the service's own.
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+/// The image formats `/image/generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    Jpg,
+    Png,
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn parse(s: &str) -> Option<ImageFormat> {
+        match s {
+            "jpg" => Some(ImageFormat::Jpg),
+            "png" => Some(ImageFormat::Png),
+            "webp" => Some(ImageFormat::Webp),
+            _ => None,
+        }
+    }
+
+    /// The file extension (`jpg`).
+    pub const fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Jpg => "jpg",
+            ImageFormat::Png => "png",
+            ImageFormat::Webp => "webp",
+        }
+    }
+
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            ImageFormat::Jpg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::Webp => "image/webp",
+        }
+    }
+
+    /// Runware's `outputFormat` value.
+    pub const fn runware(self) -> &'static str {
+        match self {
+            ImageFormat::Jpg => "JPG",
+            ImageFormat::Png => "PNG",
+            ImageFormat::Webp => "WEBP",
+        }
+    }
+}
+
+/// `/image/generate` (runs in the edge): one image per [`ImageJob`], all with the same
+/// model, size and negative prompt, each copied to its planned output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageGenerateTask {
+    /// The provider's model id (Runware AIR).
+    pub model: String,
+    /// Pixels, multiples of 64 within 128–2048.
+    pub width: u32,
+    pub height: u32,
+    #[serde(default)]
+    pub negative_prompt: Option<String>,
+    pub format: ImageFormat,
+    /// In request order (indexes unique).
+    pub images: Vec<ImageJob>,
+}
+
+/// One image of an [`ImageGenerateTask`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageJob {
+    /// The caller's index (img2vid's `id` when the images are chained into it).
+    pub index: u32,
+    pub prompt: String,
+    /// The planned output (`image_<index>`) the image is copied to.
+    pub output: String,
+}
+
+impl ImageJob {
+    /// The output name of image `index`.
+    pub fn output_name(index: u32) -> String {
+        format!("image_{index}")
+    }
+}
+
 /// `/pipeline/segment`: the master audio cut into WAV segments, sample-exactly. One part
 /// of a fanned-out job holds a contiguous run of the segments; only one part stages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -770,5 +914,49 @@ mod tests {
         assert_eq!(WorkerError::from_runpod_string(&e.to_runpod_string()), e);
         let foreign = WorkerError::from_runpod_string("handler crashed");
         assert_eq!((foreign.code.as_str(), foreign.retryable), ("worker-error", true));
+    }
+
+    #[test]
+    fn new_tasks_wire_shapes_and_runners() {
+        let yt = Task::TranscribeYoutube(TranscribeYoutubeTask { video_id: "dQw4w9WgXcQ".into(), language: Some("pt-BR".into()) });
+        assert_eq!(
+            serde_json::to_value(&yt).unwrap(),
+            serde_json::json!({"operation": "transcribe_youtube", "params": {"video_id": "dQw4w9WgXcQ", "language": "pt-BR"}})
+        );
+        assert_eq!((yt.operation(), yt.runs_on_edge()), (crate::Operation::TranscribeYoutube, false));
+        let Task::TranscribeYoutube(t) = &yt else { unreachable!() };
+        assert_eq!(t.check(), Ok(()));
+        let bad = |id: &str, lang: Option<&str>| TranscribeYoutubeTask { video_id: id.into(), language: lang.map(Into::into) }.check();
+        assert!(bad("https://youtu.be/dQw4w9WgXcQ", None).is_err(), "the task carries the id, not a URL");
+        assert!(bad("short", None).is_err());
+        assert!(bad("dQw4w9WgXcQ", Some("Portuguese")).unwrap_err().contains("language"));
+
+        let prompts = Task::ImagePrompts(ImagePromptsTask {
+            scenes: vec![crate::ops::PromptScene { index: 0, texto: "a".into() }],
+            style: None,
+            style_detail: None,
+            script: Some("s".into()),
+            agent: None,
+        });
+        let v = serde_json::to_value(&prompts).unwrap();
+        assert_eq!(v["operation"], "image_prompts");
+        assert_eq!(v["params"]["scenes"], serde_json::json!([{"index": 0, "texto": "a"}]));
+        assert_eq!(serde_json::from_value::<Task>(v).unwrap(), prompts);
+        let images = Task::ImageGenerate(ImageGenerateTask {
+            model: "runware:100@1".into(),
+            width: 1024,
+            height: 576,
+            negative_prompt: None,
+            format: ImageFormat::Png,
+            images: vec![ImageJob { index: 2, prompt: "a fox".into(), output: ImageJob::output_name(2) }],
+        });
+        let v = serde_json::to_value(&images).unwrap();
+        assert_eq!(v["params"]["images"][0], serde_json::json!({"index": 2, "prompt": "a fox", "output": "image_2"}));
+        assert_eq!(v["params"]["format"], "png");
+        assert!(prompts.runs_on_edge() && images.runs_on_edge());
+        assert_eq!((prompts.operation(), images.operation()), (crate::Operation::ImagePrompts, crate::Operation::ImageGenerate));
+        for (f, ext, ct, rw) in [(ImageFormat::Jpg, "jpg", "image/jpeg", "JPG"), (ImageFormat::Webp, "webp", "image/webp", "WEBP")] {
+            assert_eq!((ImageFormat::parse(ext), f.extension(), f.content_type(), f.runware()), (Some(f), ext, ct, rw));
+        }
     }
 }

@@ -22,6 +22,8 @@ const LAYERS: &[&str] = &[
     "captions",
     "ass_sanitizer",
     "transcript",
+    "youtube",
+    "youtube_captions",
     "validate",
     "worker",
     "plan",

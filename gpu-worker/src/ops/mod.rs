@@ -13,3 +13,4 @@ pub mod music;
 pub mod render;
 pub mod segment;
 pub mod transcribe;
+pub mod transcribe_youtube;
