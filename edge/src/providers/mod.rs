@@ -117,6 +117,35 @@ fn check_base_url(url: &str, allow_loopback_http: bool) -> Result<(), String> {
     }
 }
 
+/// A route whose provider has no key: the request is answered 503
+/// `provider-not-configured` (the local stack and the demo run without keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotConfigured {
+    pub provider: &'static str,
+    pub key: &'static str,
+}
+
+impl NotConfigured {
+    pub fn code(&self) -> &'static str {
+        "provider-not-configured"
+    }
+
+    pub fn message(&self) -> String {
+        format!("{} is not configured on this service ({} is not set)", self.provider, self.key)
+    }
+}
+
+/// Whether the provider `task` needs is missing; `None` for tasks that need none.
+pub fn not_configured(s: &ProviderSettings, task: &job_spec::Task) -> Option<NotConfigured> {
+    match task {
+        job_spec::Task::ImagePrompts(_) if s.openrouter.is_none() => {
+            Some(NotConfigured { provider: "OpenRouter", key: "OPENROUTER_API_KEY" })
+        }
+        job_spec::Task::ImageGenerate(_) if s.runware.is_none() => Some(NotConfigured { provider: "Runware", key: "RUNWARE_API_KEY" }),
+        _ => None,
+    }
+}
+
 /// Why a provider call did not give what was asked. Each has a stable code; the
 /// retryable ones are tried again (bounded) after a backoff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +291,35 @@ mod tests {
         let o = s.openrouter.unwrap();
         assert_eq!((o.model.as_str(), o.base_url.as_str()), (OPENROUTER_DEFAULT_MODEL, OPENROUTER_DEFAULT_BASE_URL));
         assert_eq!(s.runware.unwrap().base_url, RUNWARE_DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn each_image_route_needs_its_provider_key() {
+        let prompts = job_spec::Task::ImagePrompts(job_spec::worker::ImagePromptsTask {
+            scenes: vec![],
+            style: None,
+            style_detail: None,
+            script: None,
+            agent: None,
+        });
+        let images = job_spec::Task::ImageGenerate(job_spec::worker::ImageGenerateTask {
+            model: "runware:101@1".into(),
+            width: 1024,
+            height: 576,
+            negative_prompt: None,
+            format: job_spec::worker::ImageFormat::Jpg,
+            images: vec![],
+        });
+        let none = settings(&[], false).unwrap();
+        let e = not_configured(&none, &prompts).unwrap();
+        assert_eq!(
+            (e.code(), e.message().as_str()),
+            ("provider-not-configured", "OpenRouter is not configured on this service (OPENROUTER_API_KEY is not set)")
+        );
+        assert_eq!(not_configured(&none, &images).unwrap().key, "RUNWARE_API_KEY");
+        assert_eq!(not_configured(&none, &job_spec::Task::Stage), None);
+        let both = settings(&[("OPENROUTER_API_KEY", "k"), ("RUNWARE_API_KEY", "k")], false).unwrap();
+        assert_eq!((not_configured(&both, &prompts), not_configured(&both, &images)), (None, None));
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct PromptsInput {
     pub agent: String,
 }
 
+/// The system message when the request gives no `agente`.
+pub const DEFAULT_AGENT: &str = "You are an art director for narrated videos. For each scene of a script you write one \
+prompt for a text-to-image model: a single paragraph in English that describes what the picture shows (subject, setting, \
+composition, lighting, mood) in the requested visual style, consistent with the rest of the script, with no text or \
+captions in the image.";
+
 /// Completion tokens allowed per scene asked (prompts are a few sentences).
 pub const TOKENS_PER_SCENE: u32 = 400;
 /// The most completion tokens one request asks for.

@@ -12,42 +12,10 @@ use sha2::{Digest, Sha256};
 
 use super::{HttpAnswer, ProviderError, excerpt};
 
-/// The image files Runware can produce, and the extension and type each is stored as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageFormat {
-    #[default]
-    Jpg,
-    Png,
-    Webp,
-}
+pub use job_spec::worker::ImageFormat;
 
-impl ImageFormat {
-    /// Runware's `outputFormat`.
-    pub fn runware(self) -> &'static str {
-        match self {
-            ImageFormat::Jpg => "JPG",
-            ImageFormat::Png => "PNG",
-            ImageFormat::Webp => "WEBP",
-        }
-    }
-
-    pub fn ext(self) -> &'static str {
-        match self {
-            ImageFormat::Jpg => "jpg",
-            ImageFormat::Png => "png",
-            ImageFormat::Webp => "webp",
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            ImageFormat::Jpg => "image/jpeg",
-            ImageFormat::Png => "image/png",
-            ImageFormat::Webp => "image/webp",
-        }
-    }
-}
+/// The most bytes of one generated image the edge copies into storage.
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
 
 /// The generation settings every image of a request shares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +25,8 @@ pub struct ImageSettings {
     pub width: u32,
     pub height: u32,
     pub format: ImageFormat,
+    /// Runware's `negativePrompt`: what every image should avoid.
+    pub negative_prompt: Option<String>,
 }
 
 /// A task id for image `index` of job `job_id`, attempt `attempt`: a UUID v4 in form
@@ -78,7 +48,7 @@ pub fn request_body(tasks: &[(String, String)], s: &ImageSettings) -> Value {
         tasks
             .iter()
             .map(|(uuid, prompt)| {
-                json!({
+                let mut t = json!({
                     "taskType": "imageInference",
                     "taskUUID": uuid,
                     "positivePrompt": prompt,
@@ -88,10 +58,25 @@ pub fn request_body(tasks: &[(String, String)], s: &ImageSettings) -> Value {
                     "numberResults": 1,
                     "outputType": "URL",
                     "outputFormat": s.format.runware(),
-                })
+                });
+                if let Some(n) = &s.negative_prompt {
+                    t["negativePrompt"] = json!(n);
+                }
+                t
             })
             .collect(),
     )
+}
+
+/// The provider's image URL may be fetched: https (loopback http only with
+/// `ALLOW_LOOPBACK_HTTP`, for tests). It comes from the provider's answer, not the client.
+pub fn check_image_url(url: &str, allow_loopback_http: bool) -> Result<(), String> {
+    let u = url::Url::parse(url).map_err(|e| format!("the provider's image URL is not a URL: {e}"))?;
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if allow_loopback_http && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) => Ok(()),
+        _ => Err("the provider's image URL is not https".into()),
+    }
 }
 
 /// What became of one task.
@@ -199,7 +184,7 @@ mod tests {
     use super::*;
 
     fn settings() -> ImageSettings {
-        ImageSettings { model: "runware:101@1".into(), width: 1024, height: 576, format: ImageFormat::Jpg }
+        ImageSettings { model: "runware:101@1".into(), width: 1024, height: 576, format: ImageFormat::Jpg, negative_prompt: None }
     }
 
     fn http(status: u16, body: &str) -> HttpAnswer<'_> {
@@ -230,7 +215,19 @@ mod tests {
             json!({"taskType": "imageInference", "taskUUID": "u1", "positivePrompt": "storm", "model": "runware:101@1",
                 "width": 1024, "height": 576, "numberResults": 1, "outputType": "URL", "outputFormat": "JPG"})
         );
-        assert_eq!((ImageFormat::Webp.runware(), ImageFormat::Webp.ext(), ImageFormat::Png.content_type()), ("WEBP", "webp", "image/png"));
+        assert!(body[0].get("negativePrompt").is_none());
+        let s = ImageSettings { negative_prompt: Some("text, watermark".into()), format: ImageFormat::Webp, ..settings() };
+        let body = request_body(&[("u0".into(), "dawn".into())], &s);
+        assert_eq!((body[0]["negativePrompt"].as_str(), body[0]["outputFormat"].as_str()), (Some("text, watermark"), Some("WEBP")));
+    }
+
+    #[test]
+    fn only_https_image_urls_are_fetched() {
+        assert_eq!(check_image_url("https://im.runware.ai/image/ws/2/i/x.jpg", false), Ok(()));
+        assert!(check_image_url("http://im.runware.ai/x.jpg", true).is_err());
+        assert!(check_image_url("http://127.0.0.1:9/x.jpg", false).is_err());
+        assert_eq!(check_image_url("http://127.0.0.1:9/x.jpg", true), Ok(()));
+        assert!(check_image_url("file:///etc/passwd", true).is_err());
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub struct ProviderJob {
     pub usage: Usage,
     /// Images: the provider's reported cost, summed.
     pub cost: f64,
+    /// Prompts: the model that answered (the configured one when the calls were made).
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 impl ProviderJob {
@@ -163,6 +166,7 @@ impl ProviderJob {
             batch: Some(Batch { attempts: 0, not_before_ms: 0, since_ms: None }),
             usage: Usage::default(),
             cost: 0.0,
+            model: None,
         }
     }
 
@@ -175,7 +179,7 @@ impl ProviderJob {
             }
         }
         items.sort_by_key(|it| it.index);
-        ProviderJob { kind: JobKind::Images, items, batch: None, usage: Usage::default(), cost: 0.0 }
+        ProviderJob { kind: JobKind::Images, items, batch: None, usage: Usage::default(), cost: 0.0, model: None }
     }
 
     fn item(&mut self, index: u32) -> Option<&mut Item> {
@@ -502,31 +506,6 @@ impl ProviderJob {
             "stats": {"totalScenes": total, "promptsGenerated": done, "successRate": self.success_rate()},
             "usage": self.usage,
             "model": model,
-        })
-    }
-
-    /// `/image/generate`'s result fields but the download URLs: `images[{index, prompt,
-    /// s3_key, width, height, bytes, content_type}]` in index order, `failed`,
-    /// `stats{totalPrompts, imagesGenerated, successRate}`. Each image's `image_url` is
-    /// minted from its key when the job object is shown.
-    pub fn images_result(&self, model: &str, width: u32, height: u32) -> Value {
-        let images: Vec<Value> = self
-            .items
-            .iter()
-            .filter(|it| it.stage == Stage::Done)
-            .filter_map(|it| {
-                let s = it.stored.as_ref()?;
-                Some(json!({"index": it.index, "prompt": it.prompt, "s3_key": s.key, "width": width, "height": height,
-                    "bytes": s.bytes, "content_type": s.content_type}))
-            })
-            .collect();
-        let (done, total) = self.counts();
-        json!({
-            "images": images,
-            "failed": self.failures(),
-            "stats": {"totalPrompts": total, "imagesGenerated": done, "successRate": self.success_rate()},
-            "model": model,
-            "cost": self.cost,
         })
     }
 }

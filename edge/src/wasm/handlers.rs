@@ -150,6 +150,10 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
             ));
         }
     };
+    // AI prompts and images need their provider's key (the local demo runs without).
+    if let Some(e) = crate::providers::not_configured(&cfg.providers, &plan.task) {
+        return Err(ApiError::new(503, e.code(), e.message()));
+    }
 
     // The parts first: the tenant leases one slot per part.
     let parts = crate::fanout::split(&plan, cfg.fanout_clips, cfg.tenant_slots(tenant) as usize);

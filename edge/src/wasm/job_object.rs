@@ -275,7 +275,10 @@ impl JobObject {
                 Err(e) => util::log(&json!({"level": "error", "msg": "tenant lease failed", "error": e.to_string()})),
             }
         }
-        if r.lease_held {
+        if r.lease_held && r.task.runs_on_edge() {
+            // AI prompts and images: this object calls the provider itself (provider_job.rs).
+            super::provider_job::drive(&self.state, cfg, r).await?;
+        } else if r.lease_held {
             let plans: Vec<Plan> = serde_json::from_str(&plans).map_err(bad)?;
             for i in r.due_parts(util::now_ms()) {
                 self.submit_part(cfg, i, &plans[i]).await?;

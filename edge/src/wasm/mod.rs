@@ -5,6 +5,7 @@ mod handlers;
 mod job_object;
 mod pipeline;
 mod progress;
+mod provider_job;
 mod runpod;
 mod tenant_object;
 mod util;

@@ -172,14 +172,12 @@ fn images_are_generated_then_copied_with_a_bounded_number_in_flight() {
     assert_eq!(j.outcome(), Outcome::Running);
     j.copied(40, 2, Ok(stored(2)), 50, &s);
     assert_eq!(j.outcome(), Outcome::Completed);
-    let r = j.images_result("runware:101@1", 1024, 576);
-    assert_eq!(r["images"].as_array().unwrap().iter().map(|i| i["index"].as_u64().unwrap()).collect::<Vec<_>>(), vec![0, 1, 2]);
-    assert_eq!(
-        r["images"][1],
-        json!({"index": 1, "prompt": "prompt 1", "s3_key": "t/p/image_1.jpg", "width": 1024, "height": 576, "bytes": 1001, "content_type": "image/jpeg"})
-    );
-    assert_eq!(r["stats"], json!({"totalPrompts": 3, "imagesGenerated": 3, "successRate": "100.0%"}));
-    assert_eq!(r["cost"], 1.5);
+    let stored_in_order: Vec<Option<Stored>> = j.items.iter().map(|it| it.stored.clone()).collect();
+    assert_eq!(stored_in_order, vec![Some(stored(0)), Some(stored(1)), Some(stored(2))]);
+    assert_eq!(j.items[1].prompt.as_deref(), Some("prompt 1"));
+    assert_eq!(j.counts(), (3, 3));
+    assert_eq!(j.cost, 1.5);
+    assert!(j.failures().is_empty());
 }
 
 #[test]
@@ -203,9 +201,8 @@ fn per_image_failures_are_listed_and_the_rest_completes() {
     j.claim(10, &s);
     j.copied(10, 0, Ok(stored(0)), 20, &s);
     assert_eq!(j.outcome(), Outcome::Completed);
-    let r = j.images_result("m", 512, 512);
-    assert_eq!(r["failed"], json!([{"index": 1, "code": "provider-refused", "message": "invalidPositivePrompt: too short"}]));
-    assert_eq!(r["stats"]["successRate"], "50.0%");
+    assert_eq!(j.failures(), vec![json!({"index": 1, "code": "provider-refused", "message": "invalidPositivePrompt: too short"})]);
+    assert_eq!(j.counts(), (1, 2));
 }
 
 #[test]
