@@ -63,6 +63,89 @@ pub struct Config {
     /// (`R2_PUBLIC_BASE_URL`, `R2_PUBLIC_BUCKET`); `None` (the default): `s3://` inputs
     /// answer `no-storage-credentials`.
     pub public_inputs: Option<PublicInputs>,
+    /// `/video/transcribe_youtube`: where YouTube is and how it is asked
+    /// (`YOUTUBE_BASE_URL`, `YOUTUBE_CLIENT`, `YOUTUBE_CLIENT_VERSION`,
+    /// `YOUTUBE_FALLBACK_CLIENT`, `YOUTUBE_FALLBACK_CLIENT_VERSION`, `YOUTUBE_PROXY`).
+    pub youtube: YoutubeConfig,
+}
+
+/// An innertube client the player endpoint is asked as: its `clientName` and
+/// `clientVersion`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YoutubeClient {
+    pub name: String,
+    pub version: String,
+}
+
+/// How `/video/transcribe_youtube` reaches YouTube.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YoutubeConfig {
+    /// `YOUTUBE_BASE_URL` (default `https://www.youtube.com`): the player endpoint is
+    /// `<base>/youtubei/v1/player`; tests point it at loopback.
+    pub base_url: url::Url,
+    /// `YOUTUBE_CLIENT` / `YOUTUBE_CLIENT_VERSION` (default `ANDROID` `21.02.35`, yt-dlp's
+    /// `android` client entry).
+    pub client: YoutubeClient,
+    /// Asked when the first answers HTTP 400 or lists no caption track:
+    /// `YOUTUBE_FALLBACK_CLIENT` / `YOUTUBE_FALLBACK_CLIENT_VERSION` (default `ANDROID_VR`
+    /// `1.71.26`, yt-dlp's `android_vr`); `YOUTUBE_FALLBACK_CLIENT=none`: no second client.
+    pub fallback: Option<YoutubeClient>,
+    /// `YOUTUBE_PROXY`: an `http://`, `https://`, `socks5://` or `socks5h://` proxy for
+    /// both requests (a blocked address is YouTube's commonest refusal); none by default.
+    pub proxy: Option<String>,
+}
+
+impl Default for YoutubeConfig {
+    fn default() -> Self {
+        YoutubeConfig::from_vars(|_| None).unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"))
+    }
+}
+
+impl YoutubeConfig {
+    pub const DEFAULT_BASE_URL: &'static str = "https://www.youtube.com";
+    pub const DEFAULT_CLIENT: (&'static str, &'static str) = ("ANDROID", "21.02.35");
+    pub const DEFAULT_FALLBACK: (&'static str, &'static str) = ("ANDROID_VR", "1.71.26");
+
+    /// Reads the `YOUTUBE_*` variables through `var` (empty counts as unset).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<YoutubeConfig, String> {
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let raw = var("YOUTUBE_BASE_URL").unwrap_or_else(|| Self::DEFAULT_BASE_URL.into());
+        let fix = "set it to YouTube's origin (https://www.youtube.com) or unset it";
+        let base_url = url::Url::parse(&raw).map_err(|e| format!("YOUTUBE_BASE_URL={raw:?} is not a URL ({e}); {fix}"))?;
+        if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() || base_url.query().is_some() {
+            return Err(format!("YOUTUBE_BASE_URL={raw:?} is not an http(s) origin; {fix}"));
+        }
+        let client = |name_var: &str, version_var: &str, (name, version): (&str, &str)| -> Result<YoutubeClient, String> {
+            let n = var(name_var).unwrap_or_else(|| name.into());
+            let v = var(version_var).unwrap_or_else(|| if n == name { version.into() } else { String::new() });
+            let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !ok(&n) {
+                return Err(format!("{name_var}={n:?}: give an innertube client name such as {name}"));
+            }
+            if !ok(&v) {
+                return Err(format!("{version_var}={v:?}: give the version of client {n} (e.g. {version} for {name})"));
+            }
+            Ok(YoutubeClient { name: n, version: v })
+        };
+        let primary = client("YOUTUBE_CLIENT", "YOUTUBE_CLIENT_VERSION", Self::DEFAULT_CLIENT)?;
+        let fallback = match var("YOUTUBE_FALLBACK_CLIENT").as_deref() {
+            Some("none") => None,
+            _ => Some(client("YOUTUBE_FALLBACK_CLIENT", "YOUTUBE_FALLBACK_CLIENT_VERSION", Self::DEFAULT_FALLBACK)?),
+        }
+        .filter(|f| *f != primary);
+        let proxy = match var("YOUTUBE_PROXY") {
+            None => None,
+            Some(p) => {
+                let u = url::Url::parse(&p)
+                    .map_err(|e| format!("YOUTUBE_PROXY is not a URL ({e}); give http://host:port or socks5://host:port"))?;
+                if !matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") || u.host().is_none() {
+                    return Err("YOUTUBE_PROXY: use an http://, https://, socks5:// or socks5h:// proxy URL".into());
+                }
+                Some(p)
+            }
+        };
+        Ok(YoutubeConfig { base_url, client: primary, fallback, proxy })
+    }
 }
 
 /// `s3://<bucket>/<key>` read as `GET <base>/<key>`, for the buckets allowed.
@@ -148,6 +231,7 @@ impl Config {
             },
             max_output_bytes: num("MAX_OUTPUT_BYTES", 8 << 30)?.max(1 << 20),
             public_inputs: PublicInputs::from_parts(env("R2_PUBLIC_BASE_URL").as_deref(), env("R2_PUBLIC_BUCKET").as_deref())?,
+            youtube: YoutubeConfig::from_vars(env)?,
         })
     }
 }
@@ -212,6 +296,44 @@ mod tests {
             assert!(e.contains("R2_PUBLIC_BASE_URL") && e.contains("http(s)"), "{bad}: {e}");
         }
         assert!(PublicInputs::from_parts(None, Some("videos")).unwrap_err().contains("without R2_PUBLIC_BASE_URL"));
+    }
+
+    #[test]
+    fn youtube_settings() {
+        let from = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            YoutubeConfig::from_vars(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        };
+        let d = YoutubeConfig::default();
+        assert_eq!(d.base_url.as_str(), "https://www.youtube.com/");
+        assert_eq!(d.client, YoutubeClient { name: "ANDROID".into(), version: "21.02.35".into() });
+        assert_eq!(d.fallback, Some(YoutubeClient { name: "ANDROID_VR".into(), version: "1.71.26".into() }));
+        assert_eq!(d.proxy, None);
+        let c = from(&[
+            ("YOUTUBE_BASE_URL", "http://127.0.0.1:9"),
+            ("YOUTUBE_CLIENT", "IOS"),
+            ("YOUTUBE_CLIENT_VERSION", "21.02.3"),
+            ("YOUTUBE_FALLBACK_CLIENT", "none"),
+            ("YOUTUBE_PROXY", "socks5h://10.0.0.2:1080"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.base_url.as_str(), c.client.name.as_str(), c.fallback, c.proxy.as_deref()),
+            ("http://127.0.0.1:9/", "IOS", None, Some("socks5h://10.0.0.2:1080"))
+        );
+        // A fallback equal to the client is no fallback.
+        assert_eq!(from(&[("YOUTUBE_CLIENT", "ANDROID_VR"), ("YOUTUBE_CLIENT_VERSION", "1.71.26")]).unwrap().fallback, None);
+        for (vars, says) in [
+            (&[("YOUTUBE_BASE_URL", "www.youtube.com")][..], "YOUTUBE_BASE_URL"),
+            (&[("YOUTUBE_BASE_URL", "ftp://x.test")][..], "YOUTUBE_BASE_URL"),
+            (&[("YOUTUBE_CLIENT", "WEB")][..], "YOUTUBE_CLIENT_VERSION"),
+            (&[("YOUTUBE_CLIENT_VERSION", "1 2")][..], "YOUTUBE_CLIENT_VERSION"),
+            (&[("YOUTUBE_PROXY", "10.0.0.2:1080")][..], "YOUTUBE_PROXY"),
+            (&[("YOUTUBE_PROXY", "ftp://10.0.0.2")][..], "YOUTUBE_PROXY"),
+        ] {
+            let e = from(vars).unwrap_err();
+            assert!(e.contains(says), "{vars:?}: {e}");
+        }
     }
 
     #[test]
