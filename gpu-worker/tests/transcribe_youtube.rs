@@ -435,6 +435,75 @@ async fn requests_go_through_youtube_proxy() {
     assert!(err.message.contains("YOUTUBE_PROXY"), "{}", err.message);
 }
 
+/// A minimal SOCKS5 proxy (no authentication, CONNECT only) that connects every request,
+/// whatever host it names, to `upstream`; counts the connections it made.
+async fn socks5_proxy(upstream: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hosts = Arc::new(Mutex::new(Vec::new()));
+    let seen = hosts.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut c, _)) = listener.accept().await else { return };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 2];
+                c.read_exact(&mut head).await.unwrap();
+                let mut methods = vec![0u8; usize::from(head[1])];
+                c.read_exact(&mut methods).await.unwrap();
+                c.write_all(&[5, 0]).await.unwrap();
+                let mut req = [0u8; 4];
+                c.read_exact(&mut req).await.unwrap();
+                assert_eq!(req[..2], [5, 1], "a CONNECT");
+                let host = match req[3] {
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        c.read_exact(&mut ip).await.unwrap();
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    3 => {
+                        let mut n = [0u8; 1];
+                        c.read_exact(&mut n).await.unwrap();
+                        let mut name = vec![0u8; usize::from(n[0])];
+                        c.read_exact(&mut name).await.unwrap();
+                        String::from_utf8(name).unwrap()
+                    }
+                    other => panic!("address type {other}"),
+                };
+                let mut port = [0u8; 2];
+                c.read_exact(&mut port).await.unwrap();
+                seen.lock().unwrap().push(format!("{host}:{}", u16::from_be_bytes(port)));
+                let mut up = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                c.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut c, &mut up).await;
+            });
+        }
+    });
+    (format!("socks5h://{addr}"), hosts)
+}
+
+/// A SOCKS5 `YOUTUBE_PROXY`: the host name is resolved by the proxy (`socks5h`), so
+/// YouTube's host needs no DNS here.
+#[tokio::test]
+async fn requests_go_through_a_socks5_proxy() {
+    let (f, fake) = Fake::start().await;
+    let upstream: std::net::SocketAddr = fake.trim_start_matches("http://").parse().unwrap();
+    let (proxy, hosts) = socks5_proxy(upstream).await;
+    let youtube = "http://www.youtube.invalid";
+    f.answer("ANDROID", playable(vec![track(youtube, "en", true)]));
+    f.track("en:asr", asr_json3());
+    let e = env_for(youtube, |mut y| {
+        y.proxy = Some(proxy.clone());
+        y
+    })
+    .await;
+    let out = run(&e, None).await.0.unwrap();
+    assert_eq!(out.extras["track"], "asr");
+    let hosts = hosts.lock().unwrap().clone();
+    assert!(!hosts.is_empty() && hosts.iter().all(|h| h == "www.youtube.invalid:80"), "{hosts:?}");
+}
+
 /// The image operations run in the API: a worker given one refuses it for good.
 #[tokio::test]
 async fn edge_tasks_are_refused_for_good() {

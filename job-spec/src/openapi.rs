@@ -645,7 +645,10 @@ mod tests {
         let doc = doc();
         let yt = &doc["paths"]["/video/transcribe_youtube"]["post"];
         assert!(yt["x-aliases"].as_array().unwrap().contains(&json!("/vps/video/transcribe_youtube")));
-        assert!(yt["description"].as_str().unwrap().contains("word_timings"));
+        let text = yt["description"].as_str().unwrap();
+        for code in ["word_timings", "video-unavailable", "no-captions-in-language", "request-blocked", "po-token-required"] {
+            assert!(text.contains(code), "{code}: {text}");
+        }
         let body = schema(&doc, "TranscribeYoutubeRequest");
         assert_eq!(
             body["allOf"][0],

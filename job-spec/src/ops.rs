@@ -751,6 +751,12 @@ pub struct SegmentSpec {
 /// auto-generated tracks (the result's `word_timings`). Result: `video_id`, `title`,
 /// `language`, `track` (`manual` or `asr`), `files`, `transcription`, `duration`,
 /// `word_timings`.
+///
+/// A failed job's `error.code`, with YouTube's own reason in the message:
+/// `video-unavailable`, `captions-disabled`, `no-captions-in-language` (the message lists
+/// the languages there are), `age-restricted`, `request-blocked` (a bot check or HTTP 429:
+/// retried; the worker's `YOUTUBE_PROXY` sends the requests through another address),
+/// `upstream-changed`, `po-token-required`, `youtube-unreachable` (retried).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TranscribeYoutube {
     /// A watch, shorts, live, embed or youtu.be URL, or the bare video id.
