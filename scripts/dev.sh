@@ -117,6 +117,26 @@ FANOUT_CLIPS=2
 CORS_ORIGINS=http://localhost:3000
 EOT
 
+# --- AI providers (issue 14; edge/tests/e2e_images.rs) ---------------------------------
+# PROVIDER_STUB=1 (make test-e2e): the edge's OpenRouter and Runware base URLs point at
+# PROVIDER_STUB_PORT on loopback, where e2e_images serves both in the providers' documented
+# shapes while it runs. Without it no provider key is set, and /image/prompts and
+# /image/generate answer 503 provider-not-configured (the demo runs offline).
+if [ "${PROVIDER_STUB:-0}" = 1 ]; then
+  PROVIDER_STUB_PORT=$(free_port); OPENROUTER_STUB_KEY=sk-or-stub-$(rand 8); RUNWARE_STUB_KEY=rw-stub-$(rand 8)
+  cat >>"$LOCAL_DIR/edge.env" <<EOT
+OPENROUTER_API_KEY=$OPENROUTER_STUB_KEY
+OPENROUTER_MODEL=stub/model
+OPENROUTER_BASE_URL=http://127.0.0.1:$PROVIDER_STUB_PORT/openrouter
+RUNWARE_API_KEY=$RUNWARE_STUB_KEY
+RUNWARE_BASE_URL=http://127.0.0.1:$PROVIDER_STUB_PORT/runware
+PROVIDER_TIMEOUT_SECS=10
+PROVIDER_RETRY_BASE_SECS=1
+PROVIDER_RETRY_MAX_SECS=4
+EOT
+fi
+# --- end AI providers -------------------------------------------------------------------
+
 start edge npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --inspector-port "$INSPECTOR_PORT" --persist-to "$LOCAL_DIR/wrangler" \
   --env-file "$LOCAL_DIR/edge.env" --show-interactive-dev-session=false --log-level log
@@ -152,6 +172,11 @@ S3_SECRET_KEY=$S3_SECRET_KEY
 RUNPOD_URL=http://127.0.0.1:$WORKER_PORT/v2/local
 RUNPOD_API_KEY=$RUNPOD_API_KEY
 EOT
+# --- AI providers (issue 14): where e2e_images serves them, and the keys it must see. ---
+if [ "${PROVIDER_STUB:-0}" = 1 ]; then
+  printf 'PROVIDER_STUB_PORT=%s\nOPENROUTER_STUB_KEY=%s\nRUNWARE_STUB_KEY=%s\n' \
+    "$PROVIDER_STUB_PORT" "$OPENROUTER_STUB_KEY" "$RUNWARE_STUB_KEY" >>"$LOCAL_DIR/dev.env"
+fi
 echo "[dev] stack ready; $LOCAL_DIR/dev.env:"
 sed 's/^/  /' "$LOCAL_DIR/dev.env"
 echo "[dev] logs in $LOCAL_DIR/logs; Ctrl-C stops everything"
