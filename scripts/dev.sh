@@ -2,7 +2,8 @@
 # The local stack on loopback: s3s-fs (a real S3 server that verifies SigV4),
 # `gpu-worker serve` (RunPod's REST shape), and `wrangler dev` (workerd, Durable Objects
 # persisted to disk). Writes $LOCAL_DIR/dev.env, prints it, and stops every process it
-# started on Ctrl-C or SIGTERM.
+# started on Ctrl-C or SIGTERM. s3s-fs, gpu-worker and wrangler are restarted when they die
+# (pids and hold files below: `supervised`).
 #
 #   LOCAL_DIR   state folder (default .local)
 #   DEV_RATE_LIMIT  the first tenant's requests per minute (default 600; benchmarks raise it)
@@ -67,7 +68,32 @@ trap 'exit 143' TERM
 # Each service in its own process group, so stopping it stops its children too.
 start() { local name=$1; shift; setsid "$@" >"$LOCAL_DIR/logs/$name.log" 2>&1 & PIDS+=($!); }
 
-start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$LOCAL_DIR/s3"
+# `supervised NAME CMD…`: a service that is restarted 0.3 s after it dies (as RunPod
+# replaces a dead worker; the fault tests kill services mid-job). CMD runs in a process
+# group of its own whose id is in $LOCAL_DIR/NAME.pid (`kill -KILL -- -$(cat NAME.pid)`
+# stops it and its children); while $LOCAL_DIR/NAME.hold exists it is not restarted. One
+# that dies before the stack is ready is not restarted either (dev.sh then stops with its
+# log). Stopping the supervisor (TERM) stops CMD's group too.
+SUPERVISE='name=$1 dir=$2; shift 2; child=
+  stop() { trap - TERM INT
+    if [ -n "$child" ]; then kill -TERM -- "-$child" 2>/dev/null
+      for _ in $(seq 30); do kill -0 -- "-$child" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL -- "-$child" 2>/dev/null; fi
+    exit 0; }
+  trap stop TERM INT
+  while :; do
+    while [ -e "$dir/$name.hold" ]; do sleep 0.1; done
+    setsid "$@" & child=$!
+    echo "$child" >"$dir/$name.pid"
+    status=0; wait "$child" || status=$?
+    kill -KILL -- "-$child" 2>/dev/null || true   # what it left behind in its group
+    # Dying before the stack is ready is a failure to start: dev.sh reports it.
+    [ -e "$dir/ready" ] || exit "$status"
+    echo "[dev] $name exited; restarting" >&2; sleep 0.3
+  done'
+supervised() { local name=$1; shift; rm -f "$LOCAL_DIR/$name.hold" "$LOCAL_DIR/$name.pid"; start "$name" bash -c "$SUPERVISE" supervise "$name" "$LOCAL_DIR" "$@"; }
+
+supervised s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$LOCAL_DIR/s3"
 
 # gpu-worker serve stands in for RunPod. Like RunPod replacing a dead worker, it is
 # restarted if it dies (tests kill it mid-job); its pid is kept in gpu-worker.pid.
@@ -76,12 +102,11 @@ start s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY"
 # The seed's model names (large-v3, turbo, medium, …) run on the multilingual base here, so
 # its documented requests (Portuguese, "model": "large-v3") work unedited.
 WHISPER_MODEL_ALIASES="${WHISPER_MODEL_ALIASES:-large-v3=base,large-v3-turbo=base,turbo=base,large=base,medium=base,small=base,tiny=base}"
-start gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
+supervised gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
   WHISPER_MODELS_DIR="${WHISPER_MODELS_DIR:-$API_GPU_CACHE/models}" WHISPER_DEFAULT_MODEL="${WHISPER_DEFAULT_MODEL:-tiny.en}" \
   WHISPER_MODEL_ALIASES="$WHISPER_MODEL_ALIASES" \
-  bash -c 'while :; do "$0" serve --host 127.0.0.1 --port "$1" --endpoint-id local --api-key "$2" --webhook-retry-delay-secs 2 &
-    echo $! >"$3"; wait $! || true; echo "[dev] gpu-worker exited; restarting" >&2; sleep 0.3; done' \
-  "$CARGO_TARGET_DIR/debug/gpu-worker" "$WORKER_PORT" "$RUNPOD_API_KEY" "$LOCAL_DIR/gpu-worker.pid"
+  "$CARGO_TARGET_DIR/debug/gpu-worker" serve --host 127.0.0.1 --port "$WORKER_PORT" --endpoint-id local \
+  --api-key "$RUNPOD_API_KEY" --webhook-retry-delay-secs 2
 
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 # Two tenants, plus a third with a tiny rate limit that the tests use to see 429s.
@@ -137,7 +162,9 @@ EOT
 fi
 # --- end AI providers -------------------------------------------------------------------
 
-start edge npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
+# Restarted like the others on the same port and --persist-to folder: jobs resume from
+# their Durable Objects.
+supervised edge npx --no-install wrangler dev --ip 127.0.0.1 --port "$EDGE_PORT" \
   --inspector-port "$INSPECTOR_PORT" --persist-to "$LOCAL_DIR/wrangler" \
   --env-file "$LOCAL_DIR/edge.env" --show-interactive-dev-session=false --log-level log
 

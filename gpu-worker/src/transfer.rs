@@ -330,20 +330,38 @@ pub async fn download(client: &reqwest::Client, url: &url::Url, dest: &Path, lim
     result
 }
 
+/// How long an upload waits for storage it cannot connect to at all (stopped, restarting,
+/// a network blip), trying again every [`UNREACHABLE_PAUSE`], before the usual retries
+/// count: the output is rendered and paid for, and a failed upload has the job rendered
+/// again (and, on a short retry schedule, a ten-second outage used every attempt up).
+pub const UPLOAD_UNREACHABLE_WAIT: Duration = Duration::from_secs(30);
+const UNREACHABLE_PAUSE: Duration = Duration::from_secs(1);
+
 /// PUTs the file at `src` to `url` with its Content-Length. Returns the byte count.
 pub async fn upload(client: &reqwest::Client, url: &url::Url, src: &Path, content_type: &str) -> Result<u64, TransferError> {
+    let since = tokio::time::Instant::now();
     let once = || async {
-        let file = tokio::fs::File::open(src).await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
-        let len = file.metadata().await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?.len();
-        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
-        let resp = client
-            .put(url.clone())
-            .header(reqwest::header::CONTENT_LENGTH, len)
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(classify)?;
+        let (resp, len) = loop {
+            let file = tokio::fs::File::open(src).await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?;
+            let len = file.metadata().await.map_err(|e| TransferError::Failed { detail: e.to_string(), retryable: false })?.len();
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+            let sent = client
+                .put(url.clone())
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                // No connection, so no byte sent: wait for the storage (a refused address
+                // is a connect error too, and fails at once).
+                Err(e) if e.is_connect() && since.elapsed() < UPLOAD_UNREACHABLE_WAIT => match classify(e) {
+                    TransferError::Failed { .. } => tokio::time::sleep(UNREACHABLE_PAUSE).await,
+                    refused => return Err(refused),
+                },
+                sent => break (sent.map_err(classify)?, len),
+            }
+        };
         if !resp.status().is_success() {
             let status = resp.status();
             let text = resp.text().await.unwrap_or_default();
@@ -413,6 +431,27 @@ mod tests {
         );
         let url = check_url(&format!("{base}/big"), true).unwrap();
         assert_eq!(download(&client, &url, &dest, &lim(4999)).await, Err(TransferError::TooLarge { limit: 4999 }));
+    }
+
+    #[tokio::test]
+    async fn an_upload_waits_for_storage_that_comes_back_within_the_window() {
+        // Nothing listens on the port for 3 s (a storage server restarting), then it accepts.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let app = Router::new().route("/out.mp4", put(|| async { StatusCode::OK }));
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("up");
+        std::fs::write(&src, b"rendered").unwrap();
+        let started = std::time::Instant::now();
+        let sent = upload(&reqwest::Client::new(), &url(&format!("http://{addr}/out.mp4")), &src, "video/mp4").await;
+        assert_eq!(sent, Ok(8));
+        assert!(started.elapsed() >= Duration::from_secs(3), "{:?}", started.elapsed());
     }
 
     #[tokio::test]

@@ -168,3 +168,110 @@ pub async fn hook_receiver(statuses: Vec<u16>) -> HookReceiver {
     });
     HookReceiver { url, got }
 }
+
+/// The running stack's state folder (scripts/with-stack.sh exports `LOCAL_DIR`).
+pub fn local_dir() -> std::path::PathBuf {
+    std::env::var("LOCAL_DIR").expect("LOCAL_DIR: run through scripts/with-stack.sh").into()
+}
+
+/// A service of scripts/dev.sh (`s3`, `gpu-worker`, `edge`). dev.sh restarts it 0.3 s
+/// after it dies unless `$LOCAL_DIR/<name>.hold` exists; its process group id is in
+/// `$LOCAL_DIR/<name>.pid`.
+pub struct Service(pub &'static str);
+
+impl Service {
+    pub fn pid(&self) -> i32 {
+        let path = local_dir().join(format!("{}.pid", self.0));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().parse().unwrap()
+    }
+
+    /// From now on, a death is not followed by a restart.
+    pub fn hold(&self) {
+        std::fs::write(local_dir().join(format!("{}.hold", self.0)), b"").unwrap();
+    }
+
+    /// Restarted (0.3 s after [`Self::hold`] is undone, if it is down).
+    pub fn release(&self) {
+        std::fs::remove_file(local_dir().join(format!("{}.hold", self.0))).unwrap();
+    }
+
+    /// SIGKILL to the service's whole process group (no goodbye), and waits until every
+    /// process of it is gone. Returns the pid it had.
+    pub fn kill(&self) -> i32 {
+        let pid = self.pid();
+        let group = format!("-{pid}");
+        let killed = Command::new("kill").args(["-KILL", "--", &group]).status().unwrap();
+        assert!(killed.success(), "kill {} ({group})", self.0);
+        let start = Instant::now();
+        while Command::new("kill").args(["-0", "--", &group]).stderr(std::process::Stdio::null()).status().unwrap().success() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{} still alive", self.0);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        pid
+    }
+
+    /// Waits until dev.sh has started the service again (a new pid).
+    pub async fn restarted(&self, old_pid: i32, within: Duration) {
+        let start = Instant::now();
+        while std::fs::read_to_string(local_dir().join(format!("{}.pid", self.0))).ok().and_then(|p| p.trim().parse().ok()) == Some(old_pid)
+        {
+            assert!(start.elapsed() < within, "{} not restarted within {within:?}", self.0);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Stack {
+    /// `GET /queue/stats` for the first tenant.
+    pub async fn queue_stats(&self) -> Value {
+        let resp = self.http.get(format!("{}/queue/stats", self.edge)).header("x-api-key", &self.key).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// Waits (30 s at most) until the first tenant holds no slot and nothing waits for one.
+    pub async fn wait_queue_idle(&self) -> Value {
+        let start = Instant::now();
+        loop {
+            let stats = self.queue_stats().await;
+            if stats["slots_in_use"] == 0 && stats["waiting"] == 0 {
+                return stats;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "leases still held after every job ended: {stats:#}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The size of the object at `key` (a presigned HEAD), `None` when there is none.
+    pub async fn object_size(&self, key: &str) -> Option<u64> {
+        let url = presign::presign(&self.s3, Method::Head, key, Duration::from_secs(300), SystemTime::now()).unwrap();
+        let resp = self.http.head(url).send().await.unwrap();
+        match resp.status().as_u16() {
+            200 => Some(resp.headers()["content-length"].to_str().unwrap().parse().unwrap()),
+            404 => None,
+            s => panic!("HEAD {key}: {s}"),
+        }
+    }
+
+    /// Checks one `result.videos[]` entry of an img2vid job the way its user would: the
+    /// object at `s3_key` has the reported size, and the download at `video_url` is that
+    /// many bytes, decodes as an H.264 stream of `frames` frames lasting `frames / fps`.
+    pub async fn check_clip(&self, v: &Value, frames: u64, fps: f64, dir: &Path) {
+        let key = v["s3_key"].as_str().unwrap();
+        let bytes = v["bytes"].as_u64().unwrap();
+        assert_eq!(self.object_size(key).await, Some(bytes), "the object at {key} vs the reported size: {v}");
+        let resp = self.http.get(v["video_url"].as_str().unwrap()).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{v}");
+        let body = resp.bytes().await.unwrap();
+        assert_eq!(body.len() as u64, bytes, "download vs the reported size: {v}");
+        let file = dir.join(unique("clip") + ".mp4");
+        std::fs::write(&file, &body).unwrap();
+        let probe = ffprobe(&file);
+        let st = &probe["streams"][0];
+        assert_eq!(st["codec_name"], "h264", "{probe}");
+        assert_eq!(st["nb_read_packets"].as_str().unwrap().parse::<u64>().unwrap(), frames, "frame count of {key}");
+        let duration: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
+        assert!((duration - frames as f64 / fps).abs() <= 1.0 / fps + 1e-6, "duration {duration} of {key}");
+        assert_eq!(v["frames"].as_u64(), Some(frames), "{v}");
+    }
+}
