@@ -350,15 +350,16 @@ async fn fault_s3_stopped_for_10_s_while_the_worker_uploads_the_upload_is_retrie
     let dir = tempfile_dir();
     let image = picture(&s, &dir, &unique("s3-stop")).await;
     let id = submit_clip(&s, &image, 4, (1280, 720)).await;
-    // The worker has its input and has rendered nine frames in ten: stop the S3 server
-    // now, so the upload (milliseconds on loopback) meets it down.
-    let nearly_rendered = |j: &Value| {
+    // The worker has its input and has rendered most frames: stop the S3 server now, so
+    // the upload (milliseconds on loopback) meets it down. Progress comes about once a
+    // second, so a render much shorter than that would go by unseen.
+    let job = wait_job(&s, &id, "rendering", |j| {
         let p = &j["progress"];
-        p["stage"] == "upload"
-            || (p["stage"] == "render" && p["completed"].as_u64().unwrap_or(0) * 10 >= p["total"].as_u64().unwrap_or(1) * 9)
-    };
-    let job = wait_job(&s, &id, "rendering", |j| nearly_rendered(j) || is_done(j)).await;
-    assert!(!is_done(&job), "{job:#}");
+        let rendered = p["completed"].as_u64().unwrap_or(0) * 10 >= p["total"].as_u64().unwrap_or(1) * 7;
+        (p["stage"] == "render" && rendered) || p["stage"] == "upload" || is_done(j)
+    })
+    .await;
+    assert_eq!(job["progress"]["stage"], "render", "the render went by unseen; a longer clip is needed: {job:#}");
     let s3 = Service("s3");
     s3.hold();
     let old = s3.kill();
@@ -385,7 +386,8 @@ async fn fault_s3_stopped_for_10_s_while_the_worker_uploads_the_upload_is_retrie
     let job = s.wait_done(&id).await;
     assert_eq!((job["status"].as_str(), job["attempts"].as_u64()), (Some("COMPLETED"), Some(1)), "while down: {seen:?}; {job:#}");
     let upload_ms = job["result"]["timings_ms"]["upload"].as_u64().unwrap();
-    assert!(upload_ms >= 5_000, "the upload did not meet the outage ({upload_ms} ms): {job:#}");
+    // (An upload of this clip on loopback takes about 100 ms.)
+    assert!(upload_ms >= 1_000, "the upload did not meet the outage ({upload_ms} ms): {job:#}");
     let videos = job["result"]["videos"].as_array().unwrap();
     assert_eq!(videos.len(), 1, "{job:#}");
     assert_eq!(videos[0]["s3_key"], out_key.as_str());
