@@ -88,10 +88,17 @@ struct Answer {
     status: u16,
     headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
+    /// Answer this late (past the edge's PROVIDER_TIMEOUT_SECS, 10 s on the stack).
+    delay: Duration,
 }
 
 fn answer(status: u16, body: &Value) -> Answer {
-    Answer { status, headers: vec![("content-type", "application/json".into())], body: body.to_string().into_bytes() }
+    Answer {
+        status,
+        headers: vec![("content-type", "application/json".into())],
+        body: body.to_string().into_bytes(),
+        delay: Duration::ZERO,
+    }
 }
 
 async fn serve(s: &Stub, sock: tokio::net::TcpStream) {
@@ -131,6 +138,7 @@ async fn serve(s: &Stub, sock: tokio::net::TcpStream) {
         r.read_exact(&mut body).await.unwrap();
     }
     let a = route(s, &method, &path, header("authorization").unwrap_or_default(), &body);
+    tokio::time::sleep(a.delay).await;
     let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n", a.status, a.body.len());
     for (k, v) in &a.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -144,7 +152,7 @@ async fn serve(s: &Stub, sock: tokio::net::TcpStream) {
 
 fn route(s: &Stub, method: &str, path: &str, authorization: String, body: &[u8]) -> Answer {
     if method == "GET" && path.starts_with("/img/") {
-        return Answer { status: 200, headers: vec![("content-type", "image/jpeg".into())], body: s.jpeg.clone() };
+        return Answer { status: 200, headers: vec![("content-type", "image/jpeg".into())], body: s.jpeg.clone(), delay: Duration::ZERO };
     }
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let text = match path {
@@ -193,6 +201,7 @@ fn openrouter(scenario: &str, n: usize, text: &str) -> Answer {
             a.headers.push(("retry-after", "2".into()));
             a
         }
+        ("slow", 0) => Answer { delay: Duration::from_secs(13), ..completion(&asked) },
         ("error200", 0) => {
             answer(200, &json!({"error": {"code": 502, "message": "Provider returned error", "metadata": {"provider_name": "X"}}}))
         }
@@ -227,9 +236,12 @@ fn runware(s: &Stub, scenario: &str, n: usize, tasks: &Value) -> Answer {
             a.headers.push(("retry-after", "2".into()));
             a
         }
-        ("malformed", 0) => {
-            Answer { status: 200, headers: vec![("content-type", "text/html".into())], body: b"<html>upstream hiccup".to_vec() }
-        }
+        ("malformed", 0) => Answer {
+            status: 200,
+            headers: vec![("content-type", "text/html".into())],
+            body: b"<html>upstream hiccup".to_vec(),
+            delay: Duration::ZERO,
+        },
         ("refuse-all", _) => answer(400, &json!({"errors": tasks.iter().map(refusal).collect::<Vec<_>>()})),
         ("partial", _) => {
             let (bad, good): (Vec<&Value>, Vec<&Value>) =
@@ -396,6 +408,21 @@ async fn openrouter_error_body_with_http_200_is_an_error_and_retried() {
     let job = submit(&s, "/image/prompts", &prompts_body(&run, "error200", 2)).await;
     assert_eq!(job["status"], "COMPLETED", "{job:#}");
     assert_eq!(stub.calls(&run, "/openrouter/chat/completions").len(), 2);
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
+async fn a_provider_that_does_not_answer_in_time_is_asked_again() {
+    let s = stack();
+    let stub = stub();
+    let run = unique("orslow");
+    let job = submit(&s, "/image/prompts", &prompts_body(&run, "slow", 2)).await;
+    assert_eq!(job["status"], "COMPLETED", "{job:#}");
+    let calls = stub.calls(&run, "/openrouter/chat/completions");
+    assert_eq!(calls.len(), 2, "the first call was given up after PROVIDER_TIMEOUT_SECS");
+    let gap = calls[1].at - calls[0].at;
+    assert!(gap >= Duration::from_secs(10) && gap < Duration::from_secs(16), "{gap:?}");
+    assert_eq!(job["result"]["usage"]["calls"], 1, "only answers count tokens");
 }
 
 #[tokio::test]
