@@ -49,7 +49,9 @@ pub struct RunwareSettings {
 pub struct ProviderSettings {
     pub openrouter: Option<OpenRouterSettings>,
     pub runware: Option<RunwareSettings>,
-    /// `PROVIDER_TIMEOUT_SECS` (120): one provider call, or one image copy, at most this long.
+    /// `PROVIDER_TIMEOUT_SECS` (90): one provider call, or one image copy, at most this
+    /// long. A step waits for its calls, and the job's lease is renewed between steps once
+    /// less than 3/4 of `LEASE_TTL_SECS` is left: keep this at most 3/4 of it (120 s → 90 s).
     pub timeout: Duration,
     /// `PROVIDER_MAX_ATTEMPTS` (4): calls that may carry the same scene or image.
     pub max_attempts: u32,
@@ -92,7 +94,7 @@ impl ProviderSettings {
         Ok(ProviderSettings {
             openrouter,
             runware,
-            timeout: Duration::from_secs(num("PROVIDER_TIMEOUT_SECS", 120)?.max(1)),
+            timeout: Duration::from_secs(num("PROVIDER_TIMEOUT_SECS", 90)?.max(1)),
             max_attempts: num("PROVIDER_MAX_ATTEMPTS", 4)?.clamp(1, 10) as u32,
             retry_base: Duration::from_secs(num("PROVIDER_RETRY_BASE_SECS", 2)?.max(1)),
             retry_max: Duration::from_secs(num("PROVIDER_RETRY_MAX_SECS", 60)?.max(1)),
@@ -286,7 +288,7 @@ mod tests {
     fn providers_without_keys_are_not_configured_and_defaults_apply() {
         let s = settings(&[], false).unwrap();
         assert_eq!((s.openrouter, s.runware), (None, None));
-        assert_eq!((s.timeout, s.max_attempts, s.images_in_flight), (Duration::from_secs(120), 4, 4));
+        assert_eq!((s.timeout, s.max_attempts, s.images_in_flight), (Duration::from_secs(90), 4, 4));
         let s = settings(&[("OPENROUTER_API_KEY", "sk-or"), ("RUNWARE_API_KEY", "rw")], false).unwrap();
         let o = s.openrouter.unwrap();
         assert_eq!((o.model.as_str(), o.base_url.as_str()), (OPENROUTER_DEFAULT_MODEL, OPENROUTER_DEFAULT_BASE_URL));

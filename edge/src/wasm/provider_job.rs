@@ -322,7 +322,10 @@ async fn copy(state: &State, cfg: &EdgeConfig, r: &JobRecord, t: &ImageGenerateT
         let mut init = RequestInit::new();
         init.with_method(Method::Put).with_headers(h).with_body(Some(worker::js_sys::Uint8Array::from(bytes.as_slice()).into()));
         let req = Request::new_with_init(&put, &init).map_err(|e| e.to_string())?;
-        let (status, _, text) = send(req, cfg.providers.timeout).await.map_err(|e| format!("storage: {}", e.message()))?;
+        // The download and the upload share one PROVIDER_TIMEOUT_SECS: a step's calls and
+        // copies all end within it (the lease is renewed between steps).
+        let left = (started + cfg.providers.timeout.as_millis() as i64 - util::now_ms()).max(1000) as u64;
+        let (status, _, text) = send(req, Duration::from_millis(left)).await.map_err(|e| format!("storage: {}", e.message()))?;
         if !(200..300).contains(&status) {
             return Err(format!("storage answered HTTP {status}: {}", excerpt(&text)));
         }
