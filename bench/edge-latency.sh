@@ -33,6 +33,8 @@ scripts/with-stack.sh bash -c '
     printf "%-22s %8s req  %8s req/s  p50 %6.1f ms  p99 %6.1f ms  non-2xx %s\n" "$label" "$n" "$rps" "$p50" "$p99" "${fail:-0}"
   }
   echo "edge latency, loopback, concurrency '"$CONC"', '"$SECS"' s per route ($(nproc) cores)"
+  # The floor: the same proxy and runtime, no Durable Object.
+  run "GET / (no object)" "$EDGE_URL/"
   run "POST /video/img2vid" -p "$out/body.json" -T application/json "$EDGE_URL/video/img2vid"
   run "GET /jobs/{id}" "$EDGE_URL/jobs/$id"
   ls -l edge/build/index_bg.wasm | awk "{printf \"edge wasm: %.2f MiB (%d bytes)\n\", \$5/1048576, \$5}"

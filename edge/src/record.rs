@@ -126,7 +126,27 @@ pub struct WebhookDelivery {
     pub delivered: bool,
     pub next_at_ms: Option<i64>,
     pub first_at_ms: Option<i64>,
+    /// The client asked for `progress` deliveries too (`webhook_events`).
+    #[serde(default)]
+    pub progress_events: bool,
+    /// The last `progress` delivery: when, and what it said.
+    #[serde(default)]
+    pub progress_sent: Option<ProgressSent>,
+    /// How many `progress` deliveries were made (each has its own `webhook-id`).
+    #[serde(default)]
+    pub progress_count: u32,
 }
+
+/// What the last `progress` webhook said, so the next one goes only on a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressSent {
+    pub at_ms: i64,
+    pub status: JobStatus,
+    pub progress: Progress,
+}
+
+/// At most one `progress` webhook per job in this long.
+pub const PROGRESS_WEBHOOK_INTERVAL_MS: i64 = 5_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -148,6 +168,9 @@ pub struct JobRecord {
     pub deadline_ms: i64,
     /// The tenant granted this job its slots (and they have not been given back).
     pub lease_held: bool,
+    /// When the held lease expires unless renewed, as the tenant last said.
+    #[serde(default)]
+    pub lease_expires_ms: Option<i64>,
     /// The status the tenant's index last heard of.
     pub indexed_status: Option<JobStatus>,
     /// A terminal job's clean-up ran: RunPod parts cancelled, lease given back.
@@ -184,6 +207,9 @@ impl JobRecord {
             delivered: false,
             next_at_ms: None,
             first_at_ms: None,
+            progress_events: common.wants_progress_webhooks(),
+            progress_sent: None,
+            progress_count: 0,
         });
         JobRecord {
             operation: task.operation(),
@@ -202,6 +228,7 @@ impl JobRecord {
             completed_ms: None,
             deadline_ms,
             lease_held: false,
+            lease_expires_ms: None,
             indexed_status: None,
             finalized: false,
             webhook,
@@ -220,28 +247,39 @@ impl JobRecord {
     }
 
     /// The tenant's answer to a lease request (or its renewal). Returns whether anything
-    /// changed. A job that lost its lease (it expired, and another job took the slots)
-    /// submits nothing more until it is granted again.
+    /// changed (a renewal changes the lease's expiry). A job that lost its lease (it
+    /// expired, and another job took the slots) submits nothing more until it is granted
+    /// again.
     pub fn lease_answered(&mut self, lease: Acquire) -> bool {
         if self.is_terminal() {
             return false;
         }
-        let before = (self.lease_held, self.progress.clone());
+        let before = (self.lease_held, self.lease_expires_ms, self.progress.clone());
         match lease {
-            Acquire::Granted { .. } => {
+            Acquire::Granted { expires_ms } => {
                 if !self.lease_held && self.progress.stage.starts_with("queued (position") {
                     self.progress = Progress::new("queued", 0, 0);
                 }
                 self.lease_held = true;
+                self.lease_expires_ms = Some(expires_ms);
             }
             Acquire::Waiting { position } => {
                 self.lease_held = false;
+                self.lease_expires_ms = None;
                 if !self.parts.iter().any(Part::on_runpod) {
                     self.progress = Progress::new(&format!("queued (position {})", position + 1), 0, 0);
                 }
             }
         }
-        (self.lease_held, &self.progress) != (before.0, &before.1)
+        (self.lease_held, self.lease_expires_ms, &self.progress) != (before.0, before.1, &before.2)
+    }
+
+    /// Whether the job should ask the tenant for its lease now: it waits for one, or
+    /// less than three quarters of a lease's lifetime (`ttl_ms`) is left on the one it
+    /// holds. A job's first alarm, right after the tenant admitted it with its lease,
+    /// asks nothing; an alarm every third of the lifetime renews it.
+    pub fn lease_request_due(&self, now_ms: i64, ttl_ms: i64) -> bool {
+        !self.is_terminal() && (!self.lease_held || self.lease_expires_ms.is_none_or(|e| e - now_ms < ttl_ms * 3 / 4))
     }
 
     /// Ends a job still running at its deadline as TIMED_OUT: `deadline-exceeded`, or,
@@ -689,6 +727,9 @@ impl JobRecord {
             return wake;
         }
         at(self.deadline_ms);
+        if let Some(t) = self.progress_webhook_at(now_ms) {
+            at(t);
+        }
         for p in &self.parts {
             match p.status {
                 // A lease is renewed at least every poll, however long the retry waits.
@@ -700,6 +741,40 @@ impl JobRecord {
             }
         }
         wake
+    }
+
+    /// When a `progress` webhook should go: the job runs, its client asked for them, its
+    /// status or progress changed since the last one, and that one went at least
+    /// [`PROGRESS_WEBHOOK_INTERVAL_MS`] ago. `None` when none is owed.
+    pub fn progress_webhook_at(&self, now_ms: i64) -> Option<i64> {
+        let w = self.webhook.as_ref().filter(|w| w.progress_events)?;
+        if self.is_terminal() {
+            return None;
+        }
+        match &w.progress_sent {
+            None => Some(now_ms),
+            Some(s) if s.status == self.status && s.progress == self.progress => None,
+            Some(s) => Some((s.at_ms + PROGRESS_WEBHOOK_INTERVAL_MS).max(now_ms)),
+        }
+    }
+
+    /// Whether a `progress` webhook is due now.
+    pub fn progress_webhook_due(&self, now_ms: i64) -> bool {
+        self.progress_webhook_at(now_ms).is_some_and(|t| t <= now_ms)
+    }
+
+    /// The `webhook-id` of the next `progress` delivery.
+    pub fn progress_webhook_id(&self) -> Option<String> {
+        self.webhook.as_ref().map(|w| format!("{}_progress_{}", w.msg_id, w.progress_count + 1))
+    }
+
+    /// Records a `progress` delivery that showed `status` and `progress` (one attempt,
+    /// whatever its outcome: the next change brings a fresher one).
+    pub fn progress_webhook_sent(&mut self, status: JobStatus, progress: Progress, now_ms: i64) {
+        if let Some(w) = self.webhook.as_mut() {
+            w.progress_count += 1;
+            w.progress_sent = Some(ProgressSent { at_ms: now_ms, status, progress });
+        }
     }
 
     /// Whether a webhook attempt is due.

@@ -370,6 +370,85 @@ async fn client_webhook_is_signed_and_retried_until_delivered() {
 
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
+async fn progress_webhooks_come_while_the_job_runs_at_most_every_five_seconds_then_the_final_one() {
+    use std::time::Duration;
+    let s = stack();
+    let secret = std::env::var("WEBHOOK_SECRET").unwrap();
+    let hook = common::hook_receiver(vec![200]).await;
+    let plain = common::hook_receiver(vec![200]).await;
+    let dir = tempfile_dir();
+    let run = unique("progress-hooks");
+    let img = dir.join("i.jpg");
+    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
+    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
+    s.upload(&key, &img).await;
+    let body = |url: &str, events: Option<Value>| {
+        // Long enough a render (several seconds) for more than one progress delivery.
+        let mut b =
+            json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 8}], "width": 960, "height": 540, "webhook_url": url});
+        if let Some(e) = events {
+            b["webhook_events"] = e;
+        }
+        b
+    };
+    let (status, job) = s.post("/video/img2vid", Some(&s.key), &body(&hook.url, Some(json!(["progress", "completed"])))).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["jobId"].as_str().unwrap().to_owned();
+    let (status, other) = s.post("/video/img2vid", Some(&s.key), &body(&plain.url, None)).await;
+    assert_eq!(status, 202, "{other}");
+    let done = s.wait_done(&id).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_eq!(s.wait_done(other["jobId"].as_str().unwrap()).await["status"], "COMPLETED");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let got = hook.got.lock().unwrap().clone();
+    let parsed: Vec<(String, Value)> =
+        got.iter().map(|r| (r.header("webhook-id").unwrap().to_owned(), serde_json::from_str(&r.body).unwrap())).collect();
+    for (r, (msg_id, payload)) in got.iter().zip(&parsed) {
+        eprintln!("{msg_id} {} {}", payload["status"], payload["progress"]);
+        // Each delivery is signed with the tenant's secret over its own id.
+        let ts: i64 = r.header("webhook-timestamp").unwrap().parse().unwrap();
+        let want = edge::webhook::sign(&secret, msg_id, ts, &r.body).unwrap();
+        assert_eq!(r.header("webhook-signature"), Some(want.signature.as_str()));
+        assert_eq!(payload["jobId"].as_str(), Some(id.as_str()));
+    }
+    // Progress while it ran, each with its own id, then exactly one final delivery, last.
+    let (last, progress) = parsed.split_last().unwrap();
+    assert_eq!((last.0.as_str(), last.1["status"].as_str()), (format!("msg_{id}").as_str(), Some("COMPLETED")));
+    assert!(progress.len() >= 2, "progress deliveries: {}", progress.len());
+    for (n, (msg_id, payload)) in progress.iter().enumerate() {
+        assert_eq!(msg_id, &format!("msg_{id}_progress_{}", n + 1));
+        let st = payload["status"].as_str().unwrap();
+        assert!(["QUEUED", "SUBMITTED", "PROCESSING"].contains(&st), "{payload:#}");
+    }
+    assert!(
+        progress
+            .iter()
+            .any(|(_, p)| p["status"] == "PROCESSING" && p["progress"]["percentage"].as_f64().is_some_and(|x| x > 0.0 && x < 100.0)),
+        "a delivery shows the render under way"
+    );
+    // At most one per 5 s (arrival times; the edge's clock decides, so allow 0.5 s).
+    for w in got[..progress.len()].windows(2) {
+        let gap = w[1].at - w[0].at;
+        assert!(gap >= Duration::from_millis(4_500), "progress deliveries {gap:?} apart");
+    }
+    // Without webhook_events: the final delivery only.
+    let plain = plain.got.lock().unwrap().clone();
+    assert_eq!(plain.len(), 1, "{:?}", plain.iter().map(|r| r.header("webhook-id")).collect::<Vec<_>>());
+    assert_eq!(serde_json::from_str::<Value>(&plain[0].body).unwrap()["status"], "COMPLETED");
+
+    // An unknown event, or events with nowhere to go, are 400s.
+    let mut bad = body(&hook.url, Some(json!(["progress", "started"])));
+    let (status, err) = s.post("/video/img2vid", Some(&s.key), &bad).await;
+    assert_eq!((status, err["details"][0]["field"].as_str()), (400, Some("webhook_events[1]")), "{err}");
+    bad = body(&hook.url, Some(json!(["progress"])));
+    bad.as_object_mut().unwrap().remove("webhook_url");
+    let (status, err) = s.post("/video/img2vid", Some(&s.key), &bad).await;
+    assert_eq!((status, err["details"][0]["code"].as_str()), (400, Some("requires-webhook-url")), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make test"]
 async fn a_big_batch_fans_out_and_merges_in_order() {
     let s = stack();
     let dir = tempfile_dir();

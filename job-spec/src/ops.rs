@@ -29,6 +29,14 @@ pub struct Common {
     #[serde(default, alias = "webhookUrl")]
     #[schemars(url, length(max = MAX_WEBHOOK_URL_BYTES), extend("x-aliases" = ["webhookUrl"]))]
     pub webhook_url: Option<String>,
+    /// What `webhook_url` receives: `completed` (the job object once the job ends; always
+    /// sent when there is a `webhook_url`) and, when asked, `progress` (the job object each
+    /// time its status or progress changes while it runs, at most one per job every
+    /// 5 s; one attempt each, no retries).
+    #[serde(default, alias = "webhookEvents")]
+    #[schemars(extend("x-aliases" = ["webhookEvents"]))]
+    #[schemars(length(max = 2), inner(regex(pattern = r"^(progress|completed)$")))]
+    pub webhook_events: Option<Vec<String>>,
     /// Echoed back as `idRoteiro`.
     #[serde(default, alias = "idRoteiro")]
     #[schemars(extend("x-aliases" = ["idRoteiro"]))]
@@ -39,6 +47,17 @@ pub struct Common {
     #[schemars(extend("x-max-json-bytes" = MAX_METADATA_BYTES))]
     pub metadata: Option<Map<String, Value>>,
 }
+
+impl Common {
+    /// Whether the client asked for `progress` webhooks.
+    pub fn wants_progress_webhooks(&self) -> bool {
+        self.webhook_url.is_some() && self.webhook_events.iter().flatten().any(|e| e == WEBHOOK_EVENT_PROGRESS)
+    }
+}
+
+/// The `webhook_events` a request may name.
+pub const WEBHOOK_EVENT_PROGRESS: &str = "progress";
+pub const WEBHOOK_EVENT_COMPLETED: &str = "completed";
 
 /// An id given as a string or a number (`"id": 3` and `"id": "3"` are both seen).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

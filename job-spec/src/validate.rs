@@ -134,6 +134,23 @@ impl V<'_> {
                 self.webhook_url(url);
             }
         }
+        if let Some(events) = &c.webhook_events {
+            for (i, e) in events.iter().enumerate() {
+                if e != crate::ops::WEBHOOK_EVENT_PROGRESS && e != crate::ops::WEBHOOK_EVENT_COMPLETED {
+                    self.p.push(
+                        format!("webhook_events[{i}]"),
+                        "invalid-value",
+                        format!("unknown webhook event {e:?}: use \"progress\" and/or \"completed\""),
+                    );
+                }
+            }
+            if events.len() > 2 {
+                self.p.push("webhook_events", "too-many", "webhook_events names at most two events: progress, completed");
+            }
+            if c.webhook_url.is_none() && !events.is_empty() {
+                self.p.push("webhook_events", "requires-webhook-url", "webhook_events needs a webhook_url to deliver to");
+            }
+        }
         if let Some(m) = &c.metadata {
             let size = serde_json::to_vec(m).map(|b| b.len()).unwrap_or(usize::MAX);
             if size > MAX_METADATA_BYTES {
@@ -719,6 +736,37 @@ mod tests {
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         v.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect()
+    }
+
+    #[test]
+    fn webhook_events_name_known_events_and_need_a_webhook_url() {
+        let body = |extra: &str| format!(r#"{{"url_video":"https://cdn.example.com/v.mp4","resolution":"720p"{extra}}}"#);
+        let ok = body(r#","webhook_url":"https://hooks.example.com/h","webhook_events":["progress","completed"]"#);
+        assert_eq!(problems(Operation::Downsample, &ok), pairs(&[]));
+        let camel = body(r#","webhookUrl":"https://hooks.example.com/h","webhookEvents":["progress"]"#);
+        assert_eq!(problems(Operation::Downsample, &camel), pairs(&[]));
+        let req = Operation::Downsample.parse(camel.as_bytes()).unwrap();
+        assert!(req.common.wants_progress_webhooks());
+        let plain = Operation::Downsample.parse(body(r#","webhook_url":"https://hooks.example.com/h""#).as_bytes()).unwrap();
+        assert!(!plain.common.wants_progress_webhooks(), "completed only, by default");
+        assert_eq!(
+            problems(
+                Operation::Downsample,
+                &body(r#","webhook_url":"https://hooks.example.com/h","webhook_events":["progress","started"]"#)
+            ),
+            pairs(&[("webhook_events[1]", "invalid-value")])
+        );
+        assert_eq!(
+            problems(Operation::Downsample, &body(r#","webhook_events":["progress"]"#)),
+            pairs(&[("webhook_events", "requires-webhook-url")])
+        );
+        assert_eq!(
+            problems(
+                Operation::Downsample,
+                &body(r#","webhook_url":"https://hooks.example.com/h","webhook_events":["progress","completed","progress"]"#)
+            ),
+            pairs(&[("webhook_events", "too-many")])
+        );
     }
 
     #[test]

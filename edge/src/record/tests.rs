@@ -329,6 +329,28 @@ fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
 }
 
 #[test]
+fn a_held_lease_is_asked_for_again_only_when_a_quarter_of_its_lifetime_is_gone() {
+    let ttl = 15_000;
+    let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    assert!(r.lease_request_due(0, ttl), "no answer yet");
+    r.admitted(Acquire::Granted { expires_ms: 15_000 });
+    // The first alarm, right after the 202: the admission's lease is fresh.
+    assert!(!r.lease_request_due(5, ttl));
+    assert!(!r.lease_request_due(3_749, ttl));
+    assert!(r.lease_request_due(3_751, ttl));
+    // The alarm comes every third of the lifetime: it renews each time.
+    assert!(r.lease_request_due(5_000, ttl));
+    r.lease_answered(Acquire::Granted { expires_ms: 20_000 });
+    assert!(!r.lease_request_due(5_001, ttl));
+    // Waiting in line: asked at every alarm.
+    r.lease_answered(Acquire::Waiting { position: 0 });
+    assert!(r.lease_request_due(5_002, ttl));
+    // Ended: never.
+    r.fail(JobStatus::Cancelled, "cancelled", "x", None, 6_000);
+    assert!(!r.lease_request_due(60_000, ttl));
+}
+
+#[test]
 fn an_admitted_job_holds_its_lease_or_its_place_from_the_start() {
     let poll = Duration::from_secs(3);
     let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
@@ -343,7 +365,9 @@ fn an_admitted_job_holds_its_lease_or_its_place_from_the_start() {
     // Granted later: the position goes from its progress.
     assert!(w.lease_answered(Acquire::Granted { expires_ms: 20_000 }));
     assert_eq!((w.lease_held, w.progress.stage.as_str()), (true, "queued"));
-    assert!(!w.lease_answered(Acquire::Granted { expires_ms: 30_000 }), "a renewal changes nothing");
+    assert!(w.lease_answered(Acquire::Granted { expires_ms: 30_000 }), "a renewal moves the expiry");
+    assert_eq!((w.lease_held, w.lease_expires_ms, w.progress.stage.as_str()), (true, Some(30_000), "queued"));
+    assert!(!w.lease_answered(Acquire::Granted { expires_ms: 30_000 }), "the same answer again changes nothing");
     // A lease lost (it expired and another job took the slot) stops submissions.
     assert!(w.lease_answered(Acquire::Waiting { position: 0 }));
     assert_eq!((w.lease_held, w.progress.stage.as_str()), (false, "queued (position 1)"));
@@ -430,6 +454,34 @@ fn wakes_for_deadline_polls_and_queue() {
     assert!(r.fail(JobStatus::TimedOut, "deadline-exceeded", "x", None, 10_000));
     assert!(!r.fail(JobStatus::Failed, "x", "x", None, 10_001), "terminal stays terminal");
     assert_eq!(r.status, JobStatus::TimedOut);
+}
+
+#[test]
+fn progress_webhooks_go_on_changes_at_most_every_five_seconds_and_never_after_the_end() {
+    let mut r = record_with(1, Some("https://hooks.test/h"));
+    assert_eq!(r.progress_webhook_at(1_000), None, "not asked for: completed only");
+    r.webhook.as_mut().unwrap().progress_events = true;
+    // Never sent: due now (the job was just submitted).
+    assert!(r.progress_webhook_due(1_000));
+    assert_eq!(r.progress_webhook_id().as_deref(), Some("msg_j_progress_1"));
+    r.progress_webhook_sent(r.status, r.progress.clone(), 1_000);
+    assert_eq!(r.progress_webhook_at(1_500), None, "nothing changed");
+    // The worker reports: owed, but not before 5 s after the last one.
+    assert!(r.apply_progress(0, 1, Progress::new("rendering", 40, 100), 2_000));
+    assert_eq!(r.progress_webhook_at(2_000), Some(6_000));
+    assert!(!r.progress_webhook_due(5_999));
+    assert_eq!(r.next_wake(2_000, Duration::from_secs(30)), Some(6_000), "the alarm comes for it");
+    assert!(r.progress_webhook_due(6_000));
+    assert_eq!(r.progress_webhook_id().as_deref(), Some("msg_j_progress_2"));
+    r.progress_webhook_sent(r.status, r.progress.clone(), 6_000);
+    // A change that lands while a delivery of older progress was in flight is owed.
+    assert!(r.apply_progress(0, 1, Progress::new("rendering", 80, 100), 6_500));
+    assert_eq!(r.progress_webhook_at(7_000), Some(11_000));
+    // The job ends: no more progress deliveries; the final one is due at once.
+    assert!(r.apply_runpod(&completed_body("rp-0", &["video_1"]), 8_000, &POLICY));
+    assert_eq!(r.progress_webhook_at(8_000), None);
+    assert!(r.webhook_due(8_000));
+    assert_eq!(r.webhook.as_ref().unwrap().msg_id, "msg_j", "the final delivery keeps its id");
 }
 
 #[test]

@@ -32,7 +32,7 @@ pub async fn dispatch(req: Request, env: &Env, route_result: Result<Route, Route
     // Tenant routes refuse an anonymous caller before any work (each handler then finds
     // its tenant again).
     if r.needs_api_key() {
-        authenticate(&req, &util::config(env)?)?;
+        authenticate(&req, &*util::config(env)?)?;
     }
     match r {
         Route::Root => json(

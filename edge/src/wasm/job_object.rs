@@ -8,6 +8,8 @@
 //! backoff), clean-up when it ends, the tenant's index, and the next alarm. The alarm
 //! also polls RunPod when no webhook came and delivers the client webhook with backoff.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
@@ -34,8 +36,12 @@ pub struct CreateBody {
 }
 
 #[derive(Deserialize)]
-struct Row {
+struct RecordRow {
     record: String,
+}
+
+#[derive(Deserialize)]
+struct PlansRow {
     plans: String,
 }
 
@@ -52,6 +58,8 @@ pub struct ProgressBody {
 pub struct JobObject {
     state: State,
     env: Env,
+    /// The table exists (a cache of what storage holds: saves a storage call per event).
+    schema_ready: Cell<bool>,
 }
 
 fn bad(e: impl std::fmt::Display) -> worker::Error {
@@ -60,7 +68,7 @@ fn bad(e: impl std::fmt::Display) -> worker::Error {
 
 impl DurableObject for JobObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self { state, env, schema_ready: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -73,10 +81,10 @@ impl DurableObject for JobObject {
             }
             (Method::Get, "/record") => match self.load()? {
                 // Past retention (its alarm deletes it): gone already.
-                Some((r, _)) if !r.expired(util::now_ms()) => {
+                Some(r) if !r.expired(util::now_ms()) => {
                     // Jobs that ended before retention was kept have no alarm: arm it now.
                     if r.is_terminal() && self.state.storage().get_alarm().await?.is_none() {
-                        self.arm(&self.config()?).await?;
+                        self.arm(&*self.config()?).await?;
                     }
                     json(200, &r)
                 }
@@ -84,7 +92,7 @@ impl DurableObject for JobObject {
             },
             (Method::Post, "/runpod") => {
                 let body: Value = req.json().await?;
-                let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                let Some(mut r) = self.load()? else { return Response::error("no such job", 404) };
                 if let Some(why) = r.webhook_refusal(&body) {
                     util::log(&json!({"level": "warn", "msg": "webhook refused", "job": r.job_id, "why": why}));
                     return Response::error(why, 409);
@@ -96,18 +104,22 @@ impl DurableObject for JobObject {
                 json(200, &self.step(&cfg).await?)
             }
             // The worker's progress report (checked by the handler): load, apply, save.
-            // Nothing else: it comes every second and must stay cheap.
+            // Nothing else: it comes every second and must stay cheap. A client that asked
+            // for progress webhooks gets one from the alarm, which is moved up for it.
             (Method::Post, "/progress") => {
                 let body: ProgressBody = req.json().await?;
-                let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                let Some(mut r) = self.load()? else { return Response::error("no such job", 404) };
                 let applied = r.apply_progress(body.part, body.attempt, body.progress, util::now_ms());
                 if applied {
                     self.save(&r)?;
+                    if r.progress_webhook_at(util::now_ms()).is_some() {
+                        self.arm_for(&*self.config()?, &r).await?;
+                    }
                 }
                 json(200, &json!({ "applied": applied }))
             }
             (Method::Post, "/cancel") => {
-                let Some((mut r, _)) = self.load()? else { return Response::error("no such job", 404) };
+                let Some(mut r) = self.load()? else { return Response::error("no such job", 404) };
                 let cfg = self.config()?;
                 if r.fail(JobStatus::Cancelled, "cancelled", "the job was cancelled by the client", None, util::now_ms()) {
                     self.save(&r)?;
@@ -126,7 +138,7 @@ impl DurableObject for JobObject {
     async fn alarm(&self) -> Result<Response> {
         util::enter_alarm();
         self.schema()?;
-        let Some((r, _)) = self.load()? else { return Response::ok("gone") };
+        let Some(r) = self.load()? else { return Response::ok("gone") };
         if r.expired(util::now_ms()) {
             // Retention: the job ended RETENTION_MS ago (the tenant's index forgets it too).
             util::log(&json!({"level": "info", "msg": "job deleted after its retention period", "job": r.job_id}));
@@ -145,7 +157,7 @@ impl DurableObject for JobObject {
         // Poll RunPod for parts whose webhook has not come.
         for (i, id) in r.polled_parts() {
             let answer = runpod::status(&cfg, &id).await;
-            let Some((mut r, _)) = self.load()? else { return Response::ok("gone") };
+            let Some(mut r) = self.load()? else { return Response::ok("gone") };
             let now = util::now_ms();
             let changed = match answer {
                 Ok(body) => r.apply_runpod(&body, now, &cfg.retry),
@@ -167,38 +179,54 @@ impl DurableObject for JobObject {
         if r.webhook_due(util::now_ms()) {
             self.deliver_webhook(&cfg).await?;
             self.arm(&cfg).await?;
+        } else if r.progress_webhook_due(util::now_ms()) {
+            self.deliver_progress_webhook(&cfg, r).await?;
+            self.arm(&cfg).await?;
         }
         Response::ok("ok")
     }
 }
 
 impl JobObject {
-    fn config(&self) -> Result<EdgeConfig> {
+    fn config(&self) -> Result<Rc<EdgeConfig>> {
         util::config(&self.env).map_err(|e| bad(e.message))
     }
 
+    /// Creates the table once per instance (each statement is a storage call).
     fn schema(&self) -> Result<()> {
+        if self.schema_ready.get() {
+            return Ok(());
+        }
         self.state.storage().sql().exec(
             "CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), record TEXT NOT NULL, plans TEXT NOT NULL)",
             None,
         )?;
+        self.schema_ready.set(true);
         Ok(())
     }
 
-    fn load(&self) -> Result<Option<(JobRecord, String)>> {
-        let rows: Vec<Row> = self.state.storage().sql().exec("SELECT record, plans FROM job WHERE id = 1", None)?.to_array()?;
-        match rows.into_iter().next() {
-            None => Ok(None),
-            Some(row) => {
-                let mut r: JobRecord = serde_json::from_str(&row.record).map_err(bad)?;
-                // Records stored before parts kept their planned output keys take them
-                // from the stored plans (else their outputs would all be refused).
-                if r.parts.iter().all(|p| p.planned_outputs.is_empty()) {
-                    r.plan_outputs(&serde_json::from_str::<Vec<Plan>>(&row.plans).map_err(bad)?);
-                }
-                Ok(Some((r, row.plans)))
-            }
+    /// The record as saved. The parts' plans are read only when a part is submitted.
+    fn load(&self) -> Result<Option<JobRecord>> {
+        let rows: Vec<RecordRow> = self.state.storage().sql().exec("SELECT record FROM job WHERE id = 1", None)?.to_array()?;
+        let Some(row) = rows.into_iter().next() else { return Ok(None) };
+        let mut r: JobRecord = serde_json::from_str(&row.record).map_err(bad)?;
+        // Records stored before parts kept their planned output keys take them from the
+        // stored plans (else their outputs would all be refused).
+        if r.parts.iter().all(|p| p.planned_outputs.is_empty()) {
+            r.plan_outputs(&self.plans()?);
         }
+        Ok(Some(r))
+    }
+
+    fn plans(&self) -> Result<Vec<Plan>> {
+        let rows: Vec<PlansRow> = self.state.storage().sql().exec("SELECT plans FROM job WHERE id = 1", None)?.to_array()?;
+        let row = rows.into_iter().next().ok_or_else(|| bad("no such job"))?;
+        serde_json::from_str(&row.plans).map_err(bad)
+    }
+
+    /// The saved record once an await let other events run, else `r` as it is.
+    fn reload(&self, r: JobRecord) -> Result<JobRecord> {
+        Ok(self.load()?.unwrap_or(r))
     }
 
     fn save(&self, record: &JobRecord) -> Result<()> {
@@ -220,9 +248,16 @@ impl JobObject {
         self.tenant(r)?.fetch_with_request(Request::new_with_init(&format!("https://tenant{path}"), &init)?).await
     }
 
-    /// Sets the alarm from the record: the next poll, retry, deadline or webhook.
+    /// Sets the alarm from the saved record.
     async fn arm(&self, cfg: &EdgeConfig) -> Result<()> {
-        let Some((r, _)) = self.load()? else { return Ok(()) };
+        match self.load()? {
+            Some(r) => self.arm_for(cfg, &r).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Sets the alarm from `r`: the next poll, retry, deadline or webhook.
+    async fn arm_for(&self, cfg: &EdgeConfig, r: &JobRecord) -> Result<()> {
         let now = util::now_ms();
         // Jobs holding a lease renew it at least three times per lease lifetime.
         let poll = if r.lease_held { cfg.status_poll.min(cfg.lease_ttl / 3) } else { cfg.status_poll };
@@ -233,7 +268,7 @@ impl JobObject {
     }
 
     async fn create(&self, body: CreateBody) -> Result<Response> {
-        if let Some((existing, _)) = self.load()? {
+        if let Some(existing) = self.load()? {
             return json(200, &existing);
         }
         let mut record = body.record;
@@ -249,23 +284,24 @@ impl JobObject {
         json(200, &record)
     }
 
-    /// Drives the job as far as it can go now; returns the saved record.
+    /// Drives the job as far as it can go now; returns the saved record. The record is
+    /// read again after each await (a webhook, a cancel or a progress report may have
+    /// run meanwhile) and saved before the next one.
     async fn step(&self, cfg: &EdgeConfig) -> Result<JobRecord> {
-        let Some((mut r, plans)) = self.load()? else { return Err(bad("no such job")) };
+        let Some(mut r) = self.load()? else { return Err(bad("no such job")) };
         if r.deadline_passed(util::now_ms()) {
             self.save(&r)?;
         }
         let tenant = cfg.tenants.iter().find(|t| t.name == r.tenant);
         let max = tenant.map_or(crate::tenant::DEFAULT_MAX_CONCURRENT, |t| cfg.tenant_slots(t));
-        if !r.is_terminal() {
-            let lease = LeaseBody { job_id: r.job_id.clone(), slots: r.parts.len() as u32, max, ttl_ms: cfg.lease_ttl.as_millis() as i64 };
-            match self.tenant_call(&r, "/lease", &lease).await {
+        let ttl_ms = cfg.lease_ttl.as_millis() as i64;
+        if r.lease_request_due(util::now_ms(), ttl_ms) {
+            let lease = LeaseBody { job_id: r.job_id.clone(), slots: r.parts.len() as u32, max, ttl_ms, status: None };
+            let answer = self.tenant_call(&r, "/lease", &lease).await;
+            r = self.reload(r)?;
+            match answer {
                 Ok(mut resp) => match resp.json::<Acquire>().await {
                     Ok(answer) => {
-                        // Other events ran during the call: apply the answer to the saved record.
-                        if let Some((fresh, _)) = self.load()? {
-                            r = fresh;
-                        }
                         if r.lease_answered(answer) {
                             self.save(&r)?;
                         }
@@ -277,24 +313,28 @@ impl JobObject {
         }
         if r.lease_held && r.task.runs_on_edge() {
             // AI prompts and images: this object calls the provider itself (provider_job.rs).
-            super::provider_job::drive(&self.state, cfg, r).await?;
+            r = super::provider_job::drive(&self.state, cfg, r).await?;
         } else if r.lease_held {
-            let plans: Vec<Plan> = serde_json::from_str(&plans).map_err(bad)?;
-            for i in r.due_parts(util::now_ms()) {
-                self.submit_part(cfg, i, &plans[i]).await?;
+            let due = r.due_parts(util::now_ms());
+            if !due.is_empty() {
+                let plans = self.plans()?;
+                for i in due {
+                    self.submit_part(cfg, i, &plans[i]).await?;
+                }
+                r = self.reload(r)?;
             }
         }
-        self.finalize(cfg, max).await?;
-        self.index().await?;
-        self.arm(cfg).await?;
-        self.load()?.map(|(r, _)| r).ok_or_else(|| bad("no such job"))
+        let r = self.finalize(cfg, max, r).await?;
+        let r = self.index(r).await?;
+        self.arm_for(cfg, &r).await?;
+        Ok(r)
     }
 
     /// Submits part `i` if it is still due. The claim is saved before `/run` and
     /// checked again after it: events that ran during the await (a webhook, a cancel,
     /// another step) may have ended the job or submitted the part themselves.
     async fn submit_part(&self, cfg: &EdgeConfig, i: usize, plan: &Plan) -> Result<()> {
-        let Some((mut r, _)) = self.load()? else { return Err(bad("no such job")) };
+        let Some(mut r) = self.load()? else { return Err(bad("no such job")) };
         let Some(claim) = r.claim_submit(i, util::now_ms()) else { return Ok(()) };
         self.save(&r)?;
         let attempt = r.parts[i].attempts + 1;
@@ -307,7 +347,7 @@ impl JobObject {
             }
             Err(e) => Err(RunpodError::Refused(format!("presigning failed: {e}"))),
         };
-        let Some((mut r, _)) = self.load()? else { return Err(bad("no such job")) };
+        let Some(mut r) = self.load()? else { return Err(bad("no such job")) };
         match submitted {
             Ok(runpod_id) => {
                 if !r.submitted(i, claim, runpod_id.clone()) {
@@ -330,11 +370,11 @@ impl JobObject {
         self.save(&r)
     }
 
-    /// A job that has ended cancels its parts still on RunPod and gives its slots back.
-    async fn finalize(&self, cfg: &EdgeConfig, max: u32) -> Result<()> {
-        let Some((mut r, _)) = self.load()? else { return Ok(()) };
+    /// A job that has ended cancels its parts still on RunPod and gives its slots back;
+    /// the same call to the tenant writes its final status into the index.
+    async fn finalize(&self, cfg: &EdgeConfig, max: u32, r: JobRecord) -> Result<JobRecord> {
         if !r.is_terminal() || r.finalized {
-            return Ok(());
+            return Ok(r);
         }
         if r.status != JobStatus::Completed {
             for id in r.active_runpod_ids() {
@@ -343,36 +383,43 @@ impl JobObject {
                 }
             }
         }
-        let release = LeaseBody { job_id: r.job_id.clone(), slots: 0, max, ttl_ms: 0 };
-        match self.tenant_call(&r, "/release", &release).await {
+        // A terminal status does not change: the one sent is the one the index keeps.
+        let status = r.status;
+        let release = LeaseBody { job_id: r.job_id.clone(), slots: 0, max, ttl_ms: 0, status: Some(status) };
+        let released = self.tenant_call(&r, "/release", &release).await;
+        let mut r = self.reload(r)?;
+        match released {
             Ok(_) => {
                 r.lease_held = false;
                 r.finalized = true;
+                r.indexed_status = Some(status);
                 util::log(&json!({"level": "info", "msg": "job ended", "job": r.job_id, "status": r.status, "attempts": r.attempts()}));
             }
             // The lease expires by itself; try again at the next alarm.
             Err(e) => util::log(&json!({"level": "warn", "msg": "lease release failed", "job": r.job_id, "error": e.to_string()})),
         }
-        self.save(&r)
+        self.save(&r)?;
+        Ok(r)
     }
 
     /// Tells the tenant's index about a status change.
-    async fn index(&self) -> Result<()> {
-        let Some((mut r, _)) = self.load()? else { return Ok(()) };
+    async fn index(&self, r: JobRecord) -> Result<JobRecord> {
         if r.indexed_status == Some(r.status) {
-            return Ok(());
+            return Ok(r);
         }
         let status = r.status;
-        if self.tenant_call(&r, "/index", &IndexBody { job_id: r.job_id.clone(), status }).await.is_ok() {
+        let told = self.tenant_call(&r, "/index", &IndexBody { job_id: r.job_id.clone(), status }).await.is_ok();
+        let mut r = self.reload(r)?;
+        if told {
             r.indexed_status = Some(status);
             self.save(&r)?;
         }
-        Ok(())
+        Ok(r)
     }
 
     /// One delivery attempt of the client webhook, signed per Standard Webhooks.
     async fn deliver_webhook(&self, cfg: &EdgeConfig) -> Result<()> {
-        let Some((r, _)) = self.load()? else { return Ok(()) };
+        let Some(r) = self.load()? else { return Ok(()) };
         let Some(w) = r.webhook.clone() else { return Ok(()) };
         let Some(tenant) = cfg.tenants.iter().find(|t| t.name == r.tenant) else { return Ok(()) };
         let mut view = r.view(&util::url_of(cfg), util::now_ms());
@@ -383,12 +430,34 @@ impl JobObject {
             Ok(h) => post_webhook(&w.url, &h, &body, cfg.webhook_timeout).await,
             Err(e) => (None, Some(format!("signing: {e}"))),
         };
-        let Some((mut r, _)) = self.load()? else { return Ok(()) };
+        let Some(mut r) = self.load()? else { return Ok(()) };
         let now = util::now_ms();
         util::log(&json!({"level": if outcome.0.is_some_and(|s| (200..300).contains(&s)) { "info" } else { "warn" },
             "msg": "webhook attempt", "job": r.job_id, "status": outcome.0, "error": outcome.1}));
         r.webhook_attempted(now, outcome.0, outcome.1, (now - started).max(0) as u64, &cfg.webhooks);
         self.save(&r)
+    }
+}
+
+impl JobObject {
+    /// One `progress` delivery: the job object as it is now, signed like the final
+    /// one but with its own `webhook-id`; one attempt, whatever its outcome.
+    async fn deliver_progress_webhook(&self, cfg: &EdgeConfig, r: JobRecord) -> Result<()> {
+        let (Some(w), Some(id)) = (r.webhook.clone(), r.progress_webhook_id()) else { return Ok(()) };
+        let Some(tenant) = cfg.tenants.iter().find(|t| t.name == r.tenant) else { return Ok(()) };
+        let mut view = r.view(&util::url_of(cfg), util::now_ms());
+        view.webhook = None;
+        let body = serde_json::to_string(&view).map_err(bad)?;
+        let started = util::now_ms();
+        let outcome = match crate::webhook::sign(&tenant.webhook_secret, &id, started / 1000, &body) {
+            Ok(h) => post_webhook(&w.url, &h, &body, cfg.webhook_timeout).await,
+            Err(e) => (None, Some(format!("signing: {e}"))),
+        };
+        util::log(&json!({"level": if outcome.0.is_some_and(|s| (200..300).contains(&s)) { "info" } else { "warn" },
+            "msg": "progress webhook", "job": r.job_id, "status": outcome.0, "error": outcome.1}));
+        let mut fresh = self.reload(r.clone())?;
+        fresh.progress_webhook_sent(r.status, r.progress, util::now_ms());
+        self.save(&fresh)
     }
 }
 

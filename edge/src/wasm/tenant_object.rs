@@ -6,6 +6,7 @@
 //! transaction): rate limit, `Idempotency-Key`, index row, lease.
 //! Its alarm expires leases (waking the next waiting jobs) and prunes old records.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use job_spec::JobStatus;
@@ -38,6 +39,10 @@ pub struct LeaseBody {
     pub slots: u32,
     pub max: u32,
     pub ttl_ms: i64,
+    /// On `/release`: the job's final status, for its index row (one round trip for
+    /// both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<JobStatus>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,6 +83,10 @@ struct CountRow {
 pub struct TenantObject {
     state: State,
     env: Env,
+    /// Caches of what storage holds, so a hot tenant skips storage calls: the tables
+    /// exist; the alarm is set for this instant.
+    schema_ready: Cell<bool>,
+    armed_at: Cell<Option<i64>>,
 }
 
 fn bad(e: impl std::fmt::Display) -> worker::Error {
@@ -86,7 +95,7 @@ fn bad(e: impl std::fmt::Display) -> worker::Error {
 
 impl DurableObject for TenantObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self { state, env, schema_ready: Cell::new(false), armed_at: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -119,16 +128,16 @@ impl DurableObject for TenantObject {
                 book.release(&b.job_id);
                 book.expire(now);
                 self.put("book", &book)?;
+                if let Some(status) = b.status {
+                    self.index(&b.job_id, status, now)?;
+                }
                 self.arm(&book, now).await?;
                 self.wake(&book.promotable(b.max)).await;
                 json(200, &json!({"ok": true}))
             }
             (Method::Post, "/index") => {
                 let b: IndexBody = req.json().await?;
-                self.sql(
-                    "UPDATE jobs SET status = ?, updated_ms = ? WHERE job_id = ?",
-                    vec![status_text(b.status).into(), (now as f64).into(), b.job_id.into()],
-                )?;
+                self.index(&b.job_id, b.status, now)?;
                 json(200, &json!({"ok": true}))
             }
             (Method::Get, "/list") => {
@@ -166,7 +175,11 @@ fn status_text(s: JobStatus) -> String {
 }
 
 impl TenantObject {
+    /// Creates the tables once per instance (each statement is a storage call).
     fn schema(&self) -> Result<()> {
+        if self.schema_ready.get() {
+            return Ok(());
+        }
         let sql = self.state.storage().sql();
         sql.exec("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)", None)?;
         sql.exec(
@@ -179,7 +192,15 @@ impl TenantObject {
             None,
         )?;
         sql.exec("CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_ms)", None)?;
+        self.schema_ready.set(true);
         Ok(())
+    }
+
+    fn index(&self, job_id: &str, status: JobStatus, now: i64) -> Result<()> {
+        self.sql(
+            "UPDATE jobs SET status = ?, updated_ms = ? WHERE job_id = ?",
+            vec![status_text(status).into(), (now as f64).into(), job_id.into()],
+        )
     }
 
     fn sql(&self, q: &str, args: Vec<SqlStorageValue>) -> Result<()> {
@@ -210,10 +231,17 @@ impl TenantObject {
         self.get::<u32>("max").ok().flatten().unwrap_or(crate::tenant::DEFAULT_MAX_CONCURRENT)
     }
 
-    /// Alarm at the earliest lease expiry, and at least hourly for pruning.
+    /// Alarm at the earliest lease expiry, and at least hourly for pruning. An alarm
+    /// already armed between now and then stays (an early alarm only re-arms): most
+    /// admissions add a lease that expires after the earliest one.
     async fn arm(&self, book: &LeaseBook, now: i64) -> Result<()> {
-        let at = book.next_expiry().map_or(now + HOUSEKEEPING_MS, |e| e.min(now + HOUSEKEEPING_MS));
-        self.state.storage().set_alarm(Duration::from_millis((at - now).max(0) as u64 + 10)).await
+        let at = book.next_expiry().map_or(now + HOUSEKEEPING_MS, |e| e.min(now + HOUSEKEEPING_MS)).max(now) + 10;
+        if self.armed_at.get().is_some_and(|a| now < a && a <= at) {
+            return Ok(());
+        }
+        self.state.storage().set_alarm(Duration::from_millis((at - now) as u64)).await?;
+        self.armed_at.set(Some(at));
+        Ok(())
     }
 
     /// Tells waiting jobs that their turn may have come (each asks for its lease).

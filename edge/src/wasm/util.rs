@@ -1,6 +1,7 @@
 //! Small helpers for the Workers runtime: config loading, JSON responses, clocks, ids,
 //! structured logs.
 
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
@@ -11,12 +12,24 @@ use crate::api_error::ApiError;
 use crate::body::CappedBody;
 use crate::config::EdgeConfig;
 
-/// Reads every setting from Worker secrets, falling back to vars.
-pub fn config(env: &Env) -> std::result::Result<EdgeConfig, ApiError> {
-    EdgeConfig::from_lookup(|k| env.secret(k).ok().map(|s| s.to_string()).or_else(|| env.var(k).ok().map(|v| v.to_string()))).map_err(|e| {
-        log(&serde_json::json!({"level": "error", "msg": "configuration", "error": e}));
-        ApiError::new(500, "misconfigured", "the service is misconfigured; see the Worker logs")
-    })
+thread_local! {
+    static CONFIG: std::cell::OnceCell<Rc<EdgeConfig>> = const { std::cell::OnceCell::new() };
+}
+
+/// Reads every setting from Worker secrets, falling back to vars, once per isolate:
+/// secrets and vars are fixed for an isolate's life (changing one deploys a new
+/// version), and parsing them on every request and alarm cost each a few hundred µs.
+/// A misconfiguration is not cached, so it is logged on every use.
+pub fn config(env: &Env) -> std::result::Result<Rc<EdgeConfig>, ApiError> {
+    if let Some(c) = CONFIG.with(|c| c.get().cloned()) {
+        return Ok(c);
+    }
+    let parsed = EdgeConfig::from_lookup(|k| env.secret(k).ok().map(|s| s.to_string()).or_else(|| env.var(k).ok().map(|v| v.to_string())))
+        .map_err(|e| {
+            log(&serde_json::json!({"level": "error", "msg": "configuration", "error": e}));
+            ApiError::new(500, "misconfigured", "the service is misconfigured; see the Worker logs")
+        })?;
+    Ok(CONFIG.with(|c| c.get_or_init(|| Rc::new(parsed)).clone()))
 }
 
 pub fn now_ms() -> i64 {

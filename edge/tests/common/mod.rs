@@ -114,6 +114,8 @@ pub fn tempfile_dir() -> std::path::PathBuf {
 pub struct Received {
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -158,7 +160,7 @@ pub async fn hook_receiver(statuses: Vec<u16>) -> HookReceiver {
             let _ = r.read_exact(&mut body).await;
             let n = {
                 let mut g = log.lock().unwrap();
-                g.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+                g.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned(), at: std::time::Instant::now() });
                 g.len()
             };
             let status = statuses.get(n - 1).or(statuses.last()).copied().unwrap_or(200);
