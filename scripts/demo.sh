@@ -33,9 +33,13 @@ say "uploaded 4 photos, the narration and music under ${TENANT_PREFIX}inputs/$RU
 
 # run_job PATH BODY → waits for the job, prints progress, leaves its object in $JOB.
 run_job() {
-  local path=$1 body=$2 t0 id st
+  JOB=$(curl -fsS -X POST "$EDGE_URL$1" -H "X-API-Key: $API_KEY" -H 'content-type: application/json' -d "$2")
+  wait_job "$1"
+}
+# wait_job PATH → waits for the job whose 202 is in $JOB.
+wait_job() {
+  local path=$1 t0 id st
   t0=$(now)
-  JOB=$(curl -fsS -X POST "$EDGE_URL$path" -H "X-API-Key: $API_KEY" -H 'content-type: application/json' -d "$body")
   id=$(jq -r .jobId <<<"$JOB")
   say "POST $path → 202, job $id"
   while :; do
@@ -54,10 +58,30 @@ fetch() { # url file → downloads and prints a one-line ffprobe summary
   say "  $2: $(ffprobe -v error -show_entries stream=codec_type,codec_name,width,height -show_entries format=duration -of compact=p=0:nk=1 "$2" | tr '\n' ' ')"
 }
 
+# 0. script → prompts → images (AI providers): one scene prompt each from an LLM, then one
+#    image each, stored in our bucket. They need the edge's OPENROUTER_API_KEY and
+#    RUNWARE_API_KEY; without them (the offline local stack) the step is skipped.
+IMAGES=$(jq -n --arg p "${TENANT_PREFIX}inputs/$RUN" '[1,2,3,4] | map({id: ., key: ($p + "/" + (if . < 3 then "\(.).jpg" else "\(.).png" end))})')
+SCENES='{"cenas": [{"index": 1, "texto": "A sunrise over a quiet city"}, {"index": 2, "texto": "Servers humming in a data centre"},
+  {"index": 3, "texto": "A film strip unrolling"}, {"index": 4, "texto": "A finished video playing on a phone"}],
+  "estilo": "cinematic photo", "roteiro": "How a GPU video API turns a script into a video."}'
+CODE=$(curl -sS -o "$MEDIA/prompts.json" -w '%{http_code}' -X POST "$EDGE_URL/image/prompts" -H "X-API-Key: $API_KEY" -H 'content-type: application/json' -d "$SCENES")
+if [ "$CODE" = 503 ]; then
+  say "skipping script → prompts → images: $(jq -r .message "$MEDIA/prompts.json") (the clips use local sample pictures)"
+elif [ "$CODE" = 202 ]; then
+  JOB=$(cat "$MEDIA/prompts.json"); wait_job /image/prompts
+  PROMPTS=$(jq -c '[.result.prompts[] | {index, prompt}]' <<<"$JOB")
+  run_job /image/generate "$(jq -n --argjson p "$PROMPTS" --arg path "demo/$RUN/images" '{prompts: $p, largura: 1344, altura: 768, path: $path}')"
+  IMAGES=$(jq -c '[.result.images[] | {id: .index, key: .s3_key}]' <<<"$JOB")
+  say "  $(jq length <<<"$IMAGES") images generated into demo/$RUN/images/"
+else
+  say "/image/prompts answered HTTP $CODE: $(cat "$MEDIA/prompts.json")"; exit 1
+fi
+
 # 1. img2vid: four Ken Burns clips that together last as long as the narration.
 PER=$(python3 -c "print(round($NARRATION/4, 3))")
-BODY=$(jq -n --arg p "${TENANT_PREFIX}inputs/$RUN" --arg d "$PER" --arg path "demo/$RUN" '{
-  images: [1,2,3,4] | map({id: ., image_url: ("r2://" + $p + "/" + (if . < 3 then "\(.).jpg" else "\(.).png" end)), duracao: ($d|tonumber)}),
+BODY=$(jq -n --argjson imgs "$IMAGES" --arg d "$PER" --arg path "demo/$RUN" '{
+  images: $imgs | map({id, image_url: ("r2://" + .key), duracao: ($d|tonumber)}),
   path: $path, frame_rate: 24, zoom_types: ["zoomin","zoomout","zoompanright"], idRoteiro: 1,
   metadata: {source: "make demo"}}')
 run_job /video/img2vid "$BODY"

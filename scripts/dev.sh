@@ -102,7 +102,14 @@ supervised s3 s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS
 # The seed's model names (large-v3, turbo, medium, …) run on the multilingual base here, so
 # its documented requests (Portuguese, "model": "large-v3") work unedited.
 WHISPER_MODEL_ALIASES="${WHISPER_MODEL_ALIASES:-large-v3=base,large-v3-turbo=base,turbo=base,large=base,medium=base,small=base,tiny=base}"
-supervised gpu-worker env ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
+# PROVIDER_STUB=1 (make test-e2e) also points the worker's YouTube at YOUTUBE_STUB_PORT on
+# loopback, where edge/tests/e2e_youtube.rs serves the player and timedtext endpoints.
+YOUTUBE_ENV=()
+if [ "${PROVIDER_STUB:-0}" = 1 ]; then
+  YOUTUBE_STUB_PORT=$(free_port)
+  YOUTUBE_ENV=(YOUTUBE_BASE_URL="http://127.0.0.1:$YOUTUBE_STUB_PORT")
+fi
+supervised gpu-worker env "${YOUTUBE_ENV[@]}" ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
   WHISPER_MODELS_DIR="${WHISPER_MODELS_DIR:-$API_GPU_CACHE/models}" WHISPER_DEFAULT_MODEL="${WHISPER_DEFAULT_MODEL:-tiny.en}" \
   WHISPER_MODEL_ALIASES="$WHISPER_MODEL_ALIASES" \
   "$CARGO_TARGET_DIR/debug/gpu-worker" serve --host 127.0.0.1 --port "$WORKER_PORT" --endpoint-id local \
@@ -203,6 +210,7 @@ EOT
 if [ "${PROVIDER_STUB:-0}" = 1 ]; then
   printf 'PROVIDER_STUB_PORT=%s\nOPENROUTER_STUB_KEY=%s\nRUNWARE_STUB_KEY=%s\n' \
     "$PROVIDER_STUB_PORT" "$OPENROUTER_STUB_KEY" "$RUNWARE_STUB_KEY" >>"$LOCAL_DIR/dev.env"
+  printf 'YOUTUBE_STUB_PORT=%s\n' "$YOUTUBE_STUB_PORT" >>"$LOCAL_DIR/dev.env"
 fi
 echo "[dev] stack ready; $LOCAL_DIR/dev.env:"
 sed 's/^/  /' "$LOCAL_DIR/dev.env"

@@ -97,15 +97,23 @@ fn body_error(e: reqwest::Error) -> TransferError {
 pub fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => format!(
-            "{}://{}{}",
+            "{}://{}{}{}",
             u.scheme(),
             u.host_str().unwrap_or_default(),
-            match u.port() {
-                Some(p) => format!(":{p}{}", u.path()),
-                None => u.path().to_owned(),
-            }
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            redacted_path(u.path())
         ),
         Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// The edge's callback URLs carry their token in the path
+/// (`/internal/{runpod|progress}/{job}/{token}`): it goes too.
+fn redacted_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        ["", "internal", kind, job, _token, ..] => format!("/internal/{kind}/{job}/[redacted]"),
+        _ => path.to_owned(),
     }
 }
 
@@ -526,6 +534,16 @@ mod tests {
         assert_eq!(redacted(&format!("https://u:p@r2.example.com/b/k.mp4{SIGNED}")), "https://r2.example.com/b/k.mp4");
         assert_eq!(redacted("http://127.0.0.1:9000/x?token=1#f"), "http://127.0.0.1:9000/x");
         assert_eq!(redacted("not a url"), "(not a URL)");
+        // The edge's completion and progress URLs: the token in the path goes.
+        let token = "ab".repeat(32);
+        assert_eq!(
+            redacted(&format!("https://edge.example/internal/runpod/j1/{token}")),
+            "https://edge.example/internal/runpod/j1/[redacted]"
+        );
+        assert_eq!(
+            redacted(&format!("http://127.0.0.1:8787/internal/progress/j1/{token}?part=0&attempt=1")),
+            "http://127.0.0.1:8787/internal/progress/j1/[redacted]"
+        );
         assert_eq!(storage_error_code("<Error><Code>NoSuchKey</Code></Error>"), Some("NoSuchKey"));
         assert_eq!(storage_error_code("<Code><x>?a=deadbeef</Code>"), None);
     }
