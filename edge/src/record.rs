@@ -42,6 +42,19 @@ pub fn submit_retry_delay_ms(failures: u32, retry_after_secs: Option<u64>) -> i6
     backoff.max(retry_after_secs.map_or(0, |s| (s as i64).saturating_mul(1000)))
 }
 
+/// Up to a quarter more than `delay_ms`, spread by the job, part and failure count: jobs
+/// queued while the backend was down do not all come back in the same millisecond when
+/// it answers again. Never less than `delay_ms` (a `Retry-After` is honoured whole).
+pub fn submit_retry_jitter_ms(job_id: &str, part: usize, failures: u32, delay_ms: i64) -> i64 {
+    // FNV-1a: a stable, well-spread hash (the same on wasm32 and natively).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in job_id.bytes().chain(part.to_le_bytes()).chain(failures.to_le_bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    let spread = (h >> 11) as f64 / (1u64 << 53) as f64;
+    (delay_ms as f64 / 4.0 * spread) as i64
+}
+
 /// Retries of failed parts: exponential backoff from `base` capped at `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -427,7 +440,8 @@ impl JobRecord {
         let failures = p.submit_failures;
         p.status = PartStatus::Waiting;
         p.submitting_since_ms = None;
-        p.not_before_ms = now_ms + submit_retry_delay_ms(failures, error.retry_after_secs());
+        let delay = submit_retry_delay_ms(failures, error.retry_after_secs());
+        p.not_before_ms = now_ms + delay + submit_retry_jitter_ms(&self.job_id, i, failures, delay);
         p.progress = Progress::new(&format!("waiting for the GPU backend (attempt {failures}): {error}"), 0, 0);
         p.last_error = Some(e);
         if p.not_before_ms >= self.deadline_ms {

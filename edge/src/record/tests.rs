@@ -249,6 +249,21 @@ fn submissions_back_off_from_one_second_to_a_minute_or_the_retry_after() {
 }
 
 #[test]
+fn submission_retries_are_spread_over_a_quarter_of_the_backoff_per_job() {
+    let base = submit_retry_delay_ms(5, None);
+    let waits: Vec<i64> = (0..200).map(|j| base + submit_retry_jitter_ms(&format!("job-{j}"), 0, 5, base)).collect();
+    assert!(waits.iter().all(|w| (base..=base + base / 4).contains(w)), "{waits:?}");
+    // Spread: 200 jobs land in many distinct instants, covering most of the quarter.
+    let distinct: std::collections::BTreeSet<i64> = waits.iter().copied().collect();
+    assert!(distinct.len() > 150, "{} distinct", distinct.len());
+    let (lo, hi) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+    assert!(hi - lo > base / 5, "spread {lo}..{hi} of {base}");
+    // The same job, part and failure count: the same wait (pure); another part: another.
+    assert_eq!(submit_retry_jitter_ms("a", 0, 3, 8_000), submit_retry_jitter_ms("a", 0, 3, 8_000));
+    assert_ne!(submit_retry_jitter_ms("a", 0, 3, 8_000), submit_retry_jitter_ms("a", 1, 3, 8_000));
+}
+
+#[test]
 fn a_backend_down_is_a_queue_not_a_failure() {
     let down = BackendError::Unavailable("connection refused".into());
     // Fewer attempts than the backend will fail: submissions that never ran are no attempts.
@@ -263,7 +278,9 @@ fn a_backend_down_is_a_queue_not_a_failure() {
         assert_eq!(r.progress.stage, format!("waiting for the GPU backend (attempt {n}): unavailable: connection refused"));
         let wait = submit_retry_delay_ms(n, None);
         assert!(r.due_parts(t + wait - 1).is_empty(), "backoff after failure {n}");
-        t += wait;
+        let next = r.parts[0].not_before_ms;
+        assert!((t + wait..=t + wait + wait / 4).contains(&next), "{next} after failure {n} at {t}: backoff plus at most a quarter");
+        t = next;
     }
     // The backend answers again: the part is submitted, and the count starts over.
     let c = r.claim_submit(0, t).unwrap();
@@ -311,18 +328,23 @@ fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
     assert_eq!((r.status, r.parts[0].status), (JobStatus::Queued, PartStatus::Waiting), "not failed");
     assert_eq!(r.parts[0].last_error.as_ref().unwrap().code, "gpu-backend-busy");
     // Not before its Retry-After (longer than the 1 s backoff); the lease is renewed meanwhile.
+    // (Plus its spread: at most a quarter more.)
     assert!(r.due_parts(30_999).is_empty());
+    let at = r.parts[0].not_before_ms;
+    assert!((31_000..=38_500).contains(&at), "{at}");
     assert_eq!(r.next_wake(1_000, Duration::from_secs(3)), Some(4_000));
-    assert_eq!(r.next_wake(29_000, Duration::from_secs(3)), Some(31_000));
-    assert_eq!(r.due_parts(31_000), vec![0]);
-    // Without a Retry-After, the backoff (2 s after the second failure).
-    let c = r.claim_submit(0, 31_000).unwrap();
-    r.submit_failed(0, c, &busy(None), 31_000, &POLICY);
-    assert!(r.due_parts(32_999).is_empty());
-    assert_eq!(r.due_parts(33_000), vec![0]);
+    assert_eq!(r.next_wake(at - 2_000, Duration::from_secs(3)), Some(at));
+    assert_eq!(r.due_parts(at), vec![0]);
+    // Without a Retry-After, the backoff (2 s after the second failure, up to 2.5 s).
+    let c = r.claim_submit(0, at).unwrap();
+    r.submit_failed(0, c, &busy(None), at, &POLICY);
+    assert!(r.due_parts(at + 1_999).is_empty());
+    let next = r.parts[0].not_before_ms;
+    assert!((at + 2_000..=at + 2_500).contains(&next), "{next}");
+    assert_eq!(r.due_parts(next), vec![0]);
     // A Retry-After past the deadline ends the job, as busy.
-    let c = r.claim_submit(0, 33_000).unwrap();
-    r.submit_failed(0, c, &busy(Some(3_600)), 33_000, &POLICY);
+    let c = r.claim_submit(0, next).unwrap();
+    r.submit_failed(0, c, &busy(Some(3_600)), next, &POLICY);
     let e = r.error.unwrap();
     assert_eq!((r.status, e.code.as_str()), (JobStatus::TimedOut, "gpu-backend-busy"));
     assert_eq!(e.details.unwrap()["retry_after_secs"], 3_600);
