@@ -194,8 +194,18 @@ fn operation_result(task: &Task, out: &WorkerOutput, url_of: &dyn Fn(&str) -> St
         }
         Task::Transcribe(_) => transcribe_result(out, url_of, true),
         // The worker's facts: `video_id`, `title`, `language`, `track`, `transcription`,
-        // `duration`, `word_timings`.
-        Task::TranscribeYoutube(_) => transcribe_result(out, url_of, false),
+        // `duration`, `word_timings`, `segments_count`.
+        Task::TranscribeYoutube(t) => {
+            let mut r = transcribe_result(out, url_of, false);
+            // The seed's synchronous answer (docs/API.md): `ok`, `source` (here the video's
+            // watch URL) and `execution_time_ms` (the worker's total).
+            r["ok"] = json!(true);
+            r["source"] = json!(format!("https://www.youtube.com/watch?v={}", t.video_id));
+            if let Some(ms) = out.timings_ms.get("total") {
+                r["execution_time_ms"] = json!(ms);
+            }
+            r
+        }
         Task::SegmentAudio(t) => segment_result(t, out, url_of),
         // The runner's facts: `prompts`, `stats`, `usage`, `failed`.
         Task::ImagePrompts(_) => {
@@ -549,13 +559,20 @@ mod tests {
         for (k, v) in [("video_id", json!("dQw4w9WgXcQ")), ("track", json!("asr")), ("word_timings", json!(true)), ("files", json!("x"))] {
             extras.insert(k.into(), v);
         }
+        extras.insert("source".into(), json!("https://evil.test/"));
         let out = WorkerOutput {
             outputs: TranscribeTask::OUTPUTS.iter().map(|(n, f)| meta(n, &format!("t/y/{f}"))).collect(),
+            timings_ms: [("player", 40), ("total", 95)].map(|(k, v)| (k.to_owned(), v)).into(),
             extras,
-            ..Default::default()
         };
         let r = build_result(&task, &out, &|k| format!("https://dl.test/{k}"));
         assert_eq!(r["files"]["words"]["json"], "https://dl.test/t/y/words.json", "the worker cannot replace planned fields");
+        // The seed's names of its synchronous answer.
+        assert_eq!(
+            (r["ok"].as_bool(), r["source"].as_str(), r["execution_time_ms"].as_u64()),
+            (Some(true), Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ"), Some(95)),
+            "{r}"
+        );
         assert_eq!(
             (r["video_id"].as_str(), r["track"].as_str(), r["word_timings"].as_bool()),
             (Some("dQw4w9WgXcQ"), Some("asr"), Some(true))

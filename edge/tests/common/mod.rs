@@ -1,7 +1,13 @@
 //! Shared helpers of the end-to-end tests: the stack's settings from `dev.env`,
-//! uploads through presigned PUTs, job submission and polling, ffmpeg/ffprobe.
+//! uploads through presigned PUTs, job submission and polling, ffmpeg/ffprobe; the
+//! loopback stand-ins of YouTube ([`youtube_stub`]) and of OpenRouter and Runware
+//! ([`provider_stub`]). Every test binary compiles all of it and uses some (hence
+//! `dead_code` allowed here, for the submodules too).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod provider_stub;
+pub mod youtube_stub;
 
 use std::path::Path;
 use std::process::Command;
