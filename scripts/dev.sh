@@ -149,10 +149,10 @@ FANOUT_CLIPS=2
 CORS_ORIGINS=http://localhost:3000
 EOT
 
-# --- AI providers (issue 14; edge/tests/e2e_images.rs) ---------------------------------
+# --- AI providers (issue 14; edge/tests/common/provider_stub.rs) -----------------------
 # PROVIDER_STUB=1 (make test-e2e): the edge's OpenRouter and Runware base URLs point at
-# PROVIDER_STUB_PORT on loopback, where e2e_images serves both in the providers' documented
-# shapes while it runs. Without it no provider key is set, and /image/prompts and
+# PROVIDER_STUB_PORT on loopback, where the e2e binaries that need them (e2e_images,
+# e2e_seeds) serve both in the providers' documented shapes while they run. Without it no provider key is set, and /image/prompts and
 # /image/generate answer 503 provider-not-configured (the demo runs offline).
 if [ "${PROVIDER_STUB:-0}" = 1 ]; then
   PROVIDER_STUB_PORT=$(free_port); OPENROUTER_STUB_KEY=sk-or-stub-$(rand 8); RUNWARE_STUB_KEY=rw-stub-$(rand 8)

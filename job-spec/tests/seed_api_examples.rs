@@ -1,7 +1,7 @@
 //! The seed's API reference examples (`edge/tests/seed_api_examples.json`, FresHHerB/api-gpu
-//! `docs/API.md`) parse and validate here, every one of them, those the end-to-end test
-//! still leaves for `later` too: a route the seed documents must accept its documented
-//! body before any runner can complete it.
+//! `docs/API.md`) parse and validate here, every one of them (the end-to-end test then
+//! runs each to completion on the local stack): a route the seed documents must accept its
+//! documented body before any runner can complete it.
 
 use job_spec::{Operation, RefContext, validate};
 use serde_json::Value;
