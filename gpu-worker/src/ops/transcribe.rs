@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use job_spec::transcript::{self, Transcript};
-use job_spec::worker::TranscribeTask;
+use job_spec::worker::{OutputMeta, TranscribeTask};
 use job_spec::{Progress, WorkerJob, WorkerOutput};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
@@ -158,10 +158,26 @@ impl Executor {
             load_model_ms = stats.load_model_ms, transcribe_ms = stats.transcribe_ms, segments = text.segments.len(), "transcribed"
         );
 
+        let outputs = self.store_transcript(job, &text, dir, progress, cancel, timings).await?;
+        Ok(WorkerOutput { outputs, extras: extras(&text, &stats), ..Default::default() })
+    }
+
+    /// Writes the four transcript [`files`] into `dir` and uploads them through the
+    /// job's PUT URLs (stages `write` and `upload`): `/audio/transcribe`'s and
+    /// `/video/transcribe_youtube`'s outputs.
+    pub(crate) async fn store_transcript(
+        &self,
+        job: &WorkerJob,
+        text: &Transcript,
+        dir: &Path,
+        progress: &ProgressFn,
+        cancel: &CancellationToken,
+        timings: &mut BTreeMap<String, u64>,
+    ) -> Result<Vec<OutputMeta>, JobError> {
         let clock = Instant::now();
         progress(Progress::new("write", 0, 1));
         let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(4);
-        for (name, file, content) in files(&text) {
+        for (name, file, content) in files(text) {
             let path = dir.join(file);
             std::fs::write(&path, content).map_err(|e| JobError::Internal(format!("writing {file}: {e}")))?;
             written.push((name.to_owned(), path));
@@ -175,7 +191,7 @@ impl Executor {
         let outputs = self.upload_outputs(job, written, None, cancel).await?;
         progress(Progress::new("upload", count, count));
         timings.insert("upload".into(), elapsed_ms(clock));
-        Ok(WorkerOutput { outputs, extras: extras(&text, &stats), ..Default::default() })
+        Ok(outputs)
     }
 }
 

@@ -18,7 +18,7 @@
 //! Stages (timed, reported as progress): `player`, `captions`, `write`, `upload`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use job_spec::worker::TranscribeYoutubeTask;
@@ -282,23 +282,7 @@ impl Executor {
             segments = captions.transcript.segments.len(), "captions read"
         );
 
-        let clock = Instant::now();
-        progress(Progress::new("write", 0, 1));
-        let mut written: Vec<(String, PathBuf)> = Vec::with_capacity(4);
-        for (name, file, content) in crate::ops::transcribe::files(&captions.transcript) {
-            let path = dir.join(file);
-            std::fs::write(&path, content).map_err(|e| JobError::Internal(format!("writing {file}: {e}")))?;
-            written.push((name.to_owned(), path));
-        }
-        progress(Progress::new("write", 1, 1));
-        timings.insert("write".into(), elapsed_ms(clock));
-
-        let clock = Instant::now();
-        let count = written.len() as u64;
-        progress(Progress::new("upload", 0, count));
-        let outputs = self.upload_outputs(job, written, None, cancel).await?;
-        progress(Progress::new("upload", count, count));
-        timings.insert("upload".into(), elapsed_ms(clock));
+        let outputs = self.store_transcript(job, &captions.transcript, dir, progress, cancel, timings).await?;
         Ok(WorkerOutput { outputs, extras: extras(&answer, &track, &captions, client), ..Default::default() })
     }
 }
