@@ -376,12 +376,8 @@ async fn progress_webhooks_come_while_the_job_runs_at_most_every_five_seconds_th
     let secret = std::env::var("WEBHOOK_SECRET").unwrap();
     let hook = common::hook_receiver(vec![200]).await;
     let plain = common::hook_receiver(vec![200]).await;
-    let dir = tempfile_dir();
     let run = unique("progress-hooks");
-    let img = dir.join("i.jpg");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
-    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
-    s.upload(&key, &img).await;
+    let key = s.test_image(&run, "1280x720").await;
     let body = |url: &str, events: Option<Value>| {
         // Long enough a render (several seconds) for more than one progress delivery.
         let mut b =
@@ -479,12 +475,8 @@ async fn a_big_batch_fans_out_and_merges_in_order() {
 #[ignore = "needs the local stack: make test"]
 async fn cancel_a_running_job() {
     let s = stack();
-    let dir = tempfile_dir();
     let run = unique("cancel");
-    let img = dir.join("i.jpg");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
-    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
-    s.upload(&key, &img).await;
+    let key = s.test_image(&run, "1280x720").await;
     let (status, job) =
         s.post("/video/img2vid", Some(&s.key), &json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 120}]})).await;
     assert_eq!(status, 202, "{job}");
@@ -543,24 +535,13 @@ async fn openapi_cors_and_security_headers() {
     assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
 }
 
-/// A setting of the edge under test, from the stack's `edge.env`.
-fn edge_env(name: &str) -> String {
-    let dir = std::env::var("LOCAL_DIR").expect("LOCAL_DIR: run through scripts/with-stack.sh");
-    let text = std::fs::read_to_string(format!("{dir}/edge.env")).unwrap();
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} not in edge.env")).to_owned()
-}
-
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn worker_progress_shows_on_the_job_within_a_second() {
     use std::time::{Duration, Instant};
     let s = stack();
-    let dir = tempfile_dir();
     let run = unique("progress");
-    let img = dir.join("i.jpg");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
-    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
-    s.upload(&key, &img).await;
+    let key = s.test_image(&run, "1280x720").await;
     let body = json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 8}], "width": 1280, "height": 720});
     let (status, job) = s.post("/video/img2vid", Some(&s.key), &body).await;
     assert_eq!(status, 202, "{job}");
@@ -598,7 +579,7 @@ async fn worker_progress_shows_on_the_job_within_a_second() {
 
     // The progress URL's token is its own: the completion webhook's token, another job's,
     // a guess are refused; the right one for an ended job changes nothing.
-    let secret = edge_env("WEBHOOK_TOKEN_SECRET");
+    let secret = common::edge_env("WEBHOOK_TOKEN_SECRET");
     let report = json!({"stage": "render", "completed": 1, "total": 2, "percentage": 50.0});
     let post = |token: String, query: &str, body: Value| {
         s.http.post(format!("{}/internal/progress/{id}/{token}{query}", s.edge)).json(&body).send()

@@ -12,19 +12,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Service, Stack, ffmpeg, local_dir, stack, tempfile_dir, unique};
+use common::{Service, Stack, local_dir, stack, tempfile_dir, unique};
 use serde_json::{Value, json};
 
 #[tokio::test]
 #[ignore = "needs the local stack: make test"]
 async fn a_worker_killed_mid_job_is_retried_and_the_job_completes() {
     let s = stack();
-    let dir = tempfile_dir();
     let run = unique("kill");
-    let img = dir.join("i.jpg");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
-    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
-    s.upload(&key, &img).await;
+    let key = s.test_image(&run, "1280x720").await;
     let (status, job) = s
         .post(
             "/video/img2vid",
@@ -58,15 +54,6 @@ async fn a_worker_killed_mid_job_is_retried_and_the_job_completes() {
     assert_eq!(s.http.get(v["video_url"].as_str().unwrap()).send().await.unwrap().status(), 200);
 }
 
-/// A value of the running stack's edge configuration (`$LOCAL_DIR/edge.env`, written by
-/// scripts/dev.sh; scripts/with-stack.sh exports LOCAL_DIR).
-fn edge_setting(name: &str) -> String {
-    let dir = std::env::var("LOCAL_DIR").expect("LOCAL_DIR: run through scripts/with-stack.sh");
-    let text = std::fs::read_to_string(format!("{dir}/edge.env")).unwrap();
-    let line = text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} not in edge.env"));
-    line.to_owned()
-}
-
 /// The RunPod id the edge gave part 0 of `job`, from its "part submitted" log line.
 async fn runpod_id_of(job: &str) -> String {
     runpod_id_of_attempt(job, 1).await
@@ -97,12 +84,8 @@ async fn hardening_forged_completion_webhooks_are_refused_and_change_nothing() {
     use job_spec::worker::{OutputMeta, WorkerOutput};
 
     let s = stack();
-    let dir = tempfile_dir();
     let run = unique("forge");
-    let img = dir.join("i.jpg");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
-    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
-    s.upload(&key, &img).await;
+    let key = s.test_image(&run, "1280x720").await;
     // Long enough (192 frames of 720p) to still be rendering while the forgeries come
     // (they take a second), short enough for a loaded CI machine.
     let body = json!({"images": [{"image_url": format!("r2://{key}"), "duracao": 8}], "width": 1280, "height": 720});
@@ -110,7 +93,7 @@ async fn hardening_forged_completion_webhooks_are_refused_and_change_nothing() {
     assert_eq!(status, 202, "{job}");
     let id = job["jobId"].as_str().unwrap().to_owned();
     let runpod_id = runpod_id_of(&id).await;
-    let secret = edge_setting("WEBHOOK_TOKEN_SECRET");
+    let secret = common::edge_env("WEBHOOK_TOKEN_SECRET");
 
     let completed = |name: &str, key: String| {
         let out = WorkerOutput {
@@ -228,11 +211,8 @@ async fn hardening_a_chunked_body_is_refused_at_the_cap_not_buffered_whole() {
 }
 
 /// A 1280×720 test picture uploaded under the first tenant; its `r2://` reference.
-async fn picture(s: &Stack, dir: &std::path::Path, run: &str) -> String {
-    let img = dir.join("i.jpg");
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc2=s=1280x720", "-frames:v", "1", img.to_str().unwrap()]);
-    let key = format!("{}inputs/{run}/i.jpg", s.prefix);
-    s.upload(&key, &img).await;
+async fn picture(s: &Stack, run: &str) -> String {
+    let key = s.test_image(run, "1280x720").await;
     format!("r2://{key}")
 }
 
@@ -294,7 +274,7 @@ async fn fault_the_edge_killed_mid_job_and_restarted_resumes_the_job_from_its_du
     let wall = Instant::now();
     let s = stack();
     let dir = tempfile_dir();
-    let image = picture(&s, &dir, &unique("edge-kill")).await;
+    let image = picture(&s, &unique("edge-kill")).await;
     let started = Instant::now();
     let id = submit_clip(&s, &image, 4, (640, 360)).await;
     wait_job(&s, &id, "PROCESSING", |j| j["status"] == "PROCESSING").await;
@@ -348,7 +328,7 @@ async fn fault_s3_stopped_for_10_s_while_the_worker_uploads_the_upload_is_retrie
     let wall = Instant::now();
     let s = stack();
     let dir = tempfile_dir();
-    let image = picture(&s, &dir, &unique("s3-stop")).await;
+    let image = picture(&s, &unique("s3-stop")).await;
     let id = submit_clip(&s, &image, 4, (1280, 720)).await;
     // The worker has its input and has rendered most frames: stop the S3 server now, so
     // the upload (milliseconds on loopback) meets it down. Progress comes about once a
@@ -403,7 +383,7 @@ async fn fault_runpod_refusing_for_20_s_leaves_jobs_queued_with_the_reason_then_
     let wall = Instant::now();
     let s = stack();
     let dir = tempfile_dir();
-    let image = picture(&s, &dir, &unique("rp-down")).await;
+    let image = picture(&s, &unique("rp-down")).await;
     // RunPod's /run refuses connections: gpu-worker serve killed and not restarted.
     let worker = Service("gpu-worker");
     worker.hold();
@@ -453,7 +433,7 @@ async fn fault_a_duplicate_and_a_late_completion_webhook_of_an_earlier_attempt_a
     let wall = Instant::now();
     let s = stack();
     let dir = tempfile_dir();
-    let image = picture(&s, &dir, &unique("dup-hook")).await;
+    let image = picture(&s, &unique("dup-hook")).await;
     let id = submit_clip(&s, &image, 4, (640, 360)).await;
     let first = runpod_id_of_attempt(&id, 1).await;
     wait_job(&s, &id, "PROCESSING", |j| j["status"] == "PROCESSING").await;
@@ -462,7 +442,7 @@ async fn fault_a_duplicate_and_a_late_completion_webhook_of_an_earlier_attempt_a
     let second = runpod_id_of_attempt(&id, 2).await;
     assert_ne!(first, second);
 
-    let token = edge::token::job_token(&edge_setting("WEBHOOK_TOKEN_SECRET"), &id);
+    let token = edge::token::job_token(&common::edge_env("WEBHOOK_TOKEN_SECRET"), &id);
     let hook = |body: Value| {
         let url = format!("{}/internal/runpod/{id}/{token}", s.edge);
         let http = s.http.clone();

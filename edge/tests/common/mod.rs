@@ -177,6 +177,24 @@ pub async fn hook_receiver(statuses: Vec<u16>) -> HookReceiver {
     HookReceiver { url, got }
 }
 
+impl Stack {
+    /// A `testsrc2` JPEG of `size` (`WxH`) uploaded under the tenant's `inputs/{run}/`;
+    /// returns its key.
+    pub async fn test_image(&self, run: &str, size: &str) -> String {
+        let img = tempfile_dir().join("i.jpg");
+        ffmpeg(&["-f", "lavfi", "-i", &format!("testsrc2=s={size}"), "-frames:v", "1", img.to_str().unwrap()]);
+        let key = format!("{}inputs/{run}/i.jpg", self.prefix);
+        self.upload(&key, &img).await;
+        key
+    }
+}
+
+/// A setting of the stack's edge, as `scripts/dev.sh` wrote it into `edge.env`.
+pub fn edge_env(name: &str) -> String {
+    let text = std::fs::read_to_string(local_dir().join("edge.env")).unwrap();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap_or_else(|| panic!("{name} not in edge.env")).to_owned()
+}
+
 /// The running stack's state folder (scripts/with-stack.sh exports `LOCAL_DIR`).
 pub fn local_dir() -> std::path::PathBuf {
     std::env::var("LOCAL_DIR").expect("LOCAL_DIR: run through scripts/with-stack.sh").into()
