@@ -115,6 +115,34 @@ pub fn tempfile_dir() -> std::path::PathBuf {
     d
 }
 
+/// An HTTP/1.1 request's head as the loopback servers here read it: method, target and
+/// headers (names lowercased); `None` when the peer sent nothing.
+pub async fn read_head(r: &mut tokio::io::BufReader<tokio::net::TcpStream>) -> Option<(String, String, Vec<(String, String)>)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut line = String::new();
+    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+    let mut headers = vec![];
+    loop {
+        line.clear();
+        if r.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.trim_end().split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    Some((method, target, headers))
+}
+
+/// The `content-length` among `headers` (lowercased names), 0 when absent.
+pub fn content_length(headers: &[(String, String)]) -> usize {
+    headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0)
+}
+
 /// A request a [`HookReceiver`] got.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -138,7 +166,7 @@ pub struct HookReceiver {
 }
 
 pub async fn hook_receiver(statuses: Vec<u16>) -> HookReceiver {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Received>::new()));
@@ -147,21 +175,8 @@ pub async fn hook_receiver(statuses: Vec<u16>) -> HookReceiver {
         loop {
             let Ok((sock, _)) = listener.accept().await else { return };
             let mut r = BufReader::new(sock);
-            let mut line = String::new();
-            let mut headers = vec![];
-            if r.read_line(&mut line).await.is_err() {
-                continue;
-            }
-            loop {
-                line.clear();
-                if r.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
-                }
-            }
-            let len = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+            let Some((_, _, headers)) = read_head(&mut r).await else { continue };
+            let len = content_length(&headers);
             let mut body = vec![0; len];
             let _ = r.read_exact(&mut body).await;
             let n = {

@@ -100,22 +100,8 @@ fn answer(status: u16, body: &Value) -> Answer {
 
 async fn serve(s: &Stub, sock: tokio::net::TcpStream) {
     let mut r = BufReader::new(sock);
+    let Some((method, path, headers)) = super::read_head(&mut r).await else { return };
     let mut line = String::new();
-    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-    let mut headers = vec![];
-    loop {
-        line.clear();
-        if r.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.trim_end().split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
     let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let mut body = vec![];
     if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {

@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Manual English captions (and an auto-generated English track beside them).
 pub const MANUAL: &str = "manualTrk01";
@@ -50,24 +50,8 @@ pub fn start() {
 
 async fn serve(sock: tokio::net::TcpStream) {
     let mut r = BufReader::new(sock);
-    let mut line = String::new();
-    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-    let mut len = 0;
-    loop {
-        line.clear();
-        if r.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.trim_end().split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
+    let Some((method, target, headers)) = super::read_head(&mut r).await else { return };
+    let len = super::content_length(&headers);
     let mut body = vec![0; len];
     r.read_exact(&mut body).await.unwrap();
     let (status, answer) = route(&method, &target, &body);
