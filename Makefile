@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 EDGE_SOURCES := $(shell find edge/src job-spec/src -name '*.rs') edge/Cargo.toml job-spec/Cargo.toml Cargo.toml Cargo.lock
 
-.PHONY: setup build worker edge dev demo test lint test-unit test-e2e fmt clean
+.PHONY: setup build worker edge dev demo test lint test-unit test-e2e fmt clean npm deploy-check
 
 ## Install every tool the project needs (idempotent; apt, Node 22, npm, cargo).
 setup:
@@ -45,6 +45,15 @@ test-e2e:
 
 fmt:
 	@$(ENV) cargo fmt --all
+
+## The validator for JavaScript: job-spec built with wasm-bindgen into npm/job-spec (@api-gpu/job-spec).
+npm:
+	@scripts/npm-package.sh
+
+## Everything checkable before a deploy: wrangler's dry run on the real wrangler.toml, the
+## bundle's size against the Workers limit, the CUDA build where a toolkit exists.
+deploy-check:
+	@scripts/deploy-check.sh
 
 ## Formatting and clippy (native and the edge's wasm32 build), warnings as errors.
 lint:
