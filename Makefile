@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 EDGE_SOURCES := $(shell find edge/src job-spec/src -name '*.rs') edge/Cargo.toml job-spec/Cargo.toml Cargo.toml Cargo.lock
 
-.PHONY: setup build worker edge dev demo test lint test-unit test-e2e fmt clean npm deploy-check
+.PHONY: setup build worker worker-release edge dev demo test lint test-unit test-e2e fmt clean npm deploy-check
 
 ## Install every tool the project needs (idempotent; apt, Node 22, npm, cargo).
 setup:
@@ -16,6 +16,11 @@ build: worker edge
 worker:
 	@$(ENV) cargo build --quiet -p gpu-worker
 
+## The release worker for `make dev` and `make demo` (a debug build renders and transcribes
+## several times slower); `make test` keeps the debug one.
+worker-release:
+	@$(ENV) cargo build --quiet --release -p gpu-worker
+
 ## The edge Worker (Rust → wasm32 through worker-build), rebuilt only when sources change.
 edge: edge/build/worker/shim.mjs
 
@@ -25,12 +30,12 @@ edge/build/worker/shim.mjs: $(EDGE_SOURCES)
 	@touch $@
 
 ## Start the local stack (s3s-fs, gpu-worker serve, wrangler dev) until Ctrl-C.
-dev: setup build
-	@scripts/dev.sh
+dev: setup edge worker-release
+	@WORKER_PROFILE=release scripts/dev.sh
 
 ## Set up, build, start the stack, run a real job through the public API into ./out/.
-demo: setup build
-	@scripts/with-stack.sh scripts/demo.sh
+demo: setup edge worker-release
+	@WORKER_PROFILE=release scripts/with-stack.sh scripts/demo.sh
 
 ## Set up, build, then every test: unit, real ffmpeg, in-process servers, end to end.
 test: setup build lint test-unit test-e2e
@@ -73,8 +78,8 @@ bench:
 
 ## The edge on the local stack: latency at concurrency 1 and 8, then 200 small jobs from 8
 ## clients (every one accepted and completed; submit percentiles and the time to drain).
-bench-edge: build
-	@bench/edge-latency.sh 10 1
-	@bench/edge-latency.sh 10 8
-	@DEV_RATE_LIMIT=100000 scripts/with-stack.sh bash -c 'source scripts/env.sh && LOAD_JOBS=$${LOAD_JOBS:-200} \
+bench-edge: build worker-release
+	@WORKER_PROFILE=release bench/edge-latency.sh 10 1
+	@WORKER_PROFILE=release bench/edge-latency.sh 10 8
+	@WORKER_PROFILE=release DEV_RATE_LIMIT=100000 scripts/with-stack.sh bash -c 'source scripts/env.sh && LOAD_JOBS=$${LOAD_JOBS:-200} \
 	  cargo test --quiet -p edge --test e2e_load -- --ignored --nocapture'

@@ -8,6 +8,9 @@
 #   LOCAL_DIR   state folder (default .local)
 #   DEV_RATE_LIMIT  the first tenant's requests per minute (default 600; benchmarks raise it)
 #   EPHEMERAL=1 pick free ports (tests); otherwise S3_PORT=9000 WORKER_PORT=8000 EDGE_PORT=8787
+#   WORKER_PROFILE  the gpu-worker build to run: debug (default; what `make test` builds)
+#               or release (`make dev` and `make demo`: renders and transcribes several
+#               times faster, so timings and your own media behave as in production)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_ROOT"
@@ -109,10 +112,12 @@ if [ "${PROVIDER_STUB:-0}" = 1 ]; then
   YOUTUBE_STUB_PORT=$(free_port)
   YOUTUBE_ENV=(YOUTUBE_BASE_URL="http://127.0.0.1:$YOUTUBE_STUB_PORT")
 fi
+WORKER_BIN="$CARGO_TARGET_DIR/${WORKER_PROFILE:-debug}/gpu-worker"
+[ -x "$WORKER_BIN" ] || { echo "no gpu-worker at $WORKER_BIN: build it first (make build, or make worker-release)" >&2; exit 1; }
 supervised gpu-worker env "${YOUTUBE_ENV[@]}" ALLOW_LOOPBACK_HTTP=1 WORK_DIR="$LOCAL_DIR/work" RUST_LOG="${RUST_LOG:-info}" \
   WHISPER_MODELS_DIR="${WHISPER_MODELS_DIR:-$API_GPU_CACHE/models}" WHISPER_DEFAULT_MODEL="${WHISPER_DEFAULT_MODEL:-tiny.en}" \
   WHISPER_MODEL_ALIASES="$WHISPER_MODEL_ALIASES" \
-  "$CARGO_TARGET_DIR/debug/gpu-worker" serve --host 127.0.0.1 --port "$WORKER_PORT" --endpoint-id local \
+  "$WORKER_BIN" serve --host 127.0.0.1 --port "$WORKER_PORT" --endpoint-id local \
   --api-key "$RUNPOD_API_KEY" --webhook-retry-delay-secs 2
 
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
