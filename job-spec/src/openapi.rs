@@ -113,6 +113,46 @@ impl Transform for NullInEnums {
     }
 }
 
+/// Any value is `{}`, not the boolean schema `true` schemars gives `serde_json::Value`
+/// (`JobView.result`, `JobError.details`, `additionalProperties`): the two mean the same in
+/// JSON Schema 2020-12, but code generators that model a schema as an object refuse `true`
+/// (openapi-python-client stops at it, and generates nothing).
+#[derive(Debug, Clone, Copy)]
+struct AnyValueAsObject;
+
+impl Transform for AnyValueAsObject {
+    fn transform(&mut self, schema: &mut Schema) {
+        if schema.as_bool() == Some(true) {
+            *schema = Schema::from(Map::new());
+        }
+        transform_subschemas(self, schema);
+    }
+}
+
+/// A property that may be left out has no `default`. Serde fills an absent `Option` with
+/// `None` (schemars writes that as `"default": null`) and the worker applies the real
+/// defaults, which the descriptions state; but openapi-typescript (with its
+/// `defaultNonNullable`, on by default) types every property that has a `default` as
+/// always present, so a TypeScript client would have to send `"easing": null`.
+#[derive(Debug, Clone, Copy)]
+struct NoDefaultWhenOptional;
+
+impl Transform for NoDefaultWhenOptional {
+    fn transform(&mut self, schema: &mut Schema) {
+        let required: Vec<Value> = schema.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+        if let Some(Value::Object(props)) = schema.get_mut("properties") {
+            for (name, prop) in props.iter_mut() {
+                if let Value::Object(prop) = prop
+                    && !required.iter().any(|r| r == name.as_str())
+                {
+                    prop.remove("default");
+                }
+            }
+        }
+        transform_subschemas(self, schema);
+    }
+}
+
 fn generator(contract: Contract) -> SchemaGenerator {
     SchemaSettings::draft2020_12()
         .with(|s| {
@@ -120,6 +160,8 @@ fn generator(contract: Contract) -> SchemaGenerator {
             s.meta_schema = None;
             s.contract = contract;
         })
+        .with_transform(AnyValueAsObject)
+        .with_transform(NoDefaultWhenOptional)
         .with_transform(Aliases)
         .with_transform(NullInEnums)
         .into_generator()
@@ -673,6 +715,76 @@ mod tests {
         assert_eq!(g["properties"]["image_model"]["pattern"], crate::formats::IMAGE_MODEL_PATTERN);
         assert_eq!(g["properties"]["output_format"]["enum"], json!(["jpg", "png", "webp", null]));
         assert!(doc["tags"].as_array().unwrap().contains(&json!({ "name": "image" })));
+    }
+
+    /// Code generators read every schema: an any-value field is `{}`, never the boolean
+    /// schema `true` (openapi-python-client refuses the whole document over one).
+    #[test]
+    fn any_value_is_an_empty_schema_not_true() {
+        fn walk(v: &Value, at: &str, found: &mut Vec<String>) {
+            match v {
+                Value::Object(o) => {
+                    for (k, v) in o {
+                        let here = format!("{at}/{k}");
+                        let subschemas: Vec<&Value> = match k.as_str() {
+                            "properties" | "patternProperties" => v.as_object().into_iter().flat_map(|m| m.values()).collect(),
+                            "items" | "additionalProperties" | "not" | "contains" | "propertyNames" => vec![v],
+                            "allOf" | "anyOf" | "oneOf" | "prefixItems" => v.as_array().into_iter().flatten().collect(),
+                            _ => vec![],
+                        };
+                        if subschemas.iter().any(|s| s.is_boolean() && *s == &Value::Bool(true)) {
+                            found.push(here.clone());
+                        }
+                        walk(v, &here, found);
+                    }
+                }
+                Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), found)),
+                _ => {}
+            }
+        }
+        let doc = doc();
+        let mut found = vec![];
+        walk(&doc, "", &mut found);
+        assert!(found.is_empty(), "boolean `true` schemas at {found:?}");
+        assert_eq!(schema(&doc, "JobView")["properties"]["result"], json!({}));
+        assert_eq!(schema(&doc, "JobError")["properties"]["details"], json!({}));
+    }
+
+    /// A field a client may leave out is not `required` and has no `default`:
+    /// openapi-typescript types a property with a `default` as always present, so
+    /// `images[].id` and `easing` would have to be sent as `null`.
+    #[test]
+    fn optional_fields_have_no_default() {
+        let doc = doc();
+        let mut with_default = vec![];
+        for (name, s) in doc["components"]["schemas"].as_object().unwrap() {
+            let required = s.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (field, prop) in s.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                if prop.get("default").is_some() && !required.contains(&json!(field)) {
+                    with_default.push(format!("{name}.{field}"));
+                }
+            }
+        }
+        assert!(with_default.is_empty(), "optional with a default: {with_default:?}");
+        let image = schema(&doc, "ImageItem");
+        assert!(image.get("required").is_none(), "{image}");
+        for field in ["id", "easing"] {
+            assert!(image["properties"].get(field).is_some(), "ImageItem.{field}");
+        }
+        let img2vid = schema(&doc, "Img2VidRequest");
+        assert_eq!(img2vid["required"], json!(["images"]));
+        // Null is still accepted where serde takes it as absent.
+        assert_eq!(img2vid["properties"]["easing"]["anyOf"][1], json!({ "type": "null" }));
+        // The defaults the worker applies stay in the descriptions.
+        let transcribe = &schema(&doc, "TranscribeRequest")["properties"];
+        for (field, text) in [("beam_size", "default 5"), ("enable_vad", "default true")] {
+            assert!(transcribe[field]["description"].as_str().unwrap().contains(text), "{field}");
+        }
+        // Responses keep what is always there required.
+        let job = schema(&doc, "JobView");
+        for field in ["jobId", "status", "progress", "execution"] {
+            assert!(job["required"].as_array().unwrap().contains(&json!(field)), "{field}");
+        }
     }
 
     /// A name defined by both the request and the response generator means the same.

@@ -662,15 +662,14 @@ pub struct Transcribe {
     pub language: Option<String>,
     /// Skip silence before decoding, so no text is invented over it (default true).
     #[serde(default)]
-    #[schemars(extend("default" = true))]
     pub enable_vad: Option<bool>,
     /// Beam width; 1 is greedy (default 5).
     #[serde(default)]
-    #[schemars(range(min = 1, max = MAX_BEAM_SIZE), extend("default" = 5))]
+    #[schemars(range(min = 1, max = MAX_BEAM_SIZE))]
     pub beam_size: Option<u32>,
     /// 0 decodes by beam search (default); above 0 samples at this temperature.
     #[serde(default)]
-    #[schemars(range(min = 0.0, max = 1.0), extend("default" = 0.0))]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub temperature: Option<f64>,
 }
 
