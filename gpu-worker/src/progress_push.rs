@@ -3,7 +3,12 @@
 //! period. Advisory and fire-and-forget: one task per job POSTs at most once per
 //! interval (1 s) and at every stage change, one request in flight, each with a 5 s
 //! timeout; updates that come meanwhile collapse into the latest, and the latest is
-//! always sent (when throttled, once the interval is over; at once when the job ends).
+//! sent once the interval is over.
+//!
+//! Nothing goes in a job's first interval, and nothing once it has ended: the
+//! completion (RunPod's webhook) carries the end, so a job shorter than a second costs
+//! the edge no progress request at all — two events on its Durable Object's thread
+//! (the request and the object's call) saved per push.
 //! A progress endpoint that is down or slow costs the job nothing: errors are logged at
 //! debug level, with the URL's token redacted.
 
@@ -49,24 +54,25 @@ pub fn wrap_every(http: &reqwest::Client, allow_loopback_http: bool, job: &Worke
 
 async fn push(http: reqwest::Client, url: url::Url, job_id: String, mut rx: watch::Receiver<Option<Progress>>, interval: Duration) {
     let redacted = transfer::redacted(url.as_str());
-    // When the last POST went, and its stage.
-    let mut last: Option<(Instant, String)> = None;
+    // When the last POST went (the job's start before the first), and its stage.
+    let mut last: (Instant, Option<String>) = (Instant::now(), None);
     loop {
-        // Err: the job ended and every update has been taken.
+        // Err: the job ended; what was not sent yet the completion carries.
         if rx.changed().await.is_err() {
             return;
         }
-        if let Some((at, stage)) = &last {
-            // Throttled: wait out the interval, unless the stage changes or the job ends.
-            let until = *at + interval;
-            loop {
-                if rx.borrow().as_ref().is_some_and(|p| &p.stage != stage) {
-                    break;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep_until(until) => break,
-                    r = rx.changed() => if r.is_err() { break },
-                }
+        // Throttled: wait out the interval, unless the stage changes (after the first
+        // post) or the job ends.
+        let until = last.0 + interval;
+        while Instant::now() < until {
+            if let Some(stage) = &last.1
+                && rx.borrow().as_ref().is_some_and(|p| &p.stage != stage)
+            {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => break,
+                r = rx.changed() => if r.is_err() { return },
             }
         }
         let Some(p) = rx.borrow_and_update().clone() else { continue };
@@ -76,6 +82,6 @@ async fn push(http: reqwest::Client, url: url::Url, job_id: String, mut rx: watc
             Ok(r) => tracing::debug!(job = %job_id, url = %redacted, status = %r.status(), "progress POST refused"),
             Err(e) => tracing::debug!(job = %job_id, url = %redacted, error = %e.without_url(), "progress POST failed"),
         }
-        last = Some((Instant::now(), p.stage));
+        last = (Instant::now(), Some(p.stage));
     }
 }

@@ -1,7 +1,8 @@
 //! Progress pushed to the job's progress URL (`progress_push`), from real img2vid jobs
 //! through `Executor::execute`: the posts arrive, at most about one a second besides
-//! stage changes, the last is the job's last update (upload, 100 %), and a progress
-//! endpoint that is down or hangs neither fails nor delays the job.
+//! stage changes, none in a job's first second and none after it ended (a job that
+//! ends within a second posts nothing), and a progress endpoint that is down or hangs
+//! neither fails nor delays the job.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -42,11 +43,23 @@ async fn receiver(delay: Duration) -> (String, Posts) {
 /// img2vid of `clips` clips of 96 frames at 640×360 (a few seconds on two cores),
 /// pushing to `progress_url`; returns the updates the callback saw and the wall time.
 async fn run(e: &Env, progress_url: Option<String>, clips: u32) -> (Vec<(Instant, Progress)>, Duration) {
+    let (seen, took, result) = run_job(e, progress_url, clips, "img").await;
+    result.unwrap();
+    (seen, took)
+}
+
+/// [`run`] with the image read from `input`, which may not exist; also returns the outcome.
+async fn run_job(
+    e: &Env,
+    progress_url: Option<String>,
+    clips: u32,
+    input: &str,
+) -> (Vec<(Instant, Progress)>, Duration, Result<(), String>) {
     e.storage.put("img", still(e.dir.path(), "img.png", "1280x720"));
     let job = WorkerJob {
         job_id: "job".into(),
         attempt: 1,
-        inputs: vec![InputUrl { name: "image".into(), url: e.storage.url("img") }],
+        inputs: vec![InputUrl { name: "image".into(), url: e.storage.url(input) }],
         outputs: (1..=clips)
             .map(|i| OutputTarget {
                 name: format!("video_{i}"),
@@ -75,10 +88,10 @@ async fn run(e: &Env, progress_url: Option<String>, clips: u32) -> (Vec<(Instant
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let clock = Instant::now();
-    e.exec.execute(&job, Arc::new(move |p| log.lock().unwrap().push((Instant::now(), p))), &CancellationToken::new()).await.unwrap();
+    let result = e.exec.execute(&job, Arc::new(move |p| log.lock().unwrap().push((Instant::now(), p))), &CancellationToken::new()).await;
     let took = clock.elapsed();
     let seen = seen.lock().unwrap().clone();
-    (seen, took)
+    (seen, took, result.map(|_| ()).map_err(|e| format!("{e:?}")))
 }
 
 #[tokio::test]
@@ -86,17 +99,23 @@ async fn progress_is_pushed_once_a_second_and_at_each_stage_change() {
     let _serial = SERIAL.lock().await;
     let e = env().await;
     let (base, posts) = receiver(Duration::ZERO).await;
+    let started = Instant::now();
     let (seen, took) = run(&e, Some(format!("{base}/internal/progress/job/tok?part=0&attempt=1")), 2).await;
-    // The last update goes out at once when the job ends.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ended = started + took;
+    // Nothing is sent once the job has ended: wait to see that.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let posts = posts.lock().unwrap().clone();
     eprintln!("{} updates, {} posts in {:.2} s", seen.len(), posts.len(), took.as_secs_f64());
     assert!(seen.len() > posts.len(), "updates are collapsed, not all posted");
     assert!(posts.iter().all(|(_, q, _)| q.as_deref() == Some("part=0&attempt=1")));
-    let last = &posts.last().unwrap().2;
-    assert_eq!(last, &seen.last().unwrap().1, "the last update is posted");
-    assert_eq!((last.stage.as_str(), last.percentage), ("upload", 100.0));
-    // Every stage the job went through was posted, in order.
+    // None in the job's first second; none after its end (a POST already under way
+    // when it ended may arrive a moment later).
+    let first = posts.first().unwrap().0;
+    assert!(first - started >= Duration::from_millis(950), "first post {:?} after the start", first - started);
+    for (at, _, p) in &posts {
+        assert!(*at <= ended + Duration::from_millis(200), "{p:?} posted {:?} after the job ended", *at - ended);
+    }
+    // Every stage posted is one the job went through, in its order.
     let stages = |ps: &mut dyn Iterator<Item = &Progress>| {
         ps.fold(Vec::<String>::new(), |mut v, p| {
             if v.last() != Some(&p.stage) {
@@ -105,9 +124,22 @@ async fn progress_is_pushed_once_a_second_and_at_each_stage_change() {
             v
         })
     };
-    assert_eq!(stages(&mut posts.iter().map(|p| &p.2)), stages(&mut seen.iter().map(|p| &p.1)));
-    // Within a stage, a second between posts (but for the job's last, sent at its end).
-    for w in posts[..posts.len() - 1].windows(2) {
+    let all = stages(&mut seen.iter().map(|p| &p.1));
+    let mut rest = all.iter();
+    for stage in stages(&mut posts.iter().map(|p| &p.2)) {
+        assert!(rest.any(|s| *s == stage), "{stage} posted out of order: job went {all:?}");
+    }
+    // A stage change is posted at once (after the first second), not a second later.
+    for w in posts.windows(2).filter(|w| w[0].2.stage != w[1].2.stage) {
+        let (at, p) = (w[1].0, &w[1].2);
+        // When the job last entered this stage before the post.
+        let changed = seen.windows(2).filter(|s| s[1].1.stage == p.stage && s[0].1.stage != p.stage && s[1].0 <= at).last().unwrap()[1].0;
+        if changed > first {
+            assert!(at - changed <= Duration::from_millis(500), "{} posted {:?} after it began", p.stage, at - changed);
+        }
+    }
+    // Within a stage, a second between posts.
+    for w in posts.windows(2) {
         if w[0].2.stage == w[1].2.stage {
             let gap = w[1].0 - w[0].0;
             assert!(gap >= Duration::from_millis(900), "posts {gap:?} apart: {:?} then {:?}", w[0].2, w[1].2);
@@ -121,6 +153,20 @@ async fn progress_is_pushed_once_a_second_and_at_each_stage_change() {
         let reported = seen.iter().rfind(|(t, s)| s == p && t <= at).unwrap().0;
         assert!(*at - reported <= Duration::from_millis(1100), "{p:?} posted {:?} after it was reported", *at - reported);
     }
+}
+
+#[tokio::test]
+async fn a_job_that_ends_within_a_second_posts_no_progress() {
+    let _serial = SERIAL.lock().await;
+    let e = env().await;
+    let (base, posts) = receiver(Duration::ZERO).await;
+    // Its input does not exist: it fails at the download, at once.
+    let (seen, took, result) = run_job(&e, Some(format!("{base}/internal/progress/job/tok?part=0&attempt=1")), 1, "missing").await;
+    assert!(result.is_err(), "a missing input fails the job");
+    assert!(took < Duration::from_secs(1), "the failing job took {took:?}");
+    assert!(!seen.is_empty(), "the callback saw its updates");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(posts.lock().unwrap().len(), 0, "a job shorter than a second costs the edge no progress request");
 }
 
 #[tokio::test]
