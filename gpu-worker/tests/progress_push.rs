@@ -133,8 +133,7 @@ async fn progress_is_pushed_once_a_second_and_at_each_stage_change() {
     for w in posts.windows(2).filter(|w| w[0].2.stage != w[1].2.stage) {
         let (at, p) = (w[1].0, &w[1].2);
         // When the job last entered this stage before the post.
-        let changed =
-            seen.windows(2).filter(|s| s[1].1.stage == p.stage && s[0].1.stage != p.stage && s[1].0 <= at).next_back().unwrap()[1].0;
+        let changed = seen.windows(2).rfind(|s| s[1].1.stage == p.stage && s[0].1.stage != p.stage && s[1].0 <= at).unwrap()[1].0;
         if changed > first {
             assert!(at - changed <= Duration::from_millis(500), "{} posted {:?} after it began", p.stage, at - changed);
         }
