@@ -24,7 +24,8 @@ export interface OperationInfo {
  * `operation` name (`"video/img2vid"`); an unknown one throws a `TypeError`.
  */
 export function validate<P extends OperationPath>(operation: P, body: Requests[P]): ErrorBody | null;
-export function validate(operation: string, body: unknown): ErrorBody | null;
+/** Any other route (an alias, a name, a string known only at run time) takes any body. */
+export function validate<S extends string>(operation: S & (S extends OperationPath ? never : unknown), body: unknown): ErrorBody | null;
 
 /** As `validate`, for the body as JSON text (unparsable text gives `invalid-json`). */
 export function validateJson(operation: string, text: string): ErrorBody | null;
