@@ -161,6 +161,11 @@ pub struct ProgressSent {
 /// At most one `progress` webhook per job in this long.
 pub const PROGRESS_WEBHOOK_INTERVAL_MS: i64 = 5_000;
 
+/// A job younger than this tells the tenant's index only its end (with the lease's
+/// release, one call): `SUBMITTED` and `PROCESSING` reach `GET /jobs` this late at
+/// most, and a job that ends sooner costs the tenant's object no index call at all.
+pub const INDEX_LAG_MS: i64 = 2_000;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
     pub job_id: String,
@@ -712,6 +717,12 @@ impl JobRecord {
         }
     }
 
+    /// Whether the tenant's index should hear of the status now: it changed since the
+    /// index last heard, and the job has ended or is [`INDEX_LAG_MS`] old.
+    pub fn index_due(&self, now_ms: i64) -> bool {
+        self.indexed_status != Some(self.status) && (self.is_terminal() || now_ms >= self.created_ms + INDEX_LAG_MS)
+    }
+
     /// When an ended job's storage is deleted: [`RETENTION_MS`] after it ended.
     pub fn expires_at_ms(&self) -> Option<i64> {
         self.is_terminal().then(|| self.completed_ms.unwrap_or(self.created_ms).saturating_add(RETENTION_MS))
@@ -723,9 +734,9 @@ impl JobRecord {
     }
 
     /// When the job's alarm should run next: the deadline, the next retry, the next
-    /// status poll of parts on RunPod (or a lease request while queued), the next
-    /// webhook attempt; once the job has ended, the webhook's attempts and then the
-    /// deletion of its storage.
+    /// status poll of parts on RunPod (or a lease request while queued), the index's
+    /// update once the job is [`INDEX_LAG_MS`] old, the next webhook attempt; once the
+    /// job has ended, the webhook's attempts and then the deletion of its storage.
     pub fn next_wake(&self, now_ms: i64, poll: Duration) -> Option<i64> {
         let poll_at = now_ms + poll.as_millis() as i64;
         let mut wake: Option<i64> = None;
@@ -741,6 +752,10 @@ impl JobRecord {
             return wake;
         }
         at(self.deadline_ms);
+        // Once past the lag, a failed index call waits for the next poll, like the rest.
+        if self.indexed_status != Some(self.status) && now_ms < self.created_ms + INDEX_LAG_MS {
+            at(self.created_ms + INDEX_LAG_MS);
+        }
         if let Some(t) = self.progress_webhook_at(now_ms) {
             at(t);
         }

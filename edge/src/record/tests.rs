@@ -39,6 +39,8 @@ fn record_with(parts: usize, webhook: Option<&str>) -> JobRecord {
         let c = r.claim_submit(i, 1_000).unwrap();
         assert!(r.submitted(i, c, format!("rp-{i}")));
     }
+    // The tenant's index is up to date (`a_young_job_tells_the_index_its_end_only`).
+    r.indexed_status = Some(r.status);
     r
 }
 
@@ -322,6 +324,7 @@ fn a_backend_down_until_the_deadline_times_the_job_out_as_unavailable() {
 fn a_busy_backend_is_retried_after_its_retry_after_not_refused() {
     let busy = |s| BackendError::Busy { retry_after_secs: s, message: "HTTP 429: throttled".into() };
     let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 100_000);
+    r.indexed_status = Some(JobStatus::Queued);
     r.lease_held = true;
     let c = r.claim_submit(0, 1_000).unwrap();
     r.submit_failed(0, c, &busy(Some(30)), 1_000, &POLICY);
@@ -466,6 +469,7 @@ fn a_failed_part_fails_the_job_and_names_the_others_to_cancel() {
 fn wakes_for_deadline_polls_and_queue() {
     let poll = Duration::from_secs(3);
     let mut r = JobRecord::new("j".into(), "t".into(), Common::default(), task(1), 1, 3, 0, 10_000);
+    r.indexed_status = Some(JobStatus::Queued);
     // Queued without a lease: ask again at the next poll.
     assert_eq!(r.next_wake(0, poll), Some(3_000));
     r.lease_held = true;
@@ -492,6 +496,9 @@ fn progress_webhooks_go_on_changes_at_most_every_five_seconds_and_never_after_th
     assert!(r.apply_progress(0, 1, Progress::new("rendering", 40, 100), 2_000));
     assert_eq!(r.progress_webhook_at(2_000), Some(6_000));
     assert!(!r.progress_webhook_due(5_999));
+    // (PROCESSING reaches the tenant's index first, when the job is 2 s old.)
+    assert_eq!(r.next_wake(2_000, Duration::from_secs(30)), Some(1_000 + INDEX_LAG_MS));
+    r.indexed_status = Some(r.status);
     assert_eq!(r.next_wake(2_000, Duration::from_secs(30)), Some(6_000), "the alarm comes for it");
     assert!(r.progress_webhook_due(6_000));
     assert_eq!(r.progress_webhook_id().as_deref(), Some("msg_j_progress_2"));
@@ -614,4 +621,28 @@ fn worker_progress_of_another_attempt_or_part_is_ignored() {
     assert!(r.apply_runpod(&completed_body("rp-1", &["video_3", "video_4"]), at + 2, &POLICY));
     assert!(!r.apply_progress(1, 1, pr("render", 1, 2), at + 3), "part 1 is done");
     assert_eq!((r.progress.completed, r.progress.percentage), (1, 75.0));
+}
+
+#[test]
+fn a_young_job_tells_the_index_its_end_only() {
+    let poll = Duration::from_secs(30);
+    // record(): created at 1 s, SUBMITTED at 1 s; the index heard QUEUED at admission.
+    let mut r = record();
+    r.indexed_status = Some(JobStatus::Queued);
+    assert!(!r.index_due(1_500), "SUBMITTED waits for the lag");
+    assert_eq!(r.next_wake(1_500, poll), Some(1_000 + INDEX_LAG_MS), "the alarm comes for it");
+    assert!(r.index_due(1_000 + INDEX_LAG_MS));
+    // Told: nothing owed, the alarm is the poll's again.
+    r.indexed_status = Some(JobStatus::Submitted);
+    assert!(!r.index_due(5_000));
+    assert_eq!(r.next_wake(1_500, poll), Some(31_500));
+    // Past the lag, a change is due at once; a failed call waits for the poll, no busy loop.
+    assert!(r.apply_runpod(&json!({"id":"rp-0","status":"IN_PROGRESS"}), 4_000, &POLICY));
+    assert!(r.index_due(4_000));
+    assert_eq!(r.next_wake(4_000, poll), Some(34_000));
+    // A job that ends within the lag: its end is due at once.
+    let mut q = record();
+    q.indexed_status = Some(JobStatus::Queued);
+    assert!(q.apply_runpod(&completed_body("rp-0", &["video_1", "video_2"]), 1_200, &POLICY));
+    assert!(q.index_due(1_200));
 }

@@ -402,9 +402,10 @@ impl JobObject {
         Ok(r)
     }
 
-    /// Tells the tenant's index about a status change.
+    /// Tells the tenant's index about a status change, once it is due (`index_due`:
+    /// a job's first seconds are told with its end).
     async fn index(&self, r: JobRecord) -> Result<JobRecord> {
-        if r.indexed_status == Some(r.status) {
+        if !r.index_due(util::now_ms()) {
             return Ok(r);
         }
         let status = r.status;
