@@ -33,6 +33,7 @@ inputs_hash() {
     find job-spec/src job-spec/js -type f -name '*.rs' -print0 | sort -z | xargs -0 sha256sum
     sha256sum Cargo.toml Cargo.lock job-spec/Cargo.toml job-spec/js/Cargo.toml "$pkg/tools/gen-types.js" "$pkg/package-lock.json"
     echo "wasm-bindgen $have"
+    sed -n "/^cargo build/,\$p" "${BASH_SOURCE[0]}"
   } | sha256sum | cut -d' ' -f1
 }
 hash=$(inputs_hash)
@@ -42,7 +43,7 @@ fi
 
 cargo build --quiet --release -p job-spec-js --target wasm32-unknown-unknown
 rm -rf "$dist.tmp" && mkdir -p "$dist.tmp"
-"$WASM_BINDGEN_BIN" --target nodejs --out-dir "$dist.tmp" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/job_spec_js.wasm"
+"$WASM_BINDGEN_BIN" --target nodejs --remove-name-section --remove-producers-section --out-dir "$dist.tmp" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/job_spec_js.wasm"
 rm -rf "$dist" && mv "$dist.tmp" "$dist"
 node $pkg/tools/gen-types.js
 echo "$hash" >"$stamp"
