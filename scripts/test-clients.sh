@@ -25,7 +25,8 @@ NODE_DIR="$API_GPU_CACHE/clients-node"
 
 if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$PY_TOOLS" ]; then
   say "installing $PY_TOOLS into $VENV"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" \
+    || { rm -rf "$VENV"; echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 1; }
   # shellcheck disable=SC2086
   "$VENV/bin/pip" install --quiet $PY_TOOLS
   echo "$PY_TOOLS" >"$VENV/.installed"
@@ -67,7 +68,8 @@ python clients/python/drive_img2vid.py "$KEY" "tests/$RUN" "$WORK"
 mkdir "$WORK/ts"
 (cd "$NODE_DIR" && node_modules/.bin/openapi-typescript "$WORK/openapi.json" -o "$WORK/ts/api.d.ts") >"$WORK/ts-gen.log" 2>&1 \
   || { cat "$WORK/ts-gen.log" >&2; exit 1; }
-if grep -qiE 'warn|error' "$WORK/ts-gen.log"; then cat "$WORK/ts-gen.log" >&2; say "openapi-typescript warned" >&2; exit 1; fi
+# It prints its banner (✨) and the file it wrote (🚀); anything else is a warning.
+if grep -qvE '^(✨|🚀) ' "$WORK/ts-gen.log"; then cat "$WORK/ts-gen.log" >&2; say "openapi-typescript warned" >&2; exit 1; fi
 python3 clients/ts/readme_examples.py README.md "$WORK/ts/readme.ts" | sed 's/^/[clients]   /'
 cp clients/ts/examples.ts "$WORK/ts/"
 "$NODE_DIR/node_modules/.bin/tsc" --strict --noEmit --target es2022 --module esnext --moduleResolution bundler \
