@@ -156,4 +156,20 @@ assert "refs/tags/v" in str(build["with"]["push"]), build["with"]["push"]
 assert build["with"]["tags"] == "${{ steps.meta.outputs.tags }}", build["with"]
 EOF
 
-echo "scripts/runpod/test.sh: ok (dry run, create, update, refusals, 401, image.yml)"
+# 7. docs/deploy.md names only settings that exist: each UPPER_SNAKE name is read by the edge
+# or the worker ("NAME" in their sources) or defined by the deploy kit, or is one of the
+# shell placeholders the guide itself defines.
+python3 - "$ROOT" <<'EOF'
+import pathlib, re, sys
+root = pathlib.Path(sys.argv[1])
+doc = (root / "docs/deploy.md").read_text()
+code = "".join(p.read_text() for d in ("edge/src", "gpu-worker/src") for p in (root / d).rglob("*.rs"))
+kit = "".join((root / f).read_text() for f in ("wrangler.toml", "scripts/runpod/endpoint.py", "scripts/deploy-check.sh",
+                                              "docker/Dockerfile", ".github/workflows/image.yml"))
+placeholders = {"ACCOUNT_ID", "API_KEY"}
+unknown = [n for n in sorted(set(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*[A-Z0-9]\b", doc)))
+           if n not in placeholders and f'"{n}"' not in code and not re.search(rf"\b{n}\b", kit)]
+assert not unknown, f"docs/deploy.md names settings nothing reads: {unknown}"
+EOF
+
+echo "scripts/runpod/test.sh: ok (dry run, create, update, refusals, 401, image.yml, docs/deploy.md names)"
