@@ -64,6 +64,11 @@ assert body["imageName"] == "ghcr.io/acme/api-gpu:v1.2.3", body
 assert body["env"] == {"JOB_DEADLINE_SECS": "570", "YOUTUBE_PROXY": "***"}, body["env"]
 EOF
 
+# --image overrides IMAGE (a CI step passing the tag it just pushed).
+RUNPOD_API_KEY="$KEY" tool --dry-run --image ghcr.io/acme/api-gpu:v9 >"$TMP/dry-image.out" 2>&1 || fail "--image: $(cat "$TMP/dry-image.out")"
+[ "$(grep -c '"imageName": "ghcr.io/acme/api-gpu:v9"' "$TMP/dry-image.out")" = 2 ] || fail "--image does not replace IMAGE in both template bodies"
+[ -z "$(requests)" ] || fail "--dry-run sent requests: $(requests)"
+
 # 2. First run: nothing named api-gpu-test exists → both are created.
 RUNPOD_API_KEY="$KEY" tool >"$TMP/run1.out" 2>&1 || fail "first run failed: $(cat "$TMP/run1.out")"
 secrets_absent "$TMP/run1.out"
