@@ -46,7 +46,8 @@ test-unit:
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
 	@PROVIDER_STUB=1 scripts/with-stack.sh bash -c 'source scripts/env.sh && cargo test --quiet -p edge --test e2e --test e2e_ops --test e2e_render --test e2e_transcribe --test e2e_seeds --test e2e_pipeline --test e2e_images --test e2e_youtube -- --ignored --test-threads 3 \
-	  && cargo test --quiet -p edge --test e2e_chaos --test e2e_load -- --ignored --test-threads 1'
+	  && cargo test --quiet -p edge --test e2e_chaos --test e2e_load -- --ignored --test-threads 1 \
+	  && scripts/test-clients.sh'
 
 fmt:
 	@$(ENV) cargo fmt --all

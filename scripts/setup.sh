@@ -10,7 +10,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # --- apt ----------------------------------------------------------------------------
 # cmake and build-essential build CTranslate2 (ct2rs) from source.
-APT_PKGS=(ffmpeg espeak-ng cmake build-essential fontconfig fonts-dejavu-core fonts-noto-color-emoji curl jq python3)
+APT_PKGS=(ffmpeg espeak-ng cmake build-essential fontconfig fonts-dejavu-core fonts-noto-color-emoji curl jq python3 python3-venv)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
