@@ -42,6 +42,7 @@ test: setup build lint test-unit test-e2e
 
 test-unit:
 	@$(ENV) cargo test --workspace --quiet
+	@scripts/runpod/test.sh
 
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
