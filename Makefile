@@ -43,6 +43,7 @@ test: setup build lint test-unit test-e2e
 test-unit:
 	@$(ENV) cargo test --workspace --quiet
 	@scripts/runpod/test.sh
+	@scripts/test-npm.sh
 
 test-e2e:
 	@scripts/test-stack-lifecycle.sh
