@@ -170,14 +170,19 @@ impl Api {
 
     /// Replaces the expression marks of `v` (a body at schema `s`) with samples and lists
     /// the fields the schema does not know.
-    fn fill(&self, s: Option<&Value>, v: &mut Value, at: &str, exprs: &[String], problems: &mut Vec<String>) {
+    fn fill(&self, s: Option<&Value>, v: &mut Value, at: &str, e: &Exprs<'_>, problems: &mut Vec<String>) {
+        let exprs = &e.exprs;
         if let Value::String(text) = v
             && let Some(i) = whole_mark(text, BARE)
         {
             *v = match exprs[i].as_str() {
                 "$execution.resumeUrl" => json!(RESUME_URL),
-                _ => s.map_or(json!("sample"), |s| self.sample(s)),
+                x => e.known(x).unwrap_or_else(|| s.map_or(json!("sample"), |s| self.sample(s))),
             };
+            // What it stands for is checked like a literal (the Input node's scenes).
+            if let Some(s) = s {
+                self.fill(Some(s), v, at, &Exprs::default(), problems);
+            }
             return;
         }
         let Some(s) = s.map(|s| self.pick(s, v)) else {
@@ -190,7 +195,7 @@ impl Api {
                 if let Some(i) = whole_mark(text, IN_STRING) {
                     *text = match exprs[i].as_str() {
                         "$execution.resumeUrl" => RESUME_URL.to_owned(),
-                        _ => match self.sample(s) {
+                        x => match e.known(x).unwrap_or_else(|| self.sample(s)) {
                             Value::String(x) => x,
                             // A number or a boolean written in quotes stays a string, so the
                             // parse reports it (`invalid-type`).
@@ -203,7 +208,7 @@ impl Api {
             }
             Value::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.fill(s.get("items"), item, &format!("{at}[{i}]"), exprs, problems);
+                    self.fill(s.get("items"), item, &format!("{at}[{i}]"), e, problems);
                 }
             }
             Value::Object(fields) => {
@@ -211,9 +216,9 @@ impl Api {
                 for (k, field) in fields.iter_mut() {
                     let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
                     match &props {
-                        None => self.fill(None, field, &path, exprs, problems),
+                        None => self.fill(None, field, &path, e, problems),
                         Some(props) => match props.iter().find(|(n, _)| n == k) {
-                            Some((_, p)) => self.fill(Some(p), field, &path, exprs, problems),
+                            Some((_, p)) => self.fill(Some(p), field, &path, e, problems),
                             None => {
                                 problems.push(format!("`{path}` is not a field of this request (the API ignores it)"));
                                 fill_strings(field, exprs);
@@ -224,6 +229,29 @@ impl Api {
             }
             _ => {}
         }
+    }
+}
+
+/// The expressions of one template, and the output of the workflow's Set nodes in raw
+/// mode (a literal JSON, like the Input node's), by node name.
+#[derive(Default)]
+struct Exprs<'a> {
+    exprs: Vec<String>,
+    literals: Option<&'a BTreeMap<String, Value>>,
+}
+
+impl Exprs<'_> {
+    /// The value of `$('Node').first().json.a.b` (or `.item`, or inside `JSON.stringify(…)`)
+    /// when node `Node` outputs a literal that has it.
+    fn known(&self, expr: &str) -> Option<Value> {
+        let inner = expr.strip_prefix("JSON.stringify(").and_then(|x| x.strip_suffix(')')).unwrap_or(expr);
+        let (node, rest) = inner.strip_prefix("$('")?.split_once("')")?;
+        let path = rest.strip_prefix(".first().json.").or_else(|| rest.strip_prefix(".item.json."))?;
+        let mut v = self.literals?.get(node)?;
+        for k in path.split('.') {
+            v = v.get(k)?;
+        }
+        (!v.is_null()).then(|| v.clone())
     }
 }
 
@@ -281,6 +309,16 @@ fn replace_marks(text: &str, kind: (char, char), f: impl Fn(usize) -> String) ->
     }
     out.push_str(rest);
     out
+}
+
+/// Values a node computes (a bare expression) are not known before it runs: `null`.
+fn unknown_bare(v: &mut Value) {
+    match v {
+        Value::String(t) if whole_mark(t, BARE).is_some() => *v = Value::Null,
+        Value::Array(a) => a.iter_mut().for_each(unknown_bare),
+        Value::Object(o) => o.values_mut().for_each(unknown_bare),
+        _ => {}
+    }
 }
 
 /// Gives every mark below `v` a value without a schema: `sample` (an https URL where the
@@ -400,6 +438,20 @@ fn check(api: &Api, wf: &Value) -> Vec<String> {
         }
     }
 
+    // What Set nodes in raw mode output (the Input node): samples where bodies read them.
+    let mut literals = BTreeMap::new();
+    for n in nodes.iter().filter(|n| n["type"] == "n8n-nodes-base.set" && n["parameters"]["mode"] == "raw") {
+        let name = n["name"].as_str().unwrap_or("?");
+        match parse_template(n["parameters"]["jsonOutput"].as_str().unwrap_or_default()) {
+            Ok((mut v, exprs)) => {
+                unknown_bare(&mut v);
+                fill_strings(&mut v, &exprs);
+                literals.insert(name.to_owned(), v);
+            }
+            Err(e) => problems.push(format!("{name}: its JSON output: {e}")),
+        }
+    }
+
     // Secrets: never inline, anywhere in the file.
     secrets(wf, "", &mut problems);
 
@@ -468,7 +520,8 @@ fn check(api: &Api, wf: &Value) -> Vec<String> {
             continue;
         }
         let mut fields = vec![];
-        api.fill(Some(&Value::Object(body_schema.clone())), &mut body, "", &exprs, &mut fields);
+        let e = Exprs { exprs, literals: Some(&literals) };
+        api.fill(Some(&Value::Object(body_schema.clone())), &mut body, "", &e, &mut fields);
         problems.extend(fields.into_iter().map(|f| format!("{name}: {f}")));
         let op = Operation::from_path(&template).expect("a POST route with a body is an operation");
         let planned = op.parse_value(body.clone()).and_then(|req| match job_spec::plan(&req, &"ab".repeat(32), &ctx()) {
@@ -630,9 +683,13 @@ fn node_mut<'a>(wf: &'a mut Value, name: &str) -> &'a mut Value {
 }
 
 fn edit_body(wf: &mut Value, node: &str, from: &str, to: &str) {
-    let body = &mut node_mut(wf, node)["parameters"]["jsonBody"];
-    let text = body.as_str().expect("a jsonBody");
-    assert!(text.contains(from), "{node}'s body has {from}");
+    edit_param(wf, node, "jsonBody", from, to);
+}
+
+fn edit_param(wf: &mut Value, node: &str, param: &str, from: &str, to: &str) {
+    let body = &mut node_mut(wf, node)["parameters"][param];
+    let text = body.as_str().expect("a text parameter");
+    assert!(text.contains(from), "{node}'s {param} has {from}");
     *body = json!(text.replacen(from, to, 1));
 }
 
@@ -671,6 +728,16 @@ fn a_wrong_route_a_bad_field_an_inline_key_or_a_loose_wait_is_caught() {
             "a nested style field misspelt",
             Box::new(|wf| edit_body(wf, "Submit caption_style", "\"tamanho_fonte\"", "\"tamanho_da_fonte\"")),
             "`style.tamanho_da_fonte` is not a field",
+        ),
+        (
+            "a scene of the Input node with a field img2vid does not know",
+            Box::new(|wf| edit_param(wf, "Input", "jsonOutput", "\"duracao\": 5", "\"duracao\": 5, \"duration_s\": 5")),
+            "Submit img2vid: `images[0].duration_s` is not a field",
+        ),
+        (
+            "a scene of the Input node without its duration",
+            Box::new(|wf| edit_param(wf, "Input", "jsonOutput", "\"duracao\": 4.5", "\"seconds\": 4.5")),
+            "refuses `images[1].duracao`: required",
         ),
         (
             "a value the API refuses",
@@ -738,7 +805,7 @@ fn templates_become_typed_samples() {
     let (_, op) = api.route("POST", "/video/img2vid").unwrap();
     let schema = op["requestBody"]["content"]["application/json"]["schema"].clone();
     let mut problems = vec![];
-    api.fill(Some(&schema), &mut body, "", &exprs, &mut problems);
+    api.fill(Some(&schema), &mut body, "", &Exprs { exprs, literals: None }, &mut problems);
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(
         body,
