@@ -5,7 +5,8 @@
 #   make -s build && scripts/with-stack.sh examples/n8n/run-local.sh
 #
 # n8n is not one of the project's dependencies; install it once outside the clone
-# (examples/n8n/README.md says how): $API_GPU_CACHE/n8n/node_modules/.bin/n8n, or N8N_BIN.
+# (examples/n8n/README.md says how): $API_GPU_CACHE/n8n/node_modules/.bin/n8n, or N8N_BIN
+# (and N8N_NODE for the Node it needs).
 # It gets a throwaway user folder (SQLite), the API key as the "api-gpu API key" Header
 # Auth credential, and WEBHOOK_URL on loopback, which the local edge accepts for webhooks.
 set -euo pipefail
@@ -13,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
 N8N="${N8N_BIN:-$API_GPU_CACHE/n8n/node_modules/.bin/n8n}"
+# n8n 2.x needs Node 24: N8N_NODE=/path/to/node24/bin/node puts it first on the PATH.
+if [ -n "${N8N_NODE:-}" ]; then PATH="$(dirname "$N8N_NODE"):$PATH"; fi
 [ -x "$N8N" ] || { echo "no n8n at $N8N: see examples/n8n/README.md" >&2; exit 2; }
 say() { printf '\033[1m[n8n]\033[0m %s\n' "$*"; }
 WORK=$(mktemp -d)

@@ -2,7 +2,8 @@
 //! every workflow parses; every HTTP Request node calls a route and method of the OpenAPI
 //! document (`job_spec::openapi::document`, what `GET /openapi.json` serves) with the API
 //! key from a credential, never inline; every request body, its n8n expressions (`{{ … }}`)
-//! replaced by sample values typed from the route's schema, names only fields the schema
+//! replaced by sample values (the Input node's own values where a body reads them, else
+//! values typed from the route's schema), names only fields the schema
 //! knows (or their aliases) and passes the edge's own parse and plan (`Operation::parse_value`
 //! then `job_spec::plan`, which validates); every connection names existing nodes; every
 //! Wait node resumed by webhook follows a submission whose `webhook_url` is
