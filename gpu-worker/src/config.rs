@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::encoder::EncoderChoice;
+use crate::transcribe::models::ComputeType;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -63,6 +64,10 @@ pub struct Config {
     /// (`R2_PUBLIC_BASE_URL`, `R2_PUBLIC_BUCKET`); `None` (the default): `s3://` inputs
     /// answer `no-storage-credentials`.
     pub public_inputs: Option<PublicInputs>,
+    /// What Whisper computes in (`WHISPER_COMPUTE_TYPE`): `float32` (default), `int8` or
+    /// `int8_float32` on a CPU build; `float16` (default), `int8_float16`, `int8`,
+    /// `float32`, `int8_float32`, `bfloat16` or `int8_bfloat16` on the CUDA build.
+    pub whisper_compute_type: ComputeType,
     /// `/video/transcribe_youtube`: where YouTube is and how it is asked
     /// (`YOUTUBE_BASE_URL`, `YOUTUBE_CLIENT`, `YOUTUBE_CLIENT_VERSION`,
     /// `YOUTUBE_FALLBACK_CLIENT`, `YOUTUBE_FALLBACK_CLIENT_VERSION`, `YOUTUBE_PROXY`).
@@ -231,6 +236,10 @@ impl Config {
             },
             max_output_bytes: num("MAX_OUTPUT_BYTES", 8 << 30)?.max(1 << 20),
             public_inputs: PublicInputs::from_parts(env("R2_PUBLIC_BASE_URL").as_deref(), env("R2_PUBLIC_BUCKET").as_deref())?,
+            whisper_compute_type: match env("WHISPER_COMPUTE_TYPE") {
+                None => ComputeType::default(),
+                Some(v) => ComputeType::parse(&v, cfg!(feature = "cuda"))?,
+            },
             youtube: YoutubeConfig::from_vars(env)?,
         })
     }

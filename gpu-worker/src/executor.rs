@@ -52,7 +52,10 @@ impl Executor {
         let cuda_decode = cfg.cuda_decode && crate::encoder::detect_cuda_decode(&cfg.ffmpeg, &cfg.work_root).await;
         // The model registry from the environment (WHISPER_MODELS_DIR, WHISPER_MODELS,
         // WHISPER_DEFAULT_MODEL); nothing is loaded until a job asks for a model.
-        let transcriber = Arc::new(crate::transcribe::Engine::new(crate::transcribe::models::Registry::from_env(), cfg.ffmpeg.clone()));
+        let transcriber = Arc::new(
+            crate::transcribe::Engine::new(crate::transcribe::models::Registry::from_env(), cfg.ffmpeg.clone())
+                .with_compute_type(cfg.whisper_compute_type),
+        );
         Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode, transcriber, input_budget: None })
     }
 

@@ -577,6 +577,7 @@ mod tests {
             max_media_secs: job_spec::limits::MAX_MEDIA_SECONDS,
             max_output_bytes: 8 << 30,
             public_inputs: None,
+            whisper_compute_type: Default::default(),
             youtube: Default::default(),
         }
     }

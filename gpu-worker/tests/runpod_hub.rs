@@ -49,7 +49,7 @@ fn assert_read_by_worker(keys: &[&str], src: &str, file: &str) {
     }
 }
 
-/// `major.minor` of the image's CUDA (docker/Dockerfile: `ARG CUDA_IMAGE=12.6.3-cudnn`).
+/// `major.minor` of the image's CUDA (docker/Dockerfile: `ARG CUDA_IMAGE=12.8.1`).
 fn image_cuda() -> (u32, u32) {
     let dockerfile = std::fs::read_to_string(repo().join("docker/Dockerfile")).unwrap();
     let arg = dockerfile.lines().find_map(|l| l.strip_prefix("ARG CUDA_IMAGE=")).expect("docker/Dockerfile: ARG CUDA_IMAGE=");

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use gpu_worker::transcribe::models::Registry;
+use gpu_worker::transcribe::models::{ComputeType, Registry};
 use gpu_worker::transcribe::{Engine, Limits, TranscribeOptions};
 use job_spec::transcript::Transcript;
 
@@ -191,6 +191,27 @@ fn english_over_several_windows_tiny_en() {
     for w in words(&t) {
         assert!((0.0..=1.0).contains(&w.probability), "{w:?}");
     }
+}
+
+/// `WHISPER_COMPUTE_TYPE=int8`: the same clip, 8-bit weights (half float32's CPU work on
+/// this engine), an accurate transcript, and the stats say what ran.
+#[test]
+fn int8_is_as_accurate_and_says_so() {
+    let c = clip("en", &PHRASES, 0.5, 1.2);
+    let int8 =
+        Engine::new(Registry::new(Some(&models_dir()), None, Some("tiny.en".into())), "ffmpeg".into()).with_compute_type(ComputeType::Int8);
+    let (t, stats) = int8.transcribe(&c.path, &opts("tiny.en"), &limits()).expect("transcribes in int8");
+    let hypothesis = text(&t);
+    let error = wer(&PHRASES.join(" "), &hypothesis);
+    eprintln!("tiny.en int8 WER {error:.3}: {hypothesis}\n{stats:?}");
+    // Measured 0.078, as float32 (the same five words misheard).
+    assert!(error <= 0.15, "WER {error} too high: {hypothesis}");
+    assert_eq!(stats.compute_type, ComputeType::Int8);
+    assert_words_in_windows(&t, &c.windows, 0.3, 0.8);
+    // The shared engine runs the CPU default.
+    let short = clip("en", &PHRASES[..1], 0.1, 0.1);
+    let (_, stats) = engine().transcribe(&short.path, &opts("tiny.en"), &limits()).expect("transcribes");
+    assert_eq!(stats.compute_type, ComputeType::Float32);
 }
 
 /// 5 s of silence: the VAD keeps nothing, so there is nothing to hallucinate from.

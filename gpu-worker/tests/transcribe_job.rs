@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use common::{Env, ffmpeg_make};
 use gpu_worker::transcribe::Engine;
-use gpu_worker::transcribe::models::Registry;
+use gpu_worker::transcribe::models::{ComputeType, Registry};
 use job_spec::captions;
 use job_spec::worker::{InputUrl, OutputTarget, TranscribeTask};
 use job_spec::{Progress, Task, WorkerError, WorkerJob, WorkerOutput};
@@ -191,6 +191,7 @@ async fn speech_becomes_the_four_files() {
     assert_eq!(stats["model"], "tiny.en");
     assert_eq!(stats["requested_model"], "tiny.en", "the default model ran: {stats}");
     assert!(stats["engine"].as_str().unwrap().contains("CTranslate2"), "{stats}");
+    assert_eq!(stats["compute_type"], "float32", "a CPU worker's default: {stats}");
     assert_eq!(stats["words"].as_u64().unwrap() as usize, words.len());
     assert!(stats["real_time_factor"].as_f64().unwrap() > 0.0, "{stats}");
 
@@ -245,4 +246,69 @@ async fn bad_requests_fail_with_stable_codes() {
     let err = e.run("silence.wav", TranscribeTask { beam_size: 0, ..task(None) }).await.0.unwrap_err();
     assert_eq!(err.code, "invalid-task");
     assert!(e.storage.get("out/words.json").is_none(), "no failed job uploaded anything");
+}
+
+/// `WHISPER_COMPUTE_TYPE=int8`: the worker transcribes in 8-bit weights, as accurately, and
+/// `stats.compute_type` says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn int8_worker_says_what_ran() {
+    let _g = SERIAL.lock().await;
+    let mut e = common::env().await;
+    e.exec.transcriber = Arc::new(
+        Engine::new(Registry::new(Some(&models_dir()), None, Some("tiny.en".into())), "ffmpeg".into()).with_compute_type(ComputeType::Int8),
+    );
+    let wav = e.dir.path().join("speech.wav");
+    let st = std::process::Command::new("espeak-ng").args(["-v", "en", "-s", "150", "-w"]).arg(&wav).arg(SPEECH).status().unwrap();
+    assert!(st.success(), "espeak-ng (make setup installs it)");
+    e.storage.put("speech.wav", std::fs::read(&wav).unwrap());
+    let out = e.run("speech.wav", task(None)).await.0.unwrap();
+    let stats = &out.extras["stats"];
+    assert_eq!(stats["compute_type"], "int8", "{stats}");
+    let said: Vec<String> = out.extras["transcription"].as_str().unwrap().split_whitespace().map(norm).collect();
+    let missing: Vec<String> = SPEECH.split_whitespace().map(norm).filter(|w| !said.contains(w)).collect();
+    assert!(missing.len() <= 2, "missing {missing:?} from {said:?}");
+}
+
+/// A compute type the build cannot run stops the worker at start, with the choices.
+#[test]
+fn a_bad_compute_type_stops_the_worker_at_start() {
+    let work = tempfile::tempdir().unwrap();
+    let mut cases = vec![("fp32", "WHISPER_COMPUTE_TYPE=\"fp32\" is not a compute type")];
+    if !cfg!(feature = "cuda") {
+        // CTranslate2 has no float16 kernels for CPUs: refused at start, not at the first job.
+        cases.push((
+            "float16",
+            "WHISPER_COMPUTE_TYPE=\"float16\" is not a compute type a CPU build runs; use one of float32, int8, int8_float32",
+        ));
+    }
+    for (value, says) in cases {
+        let started = std::time::Instant::now();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-worker"))
+            .args(["serve", "--port", "0"])
+            .env("WORK_DIR", work.path())
+            .env("ENCODER", "libx264")
+            .env("WHISPER_COMPUTE_TYPE", value)
+            .env_remove("RUNPOD_WEBHOOK_GET_JOB")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A worker that took the setting would serve until killed.
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code();
+            }
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(code, Some(1), "exits at start, not serving: {stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }

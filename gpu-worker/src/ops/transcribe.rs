@@ -91,6 +91,7 @@ pub fn extras(t: &Transcript, s: &TranscribeStats) -> Map<String, Value> {
             "requested_model": s.requested_model,
             "engine": ENGINE,
             "device": DEVICE,
+            "compute_type": s.compute_type.name(),
             "audio_seconds": s.audio_seconds,
             "vad_speech_seconds": s.vad_speech_seconds,
             "decode_audio_ms": s.decode_audio_ms,
@@ -247,6 +248,7 @@ mod tests {
             transcribe_ms: 1900,
             model: "tiny.en".into(),
             requested_model: "large-v3".into(),
+            compute_type: crate::transcribe::models::ComputeType::Int8,
             vad_speech_seconds: Some(1.5),
         };
         assert_eq!(
@@ -256,7 +258,7 @@ mod tests {
                 "language": "en",
                 "language_probability": 0.9877,
                 "duration": 12.346,
-                "stats": {"model": "tiny.en", "requested_model": "large-v3", "engine": ENGINE, "device": DEVICE, "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "decode_audio_ms": 100,
+                "stats": {"model": "tiny.en", "requested_model": "large-v3", "engine": ENGINE, "device": DEVICE, "compute_type": "int8", "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "decode_audio_ms": 100,
                           "load_model_ms": 0, "transcribe_ms": 1900, "real_time_factor": 6.17, "segments": 1, "words": 2},
             })
         );

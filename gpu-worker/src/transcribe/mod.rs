@@ -24,6 +24,11 @@
 //! - `WHISPER_DEFAULT_MODEL`: the model used when a job names none; default the first
 //!   configured name in sorted order.
 //!
+//! Every model runs in one compute type ([`models::ComputeType`], `WHISPER_COMPUTE_TYPE`
+//! in the worker's [`crate::config::Config`]): `float32` on a CPU, `float16` on CUDA by
+//! default. CTranslate2 is the PyPI wheel's library (gpu-worker/Cargo.toml); on a CPU
+//! it runs 4 threads or one per core, whichever is fewer (its default).
+//!
 //! A model is loaded on first use and kept warm. The public API is blocking (model loading
 //! and decoding are CPU/GPU bound); the worker calls [`Engine::transcribe`] inside
 //! `spawn_blocking`. ffmpeg is `FFMPEG_BIN` (default `ffmpeg` on PATH).
@@ -82,6 +87,8 @@ pub struct TranscribeStats {
     /// The name the request asked for (the default model's name when it named none); differs
     /// from `model` when an alias (`WHISPER_MODEL_ALIASES`) led to it.
     pub requested_model: String,
+    /// What the model computed in.
+    pub compute_type: models::ComputeType,
     /// Seconds the VAD kept, when it ran.
     pub vad_speech_seconds: Option<f64>,
 }
@@ -141,6 +148,7 @@ pub struct Engine {
     registry: models::Registry,
     cache: models::Cache,
     ffmpeg: PathBuf,
+    compute_type: models::ComputeType,
 }
 
 impl Engine {
@@ -150,8 +158,15 @@ impl Engine {
         Engine::new(models::Registry::from_env(), PathBuf::from(ffmpeg))
     }
 
+    /// Models run in the build's default compute type ([`Engine::with_compute_type`] sets another).
     pub fn new(registry: models::Registry, ffmpeg: PathBuf) -> Engine {
-        Engine { registry, cache: models::Cache::default(), ffmpeg }
+        Engine { registry, cache: models::Cache::default(), ffmpeg, compute_type: models::ComputeType::default() }
+    }
+
+    /// Every model this engine loads computes in `compute_type` (set before the first job:
+    /// a model already loaded keeps its own).
+    pub fn with_compute_type(self, compute_type: models::ComputeType) -> Engine {
+        Engine { compute_type, ..self }
     }
 
     /// The names a request may give, sorted: the configured models, then each alias as
@@ -189,7 +204,7 @@ impl Engine {
             ));
         };
         // The model first: its number of mel bands shapes the spectrogram built while decoding.
-        let (model, load_model_ms) = self.cache.get(name, dir)?;
+        let (model, load_model_ms) = self.cache.get(name, dir, self.compute_type)?;
         let stream = |sink: &mut dyn FnMut(&[f32]) -> ControlFlow<()>| audio::stream(&self.ffmpeg, audio, limits, sink);
 
         let started = Instant::now();
@@ -273,6 +288,7 @@ impl Engine {
                 transcribe_ms,
                 model: name.to_owned(),
                 requested_model: requested.to_owned(),
+                compute_type: model.compute_type,
                 vad_speech_seconds,
             },
         ))

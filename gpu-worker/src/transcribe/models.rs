@@ -1,12 +1,13 @@
-//! The model registry (name → directory, from the environment) and the loaded models,
-//! each loaded once and kept warm for later jobs.
+//! The model registry (name → directory, from the environment), the compute type the
+//! models run in (`WHISPER_COMPUTE_TYPE`), and the loaded models, each loaded once and kept
+//! warm for later jobs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use ct2rs::sys::{Config, Device, Whisper};
+use ct2rs::sys::{self, Config, Device, Whisper};
 
 use super::TranscribeError;
 use super::tokens::Vocab;
@@ -96,6 +97,98 @@ impl Registry {
     }
 }
 
+/// The numeric types CTranslate2 computes in (`WHISPER_COMPUTE_TYPE`), the choice
+/// faster-whisper's `compute_type` offers. Weights are converted at load time from what the
+/// model holds (float16 for the `faster-whisper-*` models). On a CPU: `float32` (the
+/// default; the model's float16 weights widened), `int8` (8-bit weights, half the CPU work
+/// and a quarter of the memory; with float32 activations on a CPU, so it runs as
+/// `int8_float32`), `int8_float32`. On CUDA: `float16` (the default) and the others
+/// CTranslate2 offers there; `bfloat16` needs compute capability 8.0 or more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputeType {
+    Float32,
+    Int8,
+    Int8Float32,
+    Float16,
+    Int8Float16,
+    Bfloat16,
+    Int8Bfloat16,
+}
+
+impl ComputeType {
+    /// The types a CPU build accepts, the default first.
+    pub const CPU: &'static [ComputeType] = &[ComputeType::Float32, ComputeType::Int8, ComputeType::Int8Float32];
+    /// The types a `cuda` build accepts, the default first.
+    pub const CUDA: &'static [ComputeType] = &[
+        ComputeType::Float16,
+        ComputeType::Int8Float16,
+        ComputeType::Int8,
+        ComputeType::Float32,
+        ComputeType::Int8Float32,
+        ComputeType::Bfloat16,
+        ComputeType::Int8Bfloat16,
+    ];
+
+    /// The types a build runs: [`Self::CUDA`] for the `cuda` build, else [`Self::CPU`].
+    pub const fn supported(cuda: bool) -> &'static [ComputeType] {
+        if cuda { Self::CUDA } else { Self::CPU }
+    }
+
+    /// CTranslate2's (and faster-whisper's) name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ComputeType::Float32 => "float32",
+            ComputeType::Int8 => "int8",
+            ComputeType::Int8Float32 => "int8_float32",
+            ComputeType::Float16 => "float16",
+            ComputeType::Int8Float16 => "int8_float16",
+            ComputeType::Bfloat16 => "bfloat16",
+            ComputeType::Int8Bfloat16 => "int8_bfloat16",
+        }
+    }
+
+    /// `WHISPER_COMPUTE_TYPE`'s value (case and surrounding blanks ignored), among the types
+    /// the build (`cuda` or not) runs; the error names the variable and the choices.
+    pub fn parse(value: &str, cuda: bool) -> Result<ComputeType, String> {
+        let supported = Self::supported(cuda);
+        let wanted = value.trim().to_ascii_lowercase();
+        supported.iter().copied().find(|t| t.name() == wanted).ok_or_else(|| {
+            let names: Vec<&str> = supported.iter().map(|t| t.name()).collect();
+            format!(
+                "WHISPER_COMPUTE_TYPE={value:?} is not a compute type {} runs; use one of {} (default {}), or unset it",
+                if cuda { "the CUDA build" } else { "a CPU build" },
+                names.join(", "),
+                supported[0]
+            )
+        })
+    }
+
+    const fn ct2(self) -> sys::ComputeType {
+        match self {
+            ComputeType::Float32 => sys::ComputeType::FLOAT32,
+            ComputeType::Int8 => sys::ComputeType::INT8,
+            ComputeType::Int8Float32 => sys::ComputeType::INT8_FLOAT32,
+            ComputeType::Float16 => sys::ComputeType::FLOAT16,
+            ComputeType::Int8Float16 => sys::ComputeType::INT8_FLOAT16,
+            ComputeType::Bfloat16 => sys::ComputeType::BFLOAT16,
+            ComputeType::Int8Bfloat16 => sys::ComputeType::INT8_BFLOAT16,
+        }
+    }
+}
+
+impl Default for ComputeType {
+    /// `float32` on a CPU build, `float16` on the `cuda` build.
+    fn default() -> Self {
+        Self::supported(cfg!(feature = "cuda"))[0]
+    }
+}
+
+impl std::fmt::Display for ComputeType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A loaded model: CTranslate2's Whisper and its vocabulary.
 pub struct Model {
     pub name: String,
@@ -104,28 +197,35 @@ pub struct Model {
     /// English-only (`.en`) models take no language or task tokens.
     pub multilingual: bool,
     pub n_mels: usize,
+    /// What it was loaded to compute in.
+    pub compute_type: ComputeType,
 }
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("name", &self.name).field("multilingual", &self.multilingual).finish()
+        f.debug_struct("Model")
+            .field("name", &self.name)
+            .field("multilingual", &self.multilingual)
+            .field("compute_type", &self.compute_type)
+            .finish()
     }
 }
 
-fn device_config() -> Config {
-    // The `cuda` build runs on the GPU; float16 weights are kept as converted.
+fn device_config(compute_type: ComputeType) -> Config {
+    // The `cuda` build runs on the GPU.
     let device = if cfg!(feature = "cuda") { Device::CUDA } else { Device::CPU };
-    Config { device, ..Config::default() }
+    Config { device, compute_type: compute_type.ct2(), ..Config::default() }
 }
 
 impl Model {
-    pub fn load(name: &str, dir: &Path) -> Result<Model, TranscribeError> {
+    pub fn load(name: &str, dir: &Path, compute_type: ComputeType) -> Result<Model, TranscribeError> {
         let fail = |e: String| TranscribeError::new("model-load-failed", format!("model {name} ({}): {e}", dir.display()));
         let vocab = Vocab::load(dir).map_err(fail)?;
-        let whisper = Whisper::new(dir, device_config()).map_err(|e| fail(e.to_string()))?;
+        let whisper =
+            Whisper::new(dir, device_config(compute_type)).map_err(|e| fail(format!("{e} (WHISPER_COMPUTE_TYPE={compute_type})")))?;
         let multilingual = whisper.is_multilingual();
         let n_mels = whisper.n_mels();
-        Ok(Model { name: name.to_owned(), whisper, vocab, multilingual, n_mels })
+        Ok(Model { name: name.to_owned(), whisper, vocab, multilingual, n_mels, compute_type })
     }
 }
 
@@ -138,13 +238,13 @@ pub struct Cache {
 
 impl Cache {
     /// The model, loading it first if needed; also the milliseconds spent loading (0 when warm).
-    pub fn get(&self, name: &str, dir: &Path) -> Result<(Arc<Model>, u64), TranscribeError> {
+    pub fn get(&self, name: &str, dir: &Path, compute_type: ComputeType) -> Result<(Arc<Model>, u64), TranscribeError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(model) = loaded.get(name) {
             return Ok((Arc::clone(model), 0));
         }
         let started = Instant::now();
-        let model = Arc::new(Model::load(name, dir)?);
+        let model = Arc::new(Model::load(name, dir, compute_type)?);
         loaded.insert(name.to_owned(), Arc::clone(&model));
         Ok((model, started.elapsed().as_millis() as u64))
     }
@@ -171,6 +271,29 @@ mod tests {
         let r = Registry::new(None, Some("a=/x"), Some("tiny.en".into()));
         assert_eq!(r.default.as_deref(), Some("tiny.en"));
         assert!(Registry::new(Some(Path::new("/nonexistent")), None, None).models.is_empty());
+    }
+
+    #[test]
+    fn compute_types_by_build() {
+        assert_eq!(ComputeType::parse("float32", false), Ok(ComputeType::Float32));
+        assert_eq!(ComputeType::parse(" INT8 ", false), Ok(ComputeType::Int8));
+        assert_eq!(ComputeType::parse("int8_float32", false), Ok(ComputeType::Int8Float32));
+        assert_eq!(ComputeType::parse("float16", true), Ok(ComputeType::Float16));
+        assert_eq!(ComputeType::parse("int8_bfloat16", true), Ok(ComputeType::Int8Bfloat16));
+        // float16 has no CPU kernels in CTranslate2: refused at start, not at the first job.
+        let e = ComputeType::parse("float16", false).unwrap_err();
+        assert_eq!(
+            e,
+            "WHISPER_COMPUTE_TYPE=\"float16\" is not a compute type a CPU build runs; use one of float32, int8, int8_float32 (default float32), or unset it"
+        );
+        let e = ComputeType::parse("fp16", true).unwrap_err();
+        assert!(e.contains("the CUDA build") && e.contains("(default float16)"), "{e}");
+        for t in ComputeType::CUDA {
+            assert_eq!(ComputeType::parse(t.name(), true), Ok(*t), "names round-trip");
+            assert_eq!(t.ct2().to_string(), t.name(), "our name is CTranslate2's");
+        }
+        let default = if cfg!(feature = "cuda") { ComputeType::Float16 } else { ComputeType::Float32 };
+        assert_eq!(ComputeType::default(), default);
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub fn config(work_root: &Path) -> Config {
         max_media_secs: job_spec::limits::MAX_MEDIA_SECONDS,
         max_output_bytes: 8 << 30,
         public_inputs: None,
+        whisper_compute_type: Default::default(),
         youtube: Default::default(),
     }
 }
