@@ -1,4 +1,4 @@
-//! `make bench` (`cargo run --release -p bench -- [--quick] [--work DIR]`): the seed's
+//! `make bench` (`cargo run --release -p bench -- [--quick] [--only video|transcription] [--work DIR]`): the seed's
 //! ffmpeg commands against ours, on identical generated inputs and identical x264
 //! settings (libx264 `-preset veryfast -crf 20`, ours' [`Encoder::video_args`]), in one
 //! run, on this machine.
@@ -14,6 +14,11 @@
 //! 3. The faceless video (20 × 5 s at 1080p24, narration, music, karaoke captions): the
 //!    seed's chain (a zoompan encode per image, concat, addaudio, music mix, subtitles,
 //!    each re-encoding) against `gpu-worker render-local` (one pass), and the floor.
+//! 4. Transcription ([`transcription`]): our engine against faster-whisper (PyPI, in a venv
+//!    of the bench's own) on a 48 s and a 10-minute espeak-ng clip (48 s only with
+//!    `--quick`): wall, CPU, RTF, WER, ratio.
+//!
+//! `--only video` runs 1–3, `--only transcription` runs 4.
 //!
 //! Every run is a child process measured by [`measure`] (wall, CPU = user + sys of the
 //! process tree, peak RSS). Clips are scored by SSIM against an exact render of the
@@ -29,6 +34,7 @@ mod media;
 mod ours;
 mod report;
 mod seed;
+mod transcription;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -136,19 +142,27 @@ impl Ctx {
     }
 }
 
+const USAGE: &str = "usage: bench [--quick] [--only video|transcription] [--work DIR]";
+
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut quick = false;
+    let (mut video, mut speech) = (true, true);
     let mut work = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/out"));
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
             "--work" => work = it.next().context("--work needs a folder")?.into(),
+            "--only" => match it.next().map(String::as_str) {
+                Some("video") => (video, speech) = (true, false),
+                Some("transcription") => (video, speech) = (false, true),
+                other => bail!("--only takes video or transcription, not {other:?}; {USAGE}"),
+            },
             "-h" | "--help" => {
-                println!("usage: bench [--quick] [--work DIR]   (see bench/src/main.rs and README § Benchmark)");
+                println!("{USAGE}   (see bench/src/main.rs and README § Benchmark)");
                 return Ok(());
             }
-            other => bail!("unknown argument {other:?}; usage: bench [--quick] [--work DIR]"),
+            other => bail!("unknown argument {other:?}; {USAGE}"),
         }
     }
     let out = work.join("run");
@@ -163,14 +177,25 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         notes: Vec::new(),
         faceless_pairs: Vec::new(),
     };
-    let images = if quick { 4 } else { 20 };
-    cx.progress(&format!("generating inputs in {}", work.join("inputs").display()));
-    let inputs = inputs::prepare(&work.join("inputs"), images, f64::from(SCENE_SECONDS), SIZE, &cx.runner)?;
-
-    kenburns_clip(&mut cx, &inputs.grid)?;
-    faceless(&mut cx, &inputs)?;
-
-    let text = format!("{}\n{}", machine(quick), summary(&cx));
+    // The transcription's clips, model and venv first: a missing one fails before the long part.
+    let speech = if speech {
+        cx.progress("transcription: model, clips, faster-whisper's venv");
+        Some(transcription::prepare(&work, quick)?)
+    } else {
+        None
+    };
+    let mut text = format!("{}\n", machine(quick));
+    if video {
+        let images = if quick { 4 } else { 20 };
+        cx.progress(&format!("generating inputs in {}", work.join("inputs").display()));
+        let inputs = inputs::prepare(&work.join("inputs"), images, f64::from(SCENE_SECONDS), SIZE, &cx.runner)?;
+        kenburns_clip(&mut cx, &inputs.grid)?;
+        faceless(&mut cx, &inputs)?;
+        text.push_str(&summary(&cx));
+    }
+    if let Some(p) = &speech {
+        text.push_str(&transcription::run_section(&cx, p)?);
+    }
     std::fs::write(out.join("report.md"), &text)?;
     println!("{text}");
     cx.progress(&format!("done; report in {}", out.join("report.md").display()));

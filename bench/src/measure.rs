@@ -74,7 +74,6 @@ pub fn wrapper(args: &[String]) -> anyhow::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let tree_rss_kib = sampler.join().unwrap_or(0);
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
-    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
     let sample = Sample {
         wall_s,
         user_s: secs(usage.user_time()),
@@ -87,6 +86,17 @@ pub fn wrapper(args: &[String]) -> anyhow::Result<()> {
         std::process::exit(status.code().unwrap_or(1));
     }
     Ok(())
+}
+
+fn secs(t: nix::sys::time::TimeVal) -> f64 {
+    t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6
+}
+
+/// User + system CPU seconds of `who` so far (`RUSAGE_SELF`: every thread of this process;
+/// `RUSAGE_CHILDREN`: the children it has reaped).
+pub fn cpu_s(who: UsageWho) -> anyhow::Result<f64> {
+    let usage = getrusage(who)?;
+    Ok(secs(usage.user_time()) + secs(usage.system_time()))
 }
 
 /// Summed VmRSS of `pid` and its descendants (threads' children included), KiB.
