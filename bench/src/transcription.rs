@@ -260,10 +260,28 @@ enum Side {
     FasterWhisper,
 }
 
+impl Side {
+    const fn name(self) -> &'static str {
+        match self {
+            Side::Ours => "ours",
+            Side::FasterWhisper => "faster-whisper",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Sequential,
     Batched,
+}
+
+impl Mode {
+    const fn name(self) -> &'static str {
+        match self {
+            Mode::Sequential => "sequential",
+            Mode::Batched => "batched",
+        }
+    }
 }
 
 /// One timed transcription.
@@ -316,14 +334,8 @@ impl Section {
              |---|---|---|---|---:|---:|---:|---:|---:|\n",
         );
         for r in &self.rows {
-            let engine = match r.side {
-                Side::Ours => "**ours**",
-                Side::FasterWhisper => "faster-whisper",
-            };
-            let mode = match r.mode {
-                Mode::Sequential => "sequential".to_owned(),
-                Mode::Batched => format!("batched ({BATCH})"),
-            };
+            let engine = if r.side == Side::Ours { "**ours**" } else { r.side.name() };
+            let mode = if r.mode == Mode::Batched { format!("batched ({BATCH})") } else { r.mode.name().to_owned() };
             let nums = match &r.result {
                 Some((t, wer)) => format!(
                     "{:.2} | {:.2} | {:.3} | {wer:.3} | {}",
@@ -416,7 +428,8 @@ fn faster_whisper(cx: &Ctx, p: &Prepared, compute: ComputeType, mode: Mode, audi
         argv.extend(["--mode".into(), "batched".into(), "--batch-size".into(), BATCH.to_string()]);
     }
     argv.push(audio.display().to_string());
-    let log = cx.out.join("logs").join(format!("transcription-fw-{}-{:?}.log", compute.name(), mode));
+    let stem = audio.file_stem().map_or("audio".into(), |s| s.to_string_lossy());
+    let log = cx.out.join("logs").join(format!("transcription-fw-{stem}-{}-{}.log", compute.name(), mode.name()));
     let out = run(Command::new(&argv[0]).args(&argv[1..]).stderr(std::fs::File::create(&log)?))
         .with_context(|| format!("faster-whisper ({}); log {}", crate::measure::shell_line(&argv), log.display()))?;
     let parsed = String::from_utf8_lossy(&out)
@@ -459,7 +472,7 @@ pub fn run_section(cx: &Ctx, p: &Prepared) -> anyhow::Result<String> {
         let long = !std::ptr::eq(clip, &p.short);
         let runs = if long { 1 } else { cx.reps.max(1) };
         let add = |section: &mut Section, side: Side, compute: ComputeType, mode: Mode, runs: Vec<Timed>| -> anyhow::Result<()> {
-            let label = format!("{} {side:?} {} {mode:?}", clip.name, compute.name());
+            let label = format!("{} {} {} {}", clip.name, side.name(), compute.name(), mode.name());
             let t = median(&mut section.notes, &label, runs);
             let wer = wer(&clip.script, &t.text);
             cx.progress(&format!("{label}: {:.2} s wall, {:.2} s CPU, WER {wer:.3}", t.wall_s, t.cpu_s));
