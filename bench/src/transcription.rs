@@ -455,8 +455,14 @@ fn median(notes: &mut Vec<String>, label: &str, mut runs: Vec<Timed>) -> Timed {
 /// Runs the section; returns its part of the report (heading, table, targets, notes).
 pub fn run_section(cx: &Ctx, p: &Prepared) -> anyhow::Result<String> {
     let mut section = Section::default();
-    let base =
-        TranscribeOptions { model: Some(MODEL.into()), language: Some("en".into()), enable_vad: false, beam_size: 5, temperature: 0.0 };
+    // Beam search (temperature 0, the default) with faster-whisper's fallback, as it runs.
+    let base = TranscribeOptions {
+        model: Some(MODEL.into()),
+        language: Some("en".into()),
+        enable_vad: false,
+        beam_size: 5,
+        ..TranscribeOptions::default()
+    };
     let registry =
         Registry { models: BTreeMap::from([(MODEL.to_owned(), p.model.clone())]), default: Some(MODEL.into()), aliases: BTreeMap::new() };
     let ffmpeg = std::env::var_os("FFMPEG_BIN").filter(|v| !v.is_empty()).unwrap_or_else(|| "ffmpeg".into());
