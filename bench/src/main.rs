@@ -156,7 +156,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             "--only" => match it.next().map(String::as_str) {
                 Some("video") => (video, speech) = (true, false),
                 Some("transcription") => (video, speech) = (false, true),
-                other => bail!("--only takes video or transcription, not {other:?}; {USAGE}"),
+                other => bail!("--only takes video or transcription, not {:?}; {USAGE}", other.unwrap_or("")),
             },
             "-h" | "--help" => {
                 println!("{USAGE}   (see bench/src/main.rs and README § Benchmark)");
