@@ -68,6 +68,9 @@ pub struct Config {
     /// `int8_float32` on a CPU build; `float16` (default), `int8_float16`, `int8`,
     /// `float32`, `int8_float32`, `bfloat16` or `int8_bfloat16` on the CUDA build.
     pub whisper_compute_type: ComputeType,
+    /// Windows decoded per call for long audio with VAD (`WHISPER_BATCH_SIZE`, default 8;
+    /// 0 or 1: window after window). See [`crate::transcribe::BATCH_MIN_SECONDS`].
+    pub whisper_batch_size: usize,
     /// `/video/transcribe_youtube`: where YouTube is and how it is asked
     /// (`YOUTUBE_BASE_URL`, `YOUTUBE_CLIENT`, `YOUTUBE_CLIENT_VERSION`,
     /// `YOUTUBE_FALLBACK_CLIENT`, `YOUTUBE_FALLBACK_CLIENT_VERSION`, `YOUTUBE_PROXY`).
@@ -184,6 +187,10 @@ impl PublicInputs {
     }
 }
 
+/// The largest `WHISPER_BATCH_SIZE`: each window in a batch holds its encoder output
+/// (1500 × the model's width in floats: 7.7 MB for large-v3) and its beams' decoder state.
+const MAX_WHISPER_BATCH_SIZE: u64 = 64;
+
 impl Config {
     pub fn from_env() -> Result<Config, String> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -239,6 +246,14 @@ impl Config {
             whisper_compute_type: match env("WHISPER_COMPUTE_TYPE") {
                 None => ComputeType::default(),
                 Some(v) => ComputeType::parse(&v, cfg!(feature = "cuda"))?,
+            },
+            whisper_batch_size: match num("WHISPER_BATCH_SIZE", crate::transcribe::DEFAULT_BATCH_SIZE as u64)? {
+                n if n <= MAX_WHISPER_BATCH_SIZE => n as usize,
+                n => {
+                    return Err(format!(
+                        "WHISPER_BATCH_SIZE={n} is more windows than one call should hold; use 0 or 1 (sequential) up to {MAX_WHISPER_BATCH_SIZE}"
+                    ));
+                }
             },
             youtube: YoutubeConfig::from_vars(env)?,
         })

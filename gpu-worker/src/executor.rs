@@ -54,7 +54,8 @@ impl Executor {
         // WHISPER_DEFAULT_MODEL); nothing is loaded until a job asks for a model.
         let transcriber = Arc::new(
             crate::transcribe::Engine::new(crate::transcribe::models::Registry::from_env(), cfg.ffmpeg.clone())
-                .with_compute_type(cfg.whisper_compute_type),
+                .with_compute_type(cfg.whisper_compute_type)
+                .with_batch_size(cfg.whisper_batch_size),
         );
         Ok(Executor { cfg: Arc::new(cfg), http, encoder, cuda_decode, transcriber, input_budget: None })
     }

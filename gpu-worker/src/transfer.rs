@@ -578,6 +578,7 @@ mod tests {
             max_output_bytes: 8 << 30,
             public_inputs: None,
             whisper_compute_type: Default::default(),
+            whisper_batch_size: 8,
             youtube: Default::default(),
         }
     }

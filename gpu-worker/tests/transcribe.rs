@@ -23,6 +23,34 @@ const PHRASES: [&str; 8] = [
     "Turn off the lights when you leave the room.",
 ];
 
+/// More sentences for the long clips, cycled after [`PHRASES`].
+const MORE_PHRASES: [&str; 24] = [
+    "The children built a tall castle out of sand.",
+    "Our neighbours painted their front door bright green.",
+    "He forgot his umbrella at the restaurant last night.",
+    "The museum opens at ten and closes at six.",
+    "A cold wind blew across the frozen lake.",
+    "Please remember to water the plants on Friday.",
+    "The doctor said that I should get more sleep.",
+    "They walked along the river until the sun went down.",
+    "The new library has a garden on its roof.",
+    "I would like a cup of tea with milk.",
+    "The farmer sold eggs and honey at the market.",
+    "Our flight was delayed by almost two hours.",
+    "The teacher wrote the answer on the board.",
+    "We found a small cat sleeping under the car.",
+    "The bakery on the corner makes excellent bread.",
+    "He fixed the old bicycle with a few simple tools.",
+    "The concert was cancelled because of the storm.",
+    "She reads a chapter of her book every evening.",
+    "The bridge was closed for repairs all summer.",
+    "Let us go for a walk in the park after lunch.",
+    "The students planted trees along the main road.",
+    "My grandmother keeps her letters in a wooden box.",
+    "The shop sells fresh fish every Tuesday morning.",
+    "Write your name at the top of the page.",
+];
+
 fn models_dir() -> PathBuf {
     let cache = std::env::var_os("API_GPU_CACHE")
         .map(PathBuf::from)
@@ -97,21 +125,41 @@ struct Clip {
 }
 
 fn clip(voice: &str, phrases: &[&str], lead: f64, pause: f64) -> Clip {
+    clip_until(voice, phrases, lead, &[pause], f64::INFINITY)
+}
+
+/// [`clip`] with the pauses after the phrases taken in turn from `pauses`, stopping after
+/// the phrase that reaches `seconds`; each phrase is synthesised once however often it
+/// comes. `windows.len()` says how many phrases it holds.
+fn clip_until(voice: &str, phrases: &[&str], lead: f64, pauses: &[f64], seconds: f64) -> Clip {
     let dir = tempfile::tempdir().expect("tempdir");
     let silence = |s: f64| vec![0.0f32; (s * RATE as f64) as usize];
+    let mut spoken: std::collections::HashMap<&str, Vec<f32>> = std::collections::HashMap::new();
     let mut samples = silence(lead);
     let mut windows = Vec::new();
-    for phrase in phrases {
-        let speech = speak(dir.path(), voice, phrase);
+    for (phrase, pause) in phrases.iter().zip(pauses.iter().cycle()) {
+        if samples.len() as f64 / RATE as f64 >= seconds {
+            break;
+        }
+        let speech = spoken.entry(phrase).or_insert_with(|| speak(dir.path(), voice, phrase));
         let start = samples.len() as f64 / RATE as f64;
-        samples.extend(&speech);
+        samples.extend(speech.iter());
         windows.push((start, samples.len() as f64 / RATE as f64));
-        samples.extend(silence(pause));
+        samples.extend(silence(*pause));
     }
     let path = dir.path().join("clip.wav");
     write_wav(&path, &samples);
     Clip { path, windows, duration: samples.len() as f64 / RATE as f64, _dir: dir }
 }
+
+/// [`PHRASES`] then [`MORE_PHRASES`], over and over: more than an hour of speech.
+fn long_script() -> Vec<&'static str> {
+    PHRASES.iter().chain(MORE_PHRASES.iter()).copied().cycle().take(1000).collect()
+}
+
+/// Pauses after each sentence in a long clip: mostly 1.2 s (faster-whisper's bench clip),
+/// a 0.3 s one the VAD bridges (two sentences in one speech chunk), and a long one.
+const LONG_PAUSES: [f64; 5] = [1.2, 0.3, 1.2, 1.2, 3.0];
 
 fn normalise(text: &str) -> Vec<String> {
     text.split_whitespace()
@@ -301,6 +349,132 @@ fn a_non_audio_file_is_not_media() {
     let err = engine().transcribe(&path, &opts("tiny.en"), &limits()).expect_err("not media");
     assert_eq!(err.code, "input-not-media");
     assert!(err.message.contains("ffmpeg"), "{}", err.message);
+}
+
+/// One engine that decodes window after window (`WHISPER_BATCH_SIZE=1`).
+fn sequential_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new(Registry::new(Some(&models_dir()), None, Some("tiny.en".into())), "ffmpeg".into()).with_batch_size(1))
+}
+
+/// Segment times that a subtitle reader would accept: each segment's words inside it, no
+/// segment across a long pause or longer than a few sentences.
+fn assert_phrase_sized_segments(t: &Transcript, windows: &[(f64, f64)]) {
+    for s in &t.segments {
+        assert!(s.end - s.start <= 12.0, "a {:.1} s segment: {s:?}", s.end - s.start);
+        for w in &s.words {
+            assert!(w.start >= s.start - 1e-9 && w.end <= s.end + 1e-9, "{w:?} outside its segment {:?}", (s.start, s.end));
+        }
+        // A pause over 2 s falls between two windows: no segment holds both sides.
+        let across = windows.windows(2).find(|p| p[1].0 - p[0].1 > 2.0 && s.start < p[0].1 && s.end > p[1].0);
+        assert!(across.is_none(), "segment {:?} spans the pause {across:?}", (s.start, s.end, &s.text));
+    }
+}
+
+/// ~2.5 min of English with `enable_vad`: decoded in batches of 8 (the default) with the
+/// same transcript quality as window after window, and word times as exact.
+#[test]
+fn long_audio_is_decoded_in_batches_as_accurately() {
+    let c = clip_until("en", &long_script(), 0.5, &LONG_PAUSES, 150.0);
+    let script = &long_script()[..c.windows.len()];
+    assert!(c.duration > 150.0 && c.duration < 160.0, "{}", c.duration);
+    let reference = script.join(" ");
+    let options = TranscribeOptions { enable_vad: true, ..opts("tiny.en") };
+    let wall = std::time::Instant::now();
+    let (batched, stats) = engine().transcribe(&c.path, &options, &limits()).expect("transcribes in batches");
+    let batched_wall = wall.elapsed().as_secs_f64();
+    let wall = std::time::Instant::now();
+    let (sequential, sequential_stats) = sequential_engine().transcribe(&c.path, &options, &limits()).expect("transcribes");
+    let sequential_wall = wall.elapsed().as_secs_f64();
+    let (b, s) = (wer(&reference, &text(&batched)), wer(&reference, &text(&sequential)));
+    eprintln!(
+        "{:.1} s audio: batched WER {b:.3} in {batched_wall:.1} s, sequential WER {s:.3} in {sequential_wall:.1} s\nbatched: {}\nsequential: {}\n{stats:?}",
+        c.duration,
+        text(&batched),
+        text(&sequential)
+    );
+    assert_eq!(stats.batch_size, Some(8), "the stats say it ran in batches");
+    assert_eq!(sequential_stats.batch_size, None);
+    // Measured: batched 0.085, sequential 0.095 (tiny.en mishears espeak-ng's "jumps",
+    // "bread", "bright" either way; each also misses a few words of its own).
+    assert!(b <= 0.15, "batched WER {b}: {}", text(&batched));
+    assert!(b <= s + 0.02, "batched WER {b} against sequential {s}");
+    assert!((batched.duration - c.duration).abs() < 0.01);
+    // The speech is padded by 0.4 s for batches (vad::BATCH_PAD_S): a word after a pause
+    // may start up to that much early, into the silence kept before it.
+    assert_words_in_windows(&batched, &c.windows, 0.3, 0.45);
+    assert_phrase_sized_segments(&batched, &c.windows);
+    // Every phrase is heard: words in each window.
+    let silent: Vec<usize> = (0..c.windows.len())
+        .filter(|&i| {
+            !words(&batched)
+                .iter()
+                .any(|w| (w.start + w.end) / 2.0 >= c.windows[i].0 - 0.3 && (w.start + w.end) / 2.0 <= c.windows[i].1 + 0.3)
+        })
+        .collect();
+    assert!(silent.is_empty(), "no words in phrases {silent:?}");
+    // Short audio stays sequential whatever the batch size.
+    let short = clip("en", &PHRASES[..2], 0.3, 0.8);
+    let (_, stats) = engine().transcribe(&short.path, &options, &limits()).expect("transcribes");
+    assert_eq!(stats.batch_size, None);
+}
+
+/// A multilingual model in batches: the language is detected on the first window and
+/// every window is prompted with it.
+#[test]
+fn batches_detect_the_language_with_base() {
+    let c = clip_until("en", &long_script(), 0.3, &[1.0], 62.0);
+    let script = &long_script()[..c.windows.len()];
+    let options = TranscribeOptions { enable_vad: true, language: None, ..opts("base") };
+    let (t, stats) = engine().transcribe(&c.path, &options, &limits()).expect("transcribes in batches");
+    assert_eq!(stats.batch_size, Some(8));
+    assert_eq!(t.language, "en");
+    assert!(t.language_probability > 0.5 && t.language_probability <= 1.0, "{}", t.language_probability);
+    let error = wer(&script.join(" "), &text(&t));
+    eprintln!("base, batched: WER {error:.3}, {:.1} s of audio; {stats:?}", c.duration);
+    assert!(error <= 0.15, "WER {error}: {}", text(&t));
+    assert_words_in_windows(&t, &c.windows, 0.3, 0.45);
+}
+
+/// faster-whisper's bench clip, 10 minutes of sentences with 1.2 s pauses: window after
+/// window without VAD (faster-whisper's sequential `transcribe`), with VAD, and in
+/// batches. Writes the clip, its script and each transcript (`batch600.*.txt`) to the
+/// target's tmp dir, for other engines and for comparing:
+/// `cargo test --release -p gpu-worker --test transcribe -- --ignored --nocapture batched_ten_minutes`
+#[test]
+#[ignore = "a measurement: run with --release --ignored --nocapture"]
+fn batched_ten_minutes() {
+    let c = clip_until("en", &long_script(), 0.5, &[1.2], 600.0);
+    let script = &long_script()[..c.windows.len()];
+    let reference = script.join(" ");
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::copy(&c.path, keep.join("batch600.wav")).expect("copy the clip");
+    std::fs::write(keep.join("batch600.txt"), &reference).expect("write the script");
+    eprintln!("clip: {:.1} s, {} sentences, {}", c.duration, script.len(), keep.join("batch600.wav").display());
+    let warm = clip("en", &PHRASES[..1], 0.1, 0.1);
+    for e in [engine(), sequential_engine()] {
+        e.transcribe(&warm.path, &opts("tiny.en"), &limits()).expect("warm-up");
+    }
+    let runs = [
+        ("sequential, no VAD", "sequential", sequential_engine(), false),
+        ("sequential, VAD", "sequential-vad", sequential_engine(), true),
+        ("batched (8), VAD", "batched", engine(), true),
+    ];
+    for (name, file, e, vad) in runs {
+        let options = TranscribeOptions { enable_vad: vad, language: Some("en".into()), ..opts("tiny.en") };
+        let (cpu, wall) = (cpu_seconds(), std::time::Instant::now());
+        let (t, stats) = e.transcribe(&c.path, &options, &limits()).expect("transcribes");
+        let (cpu, wall) = (cpu_seconds() - cpu, wall.elapsed().as_secs_f64());
+        eprintln!(
+            "{name}: {wall:.1} s wall, {cpu:.1} CPU-s, WER {:.3}, {} segments, {} words; batch_size {:?}, compute_type {}",
+            wer(&reference, &text(&t)),
+            t.segments.len(),
+            words(&t).len(),
+            stats.batch_size,
+            stats.compute_type
+        );
+        std::fs::write(keep.join(format!("batch600.{file}.txt")), text(&t)).expect("write the transcript");
+    }
 }
 
 fn cpu_seconds() -> f64 {

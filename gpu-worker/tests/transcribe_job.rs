@@ -269,25 +269,31 @@ async fn int8_worker_says_what_ran() {
     assert!(missing.len() <= 2, "missing {missing:?} from {said:?}");
 }
 
-/// A compute type the build cannot run stops the worker at start, with the choices.
+/// A compute type the build cannot run, or a batch size out of range, stops the worker at
+/// start, with the choices.
 #[test]
-fn a_bad_compute_type_stops_the_worker_at_start() {
+fn bad_whisper_settings_stop_the_worker_at_start() {
     let work = tempfile::tempdir().unwrap();
-    let mut cases = vec![("fp32", "WHISPER_COMPUTE_TYPE=\"fp32\" is not a compute type")];
+    let mut cases = vec![
+        ("WHISPER_COMPUTE_TYPE", "fp32", "WHISPER_COMPUTE_TYPE=\"fp32\" is not a compute type"),
+        ("WHISPER_BATCH_SIZE", "65", "WHISPER_BATCH_SIZE=65 is more windows than one call should hold; use 0 or 1 (sequential) up to 64"),
+        ("WHISPER_BATCH_SIZE", "eight", "WHISPER_BATCH_SIZE=\"eight\" is not a whole number"),
+    ];
     if !cfg!(feature = "cuda") {
         // CTranslate2 has no float16 kernels for CPUs: refused at start, not at the first job.
         cases.push((
+            "WHISPER_COMPUTE_TYPE",
             "float16",
             "WHISPER_COMPUTE_TYPE=\"float16\" is not a compute type a CPU build runs; use one of float32, int8, int8_float32",
         ));
     }
-    for (value, says) in cases {
+    for (var, value, says) in cases {
         let started = std::time::Instant::now();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gpu-worker"))
             .args(["serve", "--port", "0"])
             .env("WORK_DIR", work.path())
             .env("ENCODER", "libx264")
-            .env("WHISPER_COMPUTE_TYPE", value)
+            .env(var, value)
             .env_remove("RUNPOD_WEBHOOK_GET_JOB")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

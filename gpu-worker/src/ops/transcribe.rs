@@ -94,6 +94,7 @@ pub fn extras(t: &Transcript, s: &TranscribeStats) -> Map<String, Value> {
             "compute_type": s.compute_type.name(),
             "audio_seconds": s.audio_seconds,
             "vad_speech_seconds": s.vad_speech_seconds,
+            "batch_size": s.batch_size,
             "decode_audio_ms": s.decode_audio_ms,
             "load_model_ms": s.load_model_ms,
             "transcribe_ms": s.transcribe_ms,
@@ -250,6 +251,7 @@ mod tests {
             requested_model: "large-v3".into(),
             compute_type: crate::transcribe::models::ComputeType::Int8,
             vad_speech_seconds: Some(1.5),
+            batch_size: Some(8),
         };
         assert_eq!(
             Value::Object(extras(&t, &s)),
@@ -258,7 +260,7 @@ mod tests {
                 "language": "en",
                 "language_probability": 0.9877,
                 "duration": 12.346,
-                "stats": {"model": "tiny.en", "requested_model": "large-v3", "engine": ENGINE, "device": DEVICE, "compute_type": "int8", "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "decode_audio_ms": 100,
+                "stats": {"model": "tiny.en", "requested_model": "large-v3", "engine": ENGINE, "device": DEVICE, "compute_type": "int8", "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "batch_size": 8, "decode_audio_ms": 100,
                           "load_model_ms": 0, "transcribe_ms": 1900, "real_time_factor": 6.17, "segments": 1, "words": 2},
             })
         );

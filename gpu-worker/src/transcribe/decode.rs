@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::mel::{FRAMES_PER_SECOND, LogMel, WINDOW_FRAMES};
 use super::models::Model;
-use super::words::{self, Subsegment};
+use super::words::{self, Subsegment, WordTiming};
 use super::{TranscribeError, TranscribeOptions};
 
 /// Seconds per timestamp token.
@@ -20,12 +20,12 @@ const INPUT_STRIDE: usize = 2;
 /// The decoder's context: prompt plus output.
 const MAX_LENGTH: usize = 448;
 /// faster-whisper's thresholds.
-const LOG_PROB_THRESHOLD: f64 = -1.0;
-const NO_SPEECH_THRESHOLD: f32 = 0.6;
+pub(super) const LOG_PROB_THRESHOLD: f64 = -1.0;
+pub(super) const NO_SPEECH_THRESHOLD: f32 = 0.6;
 const PROMPT_RESET_ON_TEMPERATURE: f32 = 0.5;
-const MEDIAN_FILTER_WIDTH: i64 = 7;
+pub(super) const MEDIAN_FILTER_WIDTH: i64 = 7;
 
-fn failed(what: &str, e: impl std::fmt::Display) -> TranscribeError {
+pub(super) fn failed(what: &str, e: impl std::fmt::Display) -> TranscribeError {
     TranscribeError::new("transcribe-failed", format!("{what}: {e}"))
 }
 
@@ -38,14 +38,28 @@ pub struct Decoded {
 }
 
 fn encode(model: &Model, mel: &LogMel, seek: usize, size: usize) -> Result<StorageView<'static>, TranscribeError> {
-    let mut window = mel.window(seek, size);
-    let features = StorageView::new(&[1, mel.n_mels, WINDOW_FRAMES], &mut window, Device::CPU).map_err(|e| failed("features", e))?;
+    encode_windows(model, mel, &[(seek, size)])
+}
+
+/// The encoder's output for a batch of windows, each `(first frame, frames)` of `mel`
+/// zero-padded to 30 s: `[windows, 1500, d_model]`.
+pub(super) fn encode_windows(model: &Model, mel: &LogMel, windows: &[(usize, usize)]) -> Result<StorageView<'static>, TranscribeError> {
+    let mut features = Vec::with_capacity(windows.len() * mel.n_mels * WINDOW_FRAMES);
+    for &(seek, size) in windows {
+        features.extend(mel.window(seek, size));
+    }
+    let features =
+        StorageView::new(&[windows.len(), mel.n_mels, WINDOW_FRAMES], &mut features, Device::CPU).map_err(|e| failed("features", e))?;
     model.whisper.encode(&features, false).map_err(|e| failed("encoder", e))
 }
 
 /// The forced language, or the one detected on `encoded` (the first window). `.en` models
 /// are English whatever was asked.
-fn language(model: &Model, opts: &TranscribeOptions, encoded: Option<&StorageView<'_>>) -> Result<(String, f64), TranscribeError> {
+pub(super) fn language(
+    model: &Model,
+    opts: &TranscribeOptions,
+    encoded: Option<&StorageView<'_>>,
+) -> Result<(String, f64), TranscribeError> {
     if !model.multilingual {
         return Ok(("en".to_owned(), 1.0));
     }
@@ -96,11 +110,30 @@ pub fn language_only(model: &Model, mel: &LogMel, opts: &TranscribeOptions) -> R
     language(model, opts, None)
 }
 
-struct Generated {
-    tokens: Vec<usize>,
-    avg_logprob: f64,
-    no_speech_prob: f32,
-    temperature: f32,
+/// One window's decoding: its tokens, their average log probability, the no-speech
+/// probability, and the temperature that gave them.
+pub(super) struct Generated {
+    pub tokens: Vec<usize>,
+    pub avg_logprob: f64,
+    pub no_speech_prob: f32,
+    pub temperature: f32,
+}
+
+impl Generated {
+    /// faster-whisper's "silence" test: the model's no-speech probability is high.
+    pub fn silence(&self) -> bool {
+        self.no_speech_prob > NO_SPEECH_THRESHOLD
+    }
+
+    /// faster-whisper's skip rule: a window judged silence whose text is improbable too.
+    pub fn skipped(&self) -> bool {
+        self.silence() && self.avg_logprob < LOG_PROB_THRESHOLD
+    }
+
+    /// Improbable enough to be decoded again at a higher temperature.
+    pub fn needs_fallback(&self) -> bool {
+        self.avg_logprob < LOG_PROB_THRESHOLD && !self.silence()
+    }
 }
 
 fn options(model: &Model, opts: &TranscribeOptions, temperature: f32) -> WhisperOptions {
@@ -139,17 +172,9 @@ fn options(model: &Model, opts: &TranscribeOptions, temperature: f32) -> Whisper
     o
 }
 
-/// faster-whisper's `generate_with_fallback`, without the compression-ratio test: decode at
-/// the requested temperature, then at +0.2 steps up to 1.0 while the average log
-/// probability is below −1 (unless the window is silence).
-fn generate(
-    model: &Model,
-    encoded: &StorageView<'_>,
-    prompt: &[usize],
-    opts: &TranscribeOptions,
-    cancel: &CancellationToken,
-) -> Result<Generated, TranscribeError> {
-    let prompt: Vec<&str> = prompt.iter().filter_map(|&id| model.vocab.token(id)).collect();
+/// The temperatures a window may be decoded at: the requested one, then +0.2 steps up to
+/// 1.0 (faster-whisper's fallback schedule).
+pub(super) fn temperatures(opts: &TranscribeOptions) -> Vec<f32> {
     let first = opts.temperature.max(0.0);
     let mut temperatures = vec![first];
     let mut t = first;
@@ -157,32 +182,82 @@ fn generate(
         t += 0.2;
         temperatures.push(t);
     }
+    temperatures
+}
+
+/// One decoder call over every window of `encoded`, each with its own prompt (token ids),
+/// at `temperature`.
+pub(super) fn generate_once(
+    model: &Model,
+    encoded: &StorageView<'_>,
+    prompts: &[Vec<usize>],
+    opts: &TranscribeOptions,
+    temperature: f32,
+) -> Result<Vec<Generated>, TranscribeError> {
+    let prompts: Vec<Vec<&str>> = prompts.iter().map(|p| p.iter().filter_map(|&id| model.vocab.token(id)).collect()).collect();
+    let results = model.whisper.generate(encoded, &prompts, &options(model, opts, temperature)).map_err(|e| failed("decoder", e))?;
+    if results.len() != prompts.len() {
+        return Err(failed("decoder", format!("{} results for {} windows", results.len(), prompts.len())));
+    }
+    Ok(results
+        .into_iter()
+        .map(|result| {
+            let tokens = result.sequences_ids.into_iter().next().unwrap_or_default();
+            let score = f64::from(result.scores.first().copied().unwrap_or(0.0));
+            // CTranslate2 returns the length-normalised cumulative log probability.
+            let avg_logprob = score * tokens.len() as f64 / (tokens.len() + 1) as f64;
+            Generated { tokens, avg_logprob, no_speech_prob: result.no_speech_prob, temperature }
+        })
+        .collect())
+}
+
+/// faster-whisper's `generate_with_fallback`, without the compression-ratio test: decode
+/// one window at each of `temperatures` in turn until the average log probability is at
+/// least −1 (or the window is silence); else the most probable result.
+pub(super) fn generate(
+    model: &Model,
+    encoded: &StorageView<'_>,
+    prompt: &[usize],
+    opts: &TranscribeOptions,
+    temperatures: &[f32],
+    cancel: &CancellationToken,
+) -> Result<Generated, TranscribeError> {
     let mut best: Option<Generated> = None;
-    for temperature in temperatures {
+    for &temperature in temperatures {
         if cancel.is_cancelled() {
             return Err(TranscribeError::cancelled());
         }
-        let result = model
-            .whisper
-            .generate(encoded, std::slice::from_ref(&prompt), &options(model, opts, temperature))
-            .map_err(|e| failed("decoder", e))?;
-        let result = result.into_iter().next().ok_or_else(|| failed("decoder", "no result"))?;
-        let tokens = result.sequences_ids.into_iter().next().unwrap_or_default();
-        let score = f64::from(result.scores.first().copied().unwrap_or(0.0));
-        // CTranslate2 returns the length-normalised cumulative log probability.
-        let avg_logprob = score * tokens.len() as f64 / (tokens.len() + 1) as f64;
-        let generated = Generated { tokens, avg_logprob, no_speech_prob: result.no_speech_prob, temperature };
-        let silence = generated.no_speech_prob > NO_SPEECH_THRESHOLD;
-        if avg_logprob >= LOG_PROB_THRESHOLD || silence {
+        let generated =
+            generate_once(model, encoded, &[prompt.to_vec()], opts, temperature)?.pop().ok_or_else(|| failed("decoder", "no result"))?;
+        if !generated.needs_fallback() {
             return Ok(generated);
         }
         if best.as_ref().is_none_or(|b| generated.avg_logprob > b.avg_logprob) {
-            best = Some(Generated { temperature, ..generated });
+            best = Some(generated);
         } else if let Some(b) = best.as_mut() {
             b.temperature = temperature;
         }
     }
     best.ok_or_else(|| failed("decoder", "no result"))
+}
+
+/// The words of one window from CTranslate2's alignment of its text tokens: timed,
+/// sentence ends clamped, punctuation merged (faster-whisper's `find_alignment` and the
+/// first half of `add_word_timestamps`). Also the median and maximum word durations.
+pub(super) fn window_words(
+    model: &Model,
+    language: &str,
+    text_tokens: &[usize],
+    aligned: &ct2rs::sys::WhisperAlignmentResult,
+) -> (Vec<WordTiming>, (f64, f64)) {
+    let path: Vec<(i64, i64)> = aligned.alignments.iter().map(|p| (p.token_x, p.frame_x)).collect();
+    let mut with_eot = text_tokens.to_vec();
+    with_eot.push(model.vocab.specials.eot);
+    let (word_strings, word_tokens) = model.vocab.split_to_words(&with_eot, language);
+    let mut timings = words::timings(&word_strings, &word_tokens, &path, &aligned.text_token_probs);
+    let durations = words::clamp_sentence_ends(&mut timings);
+    words::merge_punctuations(&mut timings);
+    (timings, durations)
 }
 
 /// faster-whisper's `_split_segments_by_timestamps`: the pieces between consecutive
@@ -241,6 +316,7 @@ pub fn run(model: &Model, mel: &LogMel, opts: &TranscribeOptions, cancel: &Cance
         sot_sequence.extend(s.transcribe);
     }
 
+    let temperatures = temperatures(opts);
     let mut segments = Vec::new();
     let mut all_tokens: Vec<usize> = Vec::new();
     let mut prompt_reset_since = 0;
@@ -264,8 +340,8 @@ pub fn run(model: &Model, mel: &LogMel, opts: &TranscribeOptions, cancel: &Cance
         }
         prompt.extend_from_slice(&sot_sequence);
 
-        let generated = generate(model, &encoded, &prompt, opts, cancel)?;
-        if generated.no_speech_prob > NO_SPEECH_THRESHOLD && generated.avg_logprob < LOG_PROB_THRESHOLD {
+        let generated = generate(model, &encoded, &prompt, opts, &temperatures, cancel)?;
+        if generated.skipped() {
             seek += segment_size;
             continue;
         }
@@ -282,13 +358,7 @@ pub fn run(model: &Model, mel: &LogMel, opts: &TranscribeOptions, cancel: &Cance
                 .align(&encoded, &sot_sequence, std::slice::from_ref(&text_tokens), &[segment_size], MEDIAN_FILTER_WIDTH)
                 .map_err(|e| failed("alignment", e))?;
             if let Some(a) = aligned.first() {
-                let path: Vec<(i64, i64)> = a.alignments.iter().map(|p| (p.token_x, p.frame_x)).collect();
-                let mut with_eot = text_tokens.clone();
-                with_eot.push(s.eot);
-                let (word_strings, word_tokens) = model.vocab.split_to_words(&with_eot, &language);
-                let mut timings = words::timings(&word_strings, &word_tokens, &path, &a.text_token_probs);
-                let durations = words::clamp_sentence_ends(&mut timings);
-                words::merge_punctuations(&mut timings);
+                let (timings, durations) = window_words(model, &language, &text_tokens, a);
                 last_speech = words::assign(&mut subsegments, &timings, &text_counts, time_offset, durations, last_speech);
             }
             if !single_timestamp_ending

@@ -29,11 +29,17 @@
 //! default. CTranslate2 is the PyPI wheel's library (gpu-worker/Cargo.toml); on a CPU
 //! it runs 4 threads or one per core, whichever is fewer (its default).
 //!
+//! Long audio with `enable_vad` (over [`BATCH_MIN_SECONDS`]) is decoded in batches
+//! ([`batch`], faster-whisper's `BatchedInferencePipeline`): the speech the VAD kept, in
+//! pieces of up to 30 s, `WHISPER_BATCH_SIZE` windows per CTranslate2 call
+//! ([`Engine::with_batch_size`]; 0 or 1 decodes it sequentially like short audio).
+//!
 //! A model is loaded on first use and kept warm. The public API is blocking (model loading
 //! and decoding are CPU/GPU bound); the worker calls [`Engine::transcribe`] inside
 //! `spawn_blocking`. ffmpeg is `FFMPEG_BIN` (default `ffmpeg` on PATH).
 
 pub mod audio;
+pub mod batch;
 pub mod decode;
 pub mod mel;
 pub mod models;
@@ -91,7 +97,18 @@ pub struct TranscribeStats {
     pub compute_type: models::ComputeType,
     /// Seconds the VAD kept, when it ran.
     pub vad_speech_seconds: Option<f64>,
+    /// The most windows decoded per call when the speech was decoded in batches; `None`
+    /// when it was decoded window after window.
+    pub batch_size: Option<usize>,
 }
+
+/// Audio longer than this (seconds) with `enable_vad` is decoded in batches, when the
+/// engine's batch size is 2 or more: below it there are too few windows to batch.
+pub const BATCH_MIN_SECONDS: f64 = 60.0;
+
+/// The default [`Engine::with_batch_size`] (`WHISPER_BATCH_SIZE`): faster-whisper's
+/// `batch_size`.
+pub const DEFAULT_BATCH_SIZE: usize = 8;
 
 /// What bounds one transcription's work.
 #[derive(Debug, Clone)]
@@ -149,6 +166,7 @@ pub struct Engine {
     cache: models::Cache,
     ffmpeg: PathBuf,
     compute_type: models::ComputeType,
+    batch_size: usize,
 }
 
 impl Engine {
@@ -160,13 +178,26 @@ impl Engine {
 
     /// Models run in the build's default compute type ([`Engine::with_compute_type`] sets another).
     pub fn new(registry: models::Registry, ffmpeg: PathBuf) -> Engine {
-        Engine { registry, cache: models::Cache::default(), ffmpeg, compute_type: models::ComputeType::default() }
+        Engine {
+            registry,
+            cache: models::Cache::default(),
+            ffmpeg,
+            compute_type: models::ComputeType::default(),
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
     }
 
     /// Every model this engine loads computes in `compute_type` (set before the first job:
     /// a model already loaded keeps its own).
     pub fn with_compute_type(self, compute_type: models::ComputeType) -> Engine {
         Engine { compute_type, ..self }
+    }
+
+    /// With `enable_vad`, audio longer than [`BATCH_MIN_SECONDS`] is decoded
+    /// `batch_size` windows at a time ([`batch`]); 0 or 1 decodes every audio window after
+    /// window. Default [`DEFAULT_BATCH_SIZE`].
+    pub fn with_batch_size(self, batch_size: usize) -> Engine {
+        Engine { batch_size, ..self }
     }
 
     /// The names a request may give, sorted: the configured models, then each alias as
@@ -209,13 +240,16 @@ impl Engine {
 
         let started = Instant::now();
         let mut vad_speech_seconds = None;
+        let mut batched = false;
         let (samples, mel) = if opts.enable_vad {
             let mut levels = vad::Levels::default();
             let samples = stream(&mut |s| {
                 levels.push(s);
                 ControlFlow::Continue(())
             })?;
-            let chunks = levels.speech_chunks();
+            // Long audio goes in batches (decided here: its speech is padded more).
+            batched = self.batch_size > 1 && levels.seconds() > BATCH_MIN_SECONDS;
+            let chunks = if batched { levels.speech_chunks_padded(vad::BATCH_PAD_S) } else { levels.speech_chunks() };
             let mut keep = vad::Keep::new(&chunks);
             let mut mel = mel::MelBuilder::new(model.n_mels);
             let mut kept = 0;
@@ -228,6 +262,7 @@ impl Engine {
                     if kept < 30 * mel::SAMPLE_RATE { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
                 })?;
                 vad_speech_seconds = Some(0.0);
+                batched = false;
             } else {
                 stream(&mut |s| {
                     let more = keep.push(s, |speech| {
@@ -251,14 +286,18 @@ impl Engine {
         let duration = samples as f64 / mel::SAMPLE_RATE as f64;
 
         let started = Instant::now();
+        let batch_size = batched.then_some(self.batch_size);
         let (language, language_probability, mut segments) = match mel {
             (mel, Some(chunks)) if chunks.is_empty() => {
                 let (language, p) = decode::language_only(&model, &mel, opts)?;
                 (language, p, Vec::new())
             }
             (mel, Some(chunks)) => {
-                let decoded = decode::run(&model, &mel, opts, &limits.cancel)?;
                 let map = vad::TimeMap::new(&chunks);
+                let decoded = match batch_size {
+                    Some(n) => batch::run(&model, &mel, &batch::pieces(&chunks), n, &map, opts, &limits.cancel)?,
+                    None => decode::run(&model, &mel, opts, &limits.cancel)?,
+                };
                 let mut segments = decoded.segments;
                 for segment in &mut segments {
                     restore_times(segment, &map);
@@ -290,6 +329,7 @@ impl Engine {
                 requested_model: requested.to_owned(),
                 compute_type: model.compute_type,
                 vad_speech_seconds,
+                batch_size,
             },
         ))
     }

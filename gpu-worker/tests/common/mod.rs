@@ -114,6 +114,7 @@ pub fn config(work_root: &Path) -> Config {
         max_output_bytes: 8 << 30,
         public_inputs: None,
         whisper_compute_type: Default::default(),
+        whisper_batch_size: 8,
         youtube: Default::default(),
     }
 }
