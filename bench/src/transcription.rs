@@ -382,16 +382,13 @@ impl Section {
     }
 }
 
-/// HOOK (issue 15, batched decoding): the options of the "ours batched" rows, measured then
-/// like the others (warm-up on the 48 s clip, one run). `None` (rows shown as "—") until our
-/// engine can batch windows. The batching being written decodes long audio in batches when
-/// `enable_vad` is on and the engine's batch size is ≥ 2 (`Engine::with_batch_size`, default
-/// 8 = [`BATCH`]); once it has landed this becomes
-/// `Some(TranscribeOptions { enable_vad: true, ..base.clone() })` (faster-whisper's batched
-/// pipeline always cuts with its VAD too), and the sequential rows stay sequential as
-/// they run without VAD.
-fn ours_batched(_base: &TranscribeOptions) -> Option<TranscribeOptions> {
-    None
+/// The options of the "ours batched" rows: VAD on (faster-whisper's batched pipeline always
+/// cuts with its VAD too), so long audio is decoded in batches of the engine's batch size
+/// (`Engine::with_batch_size`, default 8); the sequential rows run without VAD and stay
+/// sequential. Measured like the others (warm-up on the 48 s clip, one run), and a timed
+/// run fails unless the engine says it batched (`stats.batch_size`).
+fn ours_batched(base: &TranscribeOptions) -> TranscribeOptions {
+    TranscribeOptions { enable_vad: true, ..base.clone() }
 }
 
 /// Our engine on `audio`: wall, and CPU of this process and of the children reaped meanwhile
@@ -403,6 +400,14 @@ fn ours_once(engine: &Engine, audio: &Path, opts: &TranscribeOptions, warm: bool
         engine.transcribe(audio, opts, &Limits::default()).map_err(|e| anyhow::anyhow!("ours on {}: {e}", audio.display()))?;
     let (wall_s, cpu_s) = (started.elapsed().as_secs_f64(), cpu()? - cpu0);
     anyhow::ensure!(!warm || stats.load_model_ms == 0, "ours loaded the model during a timed run ({} ms)", stats.load_model_ms);
+    anyhow::ensure!(
+        !warm || stats.batch_size.is_some() == opts.enable_vad,
+        "ours {} on {}, VAD {}: the engine reported batch size {:?}",
+        if opts.enable_vad { "batched" } else { "sequential" },
+        audio.display(),
+        opts.enable_vad,
+        stats.batch_size
+    );
     let text = transcript.segments.iter().map(|s| s.text.trim()).collect::<Vec<_>>().join(" ");
     let words = transcript.segments.iter().map(|s| s.words.len()).sum();
     Ok(Timed { wall_s, cpu_s, text, words })
@@ -467,8 +472,10 @@ pub fn run_section(cx: &Ctx, p: &Prepared) -> anyhow::Result<String> {
         Registry { models: BTreeMap::from([(MODEL.to_owned(), p.model.clone())]), default: Some(MODEL.into()), aliases: BTreeMap::new() };
     let ffmpeg = std::env::var_os("FFMPEG_BIN").filter(|v| !v.is_empty()).unwrap_or_else(|| "ffmpeg".into());
     let computes = [ComputeType::Float32, ComputeType::Int8];
-    let engines: Vec<Engine> =
-        computes.iter().map(|&c| Engine::new(registry.clone(), PathBuf::from(&ffmpeg)).with_compute_type(c)).collect();
+    let engines: Vec<Engine> = computes
+        .iter()
+        .map(|&c| Engine::new(registry.clone(), PathBuf::from(&ffmpeg)).with_compute_type(c).with_batch_size(BATCH))
+        .collect();
     let texts = cx.out.join("transcription");
     std::fs::create_dir_all(&texts)?;
     let mut versions = None;
@@ -506,22 +513,11 @@ pub fn run_section(cx: &Ctx, p: &Prepared) -> anyhow::Result<String> {
                 let fw = faster_whisper(cx, p, compute, Mode::Batched, &clip.wav, 1)?;
                 let timed = fw.into_iter().map(|r| Timed { wall_s: r.wall, cpu_s: r.cpu, text: r.text, words: r.words }).collect();
                 add(&mut section, Side::FasterWhisper, compute, Mode::Batched, timed)?;
-                match ours_batched(&base) {
-                    Some(opts) => {
-                        cx.progress(&format!("{}: ours batched {} (warm-up, then 1)", clip.name, compute.name()));
-                        ours_once(engine, &p.short.wav, &opts, false)?;
-                        let timed = vec![ours_once(engine, &clip.wav, &opts, true)?];
-                        add(&mut section, Side::Ours, compute, Mode::Batched, timed)?;
-                    }
-                    None => section.rows.push(Row {
-                        clip: clip.name,
-                        audio_s: clip.seconds,
-                        side: Side::Ours,
-                        compute,
-                        mode: Mode::Batched,
-                        result: None,
-                    }),
-                }
+                let opts = ours_batched(&base);
+                cx.progress(&format!("{}: ours batched {} (warm-up, then 1)", clip.name, compute.name()));
+                ours_once(engine, &p.short.wav, &opts, false)?;
+                let timed = vec![ours_once(engine, &clip.wav, &opts, true)?];
+                add(&mut section, Side::Ours, compute, Mode::Batched, timed)?;
             }
         }
     }
@@ -552,9 +548,6 @@ pub fn run_section(cx: &Ctx, p: &Prepared) -> anyhow::Result<String> {
     let long = p.long.as_ref().map_or("10 min", |c| c.name);
     for line in section.targets(p.short.name, long) {
         let _ = writeln!(s, "- {line}");
-    }
-    if ours_batched(&base).is_none() {
-        s.push_str("- INFO ours batched: — until `TranscribeOptions` offers batched decoding (the hook: `ours_batched` in bench/src/transcription.rs)\n");
     }
     s.push('\n');
     for n in &section.notes {
