@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use gpu_worker::transcribe::accuracy::wer;
 use gpu_worker::transcribe::models::{ComputeType, Registry};
 use gpu_worker::transcribe::{Engine, Limits, TranscribeOptions};
 use nix::sys::resource::UsageWho;
@@ -228,30 +229,6 @@ fn wav_bytes(samples: &[i16]) -> Vec<u8> {
         b.extend(s.to_le_bytes());
     }
     b
-}
-
-/// Lower-case words, punctuation stripped (gpu-worker/tests/transcribe.rs does the same).
-fn normalise(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word error rate: word-level Levenshtein distance over the reference's length.
-pub fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (normalise(reference), normalise(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for i in 1..=r.len() {
-        let mut previous = row[0];
-        row[0] = i;
-        for j in 1..=h.len() {
-            let substitution = previous + usize::from(r[i - 1] != h[j - 1]);
-            previous = row[j];
-            row[j] = substitution.min(row[j] + 1).min(row[j - 1] + 1);
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,14 +537,6 @@ pub fn run_section(cx: &Ctx, p: &Prepared) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wer_counts_word_edits_ignoring_case_and_punctuation() {
-        assert_eq!(wer("The quick brown fox.", "the quick, brown fox"), 0.0);
-        assert_eq!(wer("the quick brown fox", "the quack brown"), 0.5);
-        assert_eq!(wer("one two", "one two three four"), 1.0);
-        assert_eq!(wer("", "anything"), 1.0);
-    }
 
     #[test]
     fn wav_header_describes_16_khz_mono_pcm() {

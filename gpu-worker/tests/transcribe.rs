@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use gpu_worker::transcribe::accuracy::wer;
 use gpu_worker::transcribe::models::{ComputeType, Registry};
 use gpu_worker::transcribe::{Engine, Limits, TranscribeOptions};
 use job_spec::transcript::Transcript;
@@ -160,29 +161,6 @@ fn long_script() -> Vec<&'static str> {
 /// Pauses after each sentence in a long clip: mostly 1.2 s (faster-whisper's bench clip),
 /// a 0.3 s one the VAD bridges (two sentences in one speech chunk), and a long one.
 const LONG_PAUSES: [f64; 5] = [1.2, 0.3, 1.2, 1.2, 3.0];
-
-fn normalise(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word error rate: word-level Levenshtein distance over the reference length.
-fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (normalise(reference), normalise(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for i in 1..=r.len() {
-        let mut previous = row[0];
-        row[0] = i;
-        for j in 1..=h.len() {
-            let substitution = previous + usize::from(r[i - 1] != h[j - 1]);
-            previous = row[j];
-            row[j] = substitution.min(row[j] + 1).min(row[j - 1] + 1);
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
-}
 
 fn text(t: &Transcript) -> String {
     t.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")

@@ -38,6 +38,7 @@
 //! and decoding are CPU/GPU bound); the worker calls [`Engine::transcribe`] inside
 //! `spawn_blocking`. ffmpeg is `FFMPEG_BIN` (default `ffmpeg` on PATH).
 
+pub mod accuracy;
 pub mod audio;
 pub mod batch;
 pub mod decode;
