@@ -18,7 +18,8 @@
 //!    of the bench's own) on a 48 s and a 10-minute espeak-ng clip (48 s only with
 //!    `--quick`): wall, CPU, RTF, WER, ratio.
 //!
-//! `--only video` runs 1–3, `--only transcription` runs 4.
+//! `--only video` runs 1–3, `--only transcription` runs 4, `--only faceless` runs 3
+//! without the seed's chain (ours against the floor only: the quick loop for the renderer).
 //!
 //! Every run is a child process measured by [`measure`] (wall, CPU = user + sys of the
 //! process tree, peak RSS). Clips are scored by SSIM against an exact render of the
@@ -142,11 +143,11 @@ impl Ctx {
     }
 }
 
-const USAGE: &str = "usage: bench [--quick] [--only video|transcription] [--work DIR]";
+const USAGE: &str = "usage: bench [--quick] [--only video|transcription|faceless] [--work DIR]";
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     let mut quick = false;
-    let (mut video, mut speech) = (true, true);
+    let (mut video, mut speech, mut faceless_only) = (true, true, false);
     let mut work = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/out"));
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -156,7 +157,8 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
             "--only" => match it.next().map(String::as_str) {
                 Some("video") => (video, speech) = (true, false),
                 Some("transcription") => (video, speech) = (false, true),
-                other => bail!("--only takes video or transcription, not {:?}; {USAGE}", other.unwrap_or("")),
+                Some("faceless") => (video, speech, faceless_only) = (true, false, true),
+                other => bail!("--only takes video, transcription or faceless, not {:?}; {USAGE}", other.unwrap_or("")),
             },
             "-h" | "--help" => {
                 println!("{USAGE}   (see bench/src/main.rs and README § Benchmark)");
@@ -189,8 +191,10 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let images = if quick { 4 } else { 20 };
         cx.progress(&format!("generating inputs in {}", work.join("inputs").display()));
         let inputs = inputs::prepare(&work.join("inputs"), images, f64::from(SCENE_SECONDS), SIZE, &cx.runner)?;
-        kenburns_clip(&mut cx, &inputs.grid)?;
-        faceless(&mut cx, &inputs)?;
+        if !faceless_only {
+            kenburns_clip(&mut cx, &inputs.grid)?;
+        }
+        faceless(&mut cx, &inputs, !faceless_only)?;
         text.push_str(&summary(&cx));
     }
     if let Some(p) = &speech {
@@ -309,7 +313,8 @@ fn kenburns_clip(cx: &mut Ctx, grid: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn faceless(cx: &mut Ctx, inputs: &inputs::Inputs) -> anyhow::Result<()> {
+/// The faceless video: the seed's chain (when `seed_chain`), ours and the floor.
+fn faceless(cx: &mut Ctx, inputs: &inputs::Inputs, seed_chain: bool) -> anyhow::Result<()> {
     let n = inputs.photos.len();
     let (fps, frames) = (FACELESS_FPS, SCENE_SECONDS * FACELESS_FPS);
     let total_frames = frames as usize * n;
@@ -319,34 +324,10 @@ fn faceless(cx: &mut Ctx, inputs: &inputs::Inputs) -> anyhow::Result<()> {
     let dir = cx.out.join("faceless");
     std::fs::create_dir_all(&dir)?;
 
-    // The seed's chain, one command after another.
-    let mut clips = Vec::new();
-    let mut zoompans = Sample::default();
-    for (i, photo) in inputs.photos.iter().enumerate() {
-        let clip = dir.join(format!("seed-clip-{:02}.mp4", i + 1));
-        zoompans = zoompans
-            .then(cx.runner.measure(&format!("seed clip {}", i + 1), &seed::clip(photo, Variant::Up6720, frames, SIZE, Some(&clip)))?);
-        clips.push(clip);
-    }
-    cx.progress(&format!("seed: {n} zoompan clips: {:.1} s wall, {:.1} s CPU", zoompans.wall_s, zoompans.cpu_s()));
-    cx.row("seed-clips", &format!("seed: {n}× zoompan clip (6720 graph + x264)"), zoompans, None)?;
-    let concat = dir.join("seed-concat.mp4");
-    let s = cx.once("seed concat", &seed::concat(&clips, fps, &concat))?;
-    cx.row("seed-concat", "seed: concat (re-encode)", s, Some(&concat))?;
-    let mut chain = zoompans.then(s);
-    let voiced = dir.join("seed-addaudio.mp4");
-    let s = cx.once("seed addaudio", &seed::addaudio(&concat, &inputs.narration, fps, &voiced))?;
-    cx.row("seed-addaudio", "seed: addaudio (re-encode, aac)", s, Some(&voiced))?;
-    chain = chain.then(s);
-    let mixed = dir.join("seed-music.mp4");
-    let s = cx.once("seed music", &seed::music(&voiced, &inputs.music, fps, &mixed))?;
-    cx.row("seed-music", "seed: music mix (re-encode)", s, Some(&mixed))?;
-    chain = chain.then(s);
     let seed_final = dir.join("seed-final.mp4");
-    let s = cx.once("seed subtitles", &seed::subtitles(&mixed, &inputs.ass, fps, &seed_final))?;
-    cx.row("seed-subtitles", "seed: subtitles `-vf ass=` (re-encode)", s, Some(&seed_final))?;
-    chain = chain.then(s);
-    cx.row("faceless-seed", "**seed chain, total**", chain, Some(&seed_final))?;
+    if seed_chain {
+        seed_chain_rows(cx, inputs, &dir, &seed_final)?;
+    }
 
     // The floor: x264 alone (img2vid's argv) over our renderer's frames of the same
     // scenes — the frames ours encodes, less the captions — written to raw files first.
@@ -398,6 +379,40 @@ fn faceless(cx: &mut Ctx, inputs: &inputs::Inputs) -> anyhow::Result<()> {
             cx.notes.push(format!("faceless {name}: {frames} video frames (expected {total_frames}), {secs:.2} s"));
         }
     }
+    Ok(())
+}
+
+/// The seed's chain for the faceless video, one command after another: a zoompan clip
+/// per image, concat, addaudio, music, subtitles, each re-encoding; `seed_final` its output.
+fn seed_chain_rows(cx: &mut Ctx, inputs: &inputs::Inputs, dir: &Path, seed_final: &Path) -> anyhow::Result<()> {
+    let n = inputs.photos.len();
+    let (fps, frames) = (FACELESS_FPS, SCENE_SECONDS * FACELESS_FPS);
+    let mut clips = Vec::new();
+    let mut zoompans = Sample::default();
+    for (i, photo) in inputs.photos.iter().enumerate() {
+        let clip = dir.join(format!("seed-clip-{:02}.mp4", i + 1));
+        zoompans = zoompans
+            .then(cx.runner.measure(&format!("seed clip {}", i + 1), &seed::clip(photo, Variant::Up6720, frames, SIZE, Some(&clip)))?);
+        clips.push(clip);
+    }
+    cx.progress(&format!("seed: {n} zoompan clips: {:.1} s wall, {:.1} s CPU", zoompans.wall_s, zoompans.cpu_s()));
+    cx.row("seed-clips", &format!("seed: {n}× zoompan clip (6720 graph + x264)"), zoompans, None)?;
+    let concat = dir.join("seed-concat.mp4");
+    let s = cx.once("seed concat", &seed::concat(&clips, fps, &concat))?;
+    cx.row("seed-concat", "seed: concat (re-encode)", s, Some(&concat))?;
+    let mut chain = zoompans.then(s);
+    let voiced = dir.join("seed-addaudio.mp4");
+    let s = cx.once("seed addaudio", &seed::addaudio(&concat, &inputs.narration, fps, &voiced))?;
+    cx.row("seed-addaudio", "seed: addaudio (re-encode, aac)", s, Some(&voiced))?;
+    chain = chain.then(s);
+    let mixed = dir.join("seed-music.mp4");
+    let s = cx.once("seed music", &seed::music(&voiced, &inputs.music, fps, &mixed))?;
+    cx.row("seed-music", "seed: music mix (re-encode)", s, Some(&mixed))?;
+    chain = chain.then(s);
+    let s = cx.once("seed subtitles", &seed::subtitles(&mixed, &inputs.ass, fps, seed_final))?;
+    cx.row("seed-subtitles", "seed: subtitles `-vf ass=` (re-encode)", s, Some(seed_final))?;
+    chain = chain.then(s);
+    cx.row("faceless-seed", "**seed chain, total**", chain, Some(seed_final))?;
     Ok(())
 }
 

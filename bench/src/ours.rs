@@ -64,7 +64,7 @@ pub fn command(args: &[String]) -> anyhow::Result<()> {
     // As img2vid prepares a clip: decode, build the working image, drop the RGB.
     let source = {
         let rgb = kenburns::decode(&img).with_context(|| format!("decoding {}", img.display()))?;
-        Source::new(&rgb, size).map_err(anyhow::Error::msg)?
+        Source::new(&rgb, size, ZoomType::Zoomin).map_err(anyhow::Error::msg)?
     };
     let clip = |mut out: &mut dyn Write| kenburns::write_clip(&source, size, ZoomType::Zoomin, frames, DEFAULT_EASING, &mut out);
     match sink {

@@ -58,7 +58,9 @@ fn main() {
                 .map(|_| {
                     s.spawn(|| {
                         // Each clip prepares its own source, as the worker does.
-                        (0..CLIPS_PER_WORKER).map(|_| clip(&Source::new(&rgb, OUT).unwrap())).fold(0u64, u64::wrapping_add)
+                        (0..CLIPS_PER_WORKER)
+                            .map(|_| clip(&Source::new(&rgb, OUT, ZoomType::Zoomin).unwrap()))
+                            .fold(0u64, u64::wrapping_add)
                     })
                 })
                 .collect();

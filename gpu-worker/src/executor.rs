@@ -220,7 +220,7 @@ impl Executor {
                 // Decode once (a bounded number at a time), then render into ffmpeg's stdin.
                 let source = {
                     let _permit = decodes.acquire().await.map_err(|e| JobError::Internal(e.to_string()))?;
-                    img2vid::load(&self.cfg.ffmpeg, &clip.input, &input, size, self.cfg.ffmpeg_timeout, cancel).await?
+                    img2vid::load(&self.cfg.ffmpeg, &clip.input, &input, size, clip.zoom, self.cfg.ffmpeg_timeout, cancel).await?
                 };
                 // Progress: frames of finished clips plus this clip's frames so far.
                 let on_frame = {

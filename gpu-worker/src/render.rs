@@ -208,7 +208,7 @@ impl Executor {
             for (scene, path) in t.scenes.iter().zip(&files.scenes) {
                 // A closed channel: the feed stopped (ffmpeg failed); its error is reported.
                 let Ok(slot) = tx.reserve().await else { return Ok(()) };
-                slot.send(img2vid::load(&self.cfg.ffmpeg, &scene.input, path, size, self.cfg.ffmpeg_timeout, cancel).await?);
+                slot.send(img2vid::load(&self.cfg.ffmpeg, &scene.input, path, size, scene.zoom, self.cfg.ffmpeg_timeout, cancel).await?);
             }
             Ok::<_, JobError>(())
         };

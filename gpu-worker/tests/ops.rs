@@ -870,7 +870,8 @@ fn rendered_frames_follow_the_path_before_encoding() {
         let v = if (x + 48) / 96 % 2 == 1 { bright } else { dark } as u8;
         image::Rgb([v, v, v])
     });
-    let src = Source::new(&img, size).unwrap();
+    // Prepared for the largest zoom (zoomin's), the source serves every motion.
+    let src = Source::new(&img, size, Zoomin).unwrap();
     for zoom in [Zoompanright, Zoomin, Zoomout] {
         for easing in [Easing::Linear, Easing::EaseInOut] {
             let mut raw = Vec::new();

@@ -106,6 +106,15 @@ pub fn zoom_at(zoom: ZoomType, e: f64) -> f64 {
     }
 }
 
+/// The largest zoom a `zoom` clip reaches (its smallest crop box is the cover box
+/// divided by it).
+pub fn max_zoom(zoom: ZoomType) -> f64 {
+    match zoom {
+        ZoomType::Zoomin | ZoomType::Zoomout => MAX_ZOOM,
+        ZoomType::Zoompanright => PAN_ZOOM,
+    }
+}
+
 /// The crop box of frame `i` of `n` for a `source`-sized image shown at `output` size.
 pub fn crop_box(source: (u32, u32), output: (u32, u32), zoom: ZoomType, i: u32, n: u32, easing: Easing) -> CropBox {
     box_at(cover(source, output), zoom, easing.apply(progress(i, n)))

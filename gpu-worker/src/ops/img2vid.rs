@@ -27,7 +27,7 @@ pub const DEFAULT_EASING: Easing = Easing::Linear;
 
 /// Images decoded at once per job. Decoding is the memory peak of a clip (a 24-megapixel
 /// photo is 72 MB of RGB, twice that while being rotated); what a clip keeps afterwards
-/// is a working image of at most 1.5× the output.
+/// is a working image of at most 1.3× the output (the clip's largest zoom).
 pub const DECODES_IN_FLIGHT: usize = 2;
 
 /// Full ffmpeg argv (without the binary) encoding raw yuv420p frames of `size` read from
@@ -114,7 +114,8 @@ pub fn pam_args(input: &Path, pam: &Path) -> Vec<String> {
     a
 }
 
-/// Decodes the image `input` (named `name` in the job) for frames of `size`: with the
+/// Decodes the image `input` (named `name` in the job) for the frames of `size` of a
+/// `zoom` clip: with the
 /// `image` crate, or, when it fails, through ffmpeg (a PAM written next to `input`). A
 /// picture past [`MAX_IMAGE_PIXELS`] is `image-too-large` (not retryable), refused
 /// before it is decoded.
@@ -123,6 +124,7 @@ pub async fn load(
     name: &str,
     input: &Path,
     size: (u32, u32),
+    zoom: ZoomType,
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<Source, JobError> {
@@ -133,7 +135,7 @@ pub async fn load(
     };
     let prepare = move |path: std::path::PathBuf| {
         move || match kenburns::decode(&path) {
-            Ok(rgb) => Source::new(&rgb, size).map_err(Failure::Other),
+            Ok(rgb) => Source::new(&rgb, size, zoom).map_err(Failure::Other),
             Err(e @ image::ImageError::Limits(_)) => Err(Failure::TooLarge(e.to_string())),
             Err(e) => Err(Failure::Other(e.to_string())),
         }
