@@ -153,6 +153,23 @@ fn mp3_flac_and_vorbis_match_ffmpeg() {
     let bare = make(d, "bare.mp3", &["-i", speech_s, "-c:a", "libmp3lame", "-id3v2_version", "0", "-write_xing", "0"]);
     assert_eq!(std::fs::read(&bare).expect("read")[0], 0xFF);
     assert_matches_ffmpeg(&bare, "22050 Hz MP3 without a tag or LAME header");
+    // An ID3v2 tag holding MP3 frames (a PRIV frame: the start of the same MP3): a probe
+    // that scanned for a frame sync instead of reading the tag's size would decode them.
+    let frames = std::fs::read(&bare).expect("read");
+    let mut body = b"PRIV".to_vec();
+    body.extend_from_slice(&(2 + 4000u32).to_be_bytes());
+    body.extend_from_slice(&[0, 0, b'x', 0]);
+    body.extend_from_slice(&frames[..4000]);
+    let size = body.len() as u32;
+    let mut tagged = b"ID3\x03\x00\x00".to_vec();
+    // The tag's size in four 7-bit bytes.
+    tagged.extend([21, 14, 7, 0].map(|shift| (size >> shift & 0x7F) as u8));
+    tagged.extend(body);
+    tagged.extend_from_slice(&frames);
+    let tagged_path = d.join("tagged.mp3");
+    std::fs::write(&tagged_path, tagged).expect("write");
+    let ours = assert_matches_ffmpeg(&tagged_path, "an MP3 whose ID3v2 tag holds MP3 frames");
+    assert_eq!(ours.len(), reference(&bare).len());
     let ogg = make(d, "speech.ogg", &["-i", speech_s, "-ar", "44100", "-c:a", "libvorbis", "-q:a", "4"]);
     assert_matches_ffmpeg(&ogg, "44100 Hz Ogg Vorbis speech");
 }
