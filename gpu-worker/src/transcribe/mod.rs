@@ -259,7 +259,7 @@ impl Engine {
             })?;
             // Long audio goes in batches (decided here: its speech is padded more).
             batched = self.batch_size > 1 && levels.seconds() > BATCH_MIN_SECONDS;
-            let chunks = if batched { levels.speech_chunks_padded(vad::BATCH_PAD_S) } else { levels.speech_chunks() };
+            let (chunks, speech) = levels.padded_speech(if batched { vad::BATCH_PAD_S } else { vad::PAD_S });
             let mut keep = vad::Keep::new(&chunks);
             let mut mel = mel::MelBuilder::new(model.n_mels);
             let mut kept = 0;
@@ -283,7 +283,7 @@ impl Engine {
                 })?;
                 vad_speech_seconds = Some(kept as f64 / mel::SAMPLE_RATE as f64);
             }
-            (samples, (mel.finish(), Some(chunks)))
+            (samples, (mel.finish(), Some((chunks, speech))))
         } else {
             let mut mel = mel::MelBuilder::new(model.n_mels);
             let samples = stream(&mut |s| {
@@ -298,12 +298,12 @@ impl Engine {
         let started = Instant::now();
         let batch_size = batched.then_some(self.batch_size);
         let (language, language_probability, mut segments) = match mel {
-            (mel, Some(chunks)) if chunks.is_empty() => {
+            (mel, Some((chunks, _))) if chunks.is_empty() => {
                 let (language, p) = decode::language_only(&model, &mel, opts)?;
                 (language, p, Vec::new())
             }
-            (mel, Some(chunks)) => {
-                let map = vad::TimeMap::new(&chunks);
+            (mel, Some((chunks, speech))) => {
+                let map = vad::TimeMap::with_speech(&chunks, &speech);
                 let decoded = match batch_size {
                     Some(n) => batch::run(&model, &mel, &batch::pieces(&chunks), n, &map, opts, &limits.cancel)?,
                     None => decode::run(&model, &mel, opts, &limits.cancel)?,
