@@ -6,9 +6,9 @@
 //! - Clips ([`build_clip`]): espeak-ng reads [`SENTENCES`] one by one (each cached as 16 kHz
 //!   mono samples), joined with [`PAUSE_S`] of silence and padded to exactly 48 s and 600 s
 //!   (the long clip cycles the list), 16-bit WAV, plus the script read, for WER.
-//! - Ours: wall and CPU of this process (`RUSAGE_SELF`: every engine thread) plus the
-//!   ffmpeg that decodes the audio (`RUSAGE_CHILDREN`, reaped inside the call), float32 and
-//!   int8.
+//! - Ours: wall and CPU of this process (`RUSAGE_SELF`: every engine thread, and the
+//!   decoding of these WAV clips, in-process) plus any ffmpeg that decodes the audio
+//!   (`RUSAGE_CHILDREN`, reaped inside the call; none for WAV), float32 and int8.
 //! - faster-whisper: `bench/faster_whisper_run.py` in `bench/out/fw-venv` (made here with
 //!   `python3 -m venv` and `pip install faster-whisper==1.2.1`, once); it loads the model,
 //!   warms up, and prints wall, CPU (`process_time`) and text per timed run. Sequential,
@@ -369,7 +369,8 @@ fn ours_batched(base: &TranscribeOptions) -> TranscribeOptions {
 }
 
 /// Our engine on `audio`: wall, and CPU of this process and of the children reaped meanwhile
-/// (the ffmpeg that decodes the audio). `warm`: the model must have been loaded already.
+/// (an ffmpeg decoding the audio, for formats not decoded in-process). `warm`: the model
+/// must have been loaded already.
 fn ours_once(engine: &Engine, audio: &Path, opts: &TranscribeOptions, warm: bool) -> anyhow::Result<Timed> {
     let cpu = || -> anyhow::Result<f64> { Ok(cpu_s(UsageWho::RUSAGE_SELF)? + cpu_s(UsageWho::RUSAGE_CHILDREN)?) };
     let (started, cpu0) = (Instant::now(), cpu()?);

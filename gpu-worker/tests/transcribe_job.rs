@@ -194,6 +194,7 @@ async fn speech_becomes_the_four_files() {
     assert_eq!(stats["compute_type"], "float32", "a CPU worker's default: {stats}");
     assert_eq!(stats["words"].as_u64().unwrap() as usize, words.len());
     assert!(stats["real_time_factor"].as_f64().unwrap() > 0.0, "{stats}");
+    assert_eq!(stats["audio_decoder"], "symphonia", "an MP3 is decoded in-process: {stats}");
 
     // The model stays loaded for the next job of this worker: 5 s of silence now, which
     // also shows empty files are written and uploaded as such.

@@ -96,6 +96,7 @@ pub fn extras(t: &Transcript, s: &TranscribeStats) -> Map<String, Value> {
             "vad_speech_seconds": s.vad_speech_seconds,
             "batch_size": s.batch_size,
             "decode_audio_ms": s.decode_audio_ms,
+            "audio_decoder": s.audio_decoder.name(),
             "load_model_ms": s.load_model_ms,
             "transcribe_ms": s.transcribe_ms,
             "real_time_factor": rtf,
@@ -245,6 +246,7 @@ mod tests {
         let s = TranscribeStats {
             audio_seconds: 12.34567,
             decode_audio_ms: 100,
+            audio_decoder: crate::transcribe::audio::Decoder::Symphonia,
             load_model_ms: 0,
             transcribe_ms: 1900,
             model: "tiny.en".into(),
@@ -261,7 +263,7 @@ mod tests {
                 "language_probability": 0.9877,
                 "duration": 12.346,
                 "stats": {"model": "tiny.en", "requested_model": "large-v3", "engine": ENGINE, "device": DEVICE, "compute_type": "int8", "audio_seconds": 12.34567, "vad_speech_seconds": 1.5, "batch_size": 8, "decode_audio_ms": 100,
-                          "load_model_ms": 0, "transcribe_ms": 1900, "real_time_factor": 6.17, "segments": 1, "words": 2},
+                          "audio_decoder": "symphonia", "load_model_ms": 0, "transcribe_ms": 1900, "real_time_factor": 6.17, "segments": 1, "words": 2},
             })
         );
         assert_eq!(

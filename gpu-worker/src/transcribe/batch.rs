@@ -145,8 +145,9 @@ pub fn run(
 
 /// A window's words as segments: a new one where the words cross into another VAD chunk
 /// (silence was cut there) and after a word that ends a sentence. Without words, the
-/// window's text is one segment.
-fn split_segments(sub: Subsegment, text: String, g: &Generated, map: &TimeMap) -> Vec<TranscriptSegment> {
+/// window's text is one segment. Words are first kept out of the chunks' padding
+/// ([`clamp_to_speech`]).
+fn split_segments(mut sub: Subsegment, text: String, g: &Generated, map: &TimeMap) -> Vec<TranscriptSegment> {
     let segment = |start: f64, end: f64, text: String, words| TranscriptSegment {
         start,
         end,
@@ -158,6 +159,7 @@ fn split_segments(sub: Subsegment, text: String, g: &Generated, map: &TimeMap) -
     if sub.words.is_empty() {
         return if text.trim().is_empty() { Vec::new() } else { vec![segment(sub.start, sub.end, text, Vec::new())] };
     }
+    clamp_to_speech(&mut sub.words, map);
     let mut groups: Vec<Vec<TranscriptWord>> = Vec::new();
     let mut chunk = None;
     for w in sub.words {
@@ -175,6 +177,31 @@ fn split_segments(sub: Subsegment, text: String, g: &Generated, map: &TimeMap) -
             segment(words[0].start, words[words.len() - 1].end, text, words)
         })
         .collect()
+}
+
+/// Each VAD chunk is padded for batching ([`super::vad::BATCH_PAD_S`] of the silence
+/// around its speech), and the aligner gives that silence to the words next to it: a
+/// chunk's first word started up to 0.41 s before its speech, its last ended as late after.
+/// Their edges move to the speech's (`map`'s), each word keeping start ≤ end, the words in
+/// order. Words inside a chunk are left as aligned.
+fn clamp_to_speech(words: &mut [TranscriptWord], map: &TimeMap) {
+    let chunks: Vec<usize> = words.iter().map(|w| map.chunk((w.start + w.end) / 2.0)).collect();
+    let mut previous_end = f64::NEG_INFINITY;
+    for (i, w) in words.iter_mut().enumerate() {
+        if let Some((from, to)) = map.speech(chunks[i]) {
+            if i == 0 || chunks[i - 1] != chunks[i] {
+                w.start = w.start.max(from);
+                w.end = w.end.max(w.start);
+            }
+            if chunks.get(i + 1) != Some(&chunks[i]) {
+                w.end = w.end.min(to);
+                w.start = w.start.min(w.end);
+            }
+        }
+        w.start = w.start.max(previous_end);
+        w.end = w.end.max(w.start);
+        previous_end = w.end;
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +254,35 @@ mod tests {
         assert_eq!(texts, vec![(" Hello there.", 0.2, 1.0), (" How are", 1.2, 3.8), (" you?", 4.3, 4.8), (" Fine", 5.0, 5.4)]);
         assert_eq!(segments[1].words.len(), 2);
         assert_eq!(segments[0].avg_logprob, -0.2);
+    }
+
+    #[test]
+    fn chunk_edges_stay_out_of_the_padding() {
+        // Two chunks of 3 s each in the concatenation, speech 0.4 s in from either edge.
+        let chunks = [Chunk { start: S, end: 4 * S }, Chunk { start: 10 * S, end: 13 * S }];
+        let speech = [Chunk { start: S + 6400, end: 4 * S - 6400 }, Chunk { start: 10 * S + 6400, end: 13 * S - 6400 }];
+        let map = TimeMap::with_speech(&chunks, &speech);
+        let mut words = vec![
+            // Starts in the lead padding, ends after the speech: both edges move.
+            word(" Hi,", 0.05, 0.7),
+            word(" you", 0.7, 1.0),
+            word(" there.", 1.0, 2.9),
+            // The second chunk: its first word starts early, the last one ends in time.
+            word(" Bye", 3.1, 3.8),
+            word(" now.", 3.8, 5.5),
+        ];
+        clamp_to_speech(&mut words, &map);
+        let times: Vec<(f64, f64)> = words.iter().map(|w| (w.start, w.end)).collect();
+        assert_eq!(times, vec![(0.4, 0.7), (0.7, 1.0), (1.0, 2.6), (3.4, 3.8), (3.8, 5.5)]);
+        // A word wholly in the padding lands on the speech's edge, the next after it.
+        let mut words = vec![word(" Um", 3.0, 3.2), word(" so", 3.3, 3.9)];
+        clamp_to_speech(&mut words, &map);
+        let times: Vec<(f64, f64)> = words.iter().map(|w| (w.start, w.end)).collect();
+        assert_eq!(times, vec![(3.4, 3.4), (3.4, 3.9)]);
+        // Without padding told apart, nothing moves.
+        let mut words = vec![word(" Hi", 0.05, 0.7), word(" now.", 3.8, 5.9)];
+        clamp_to_speech(&mut words, &TimeMap::new(&chunks));
+        assert_eq!((words[0].start, words[1].end), (0.05, 5.9));
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! (the `Systran/faster-whisper-*` layout: `model.bin`, `config.json`, `vocabulary.txt`,
 //! `tokenizer.json`), run through the `ct2rs` crate's low-level `sys::Whisper`.
 //!
-//! The pipeline follows faster-whisper: ffmpeg decodes to 16 kHz mono f32 ([`audio`]);
+//! The pipeline follows faster-whisper: the audio is decoded to 16 kHz mono f32 ([`audio`]:
+//! in-process for WAV, FLAC, MP3 and Ogg Vorbis, by ffmpeg for the rest);
 //! optionally an energy gate keeps only speech ([`vad`]); our own log-mel ([`mel`]) feeds
 //! 30 s windows to the model, decoded with timestamps and seeking by the last complete
 //! segment ([`decode`]); words are timed by CTranslate2's cross-attention alignment
 //! (`alignment_heads` from `config.json`) and post-processed ([`words`]).
 //!
-//! Memory: the samples are never held whole. The spectrogram is computed as ffmpeg's
-//! output streams in (4 bytes per 10 ms per mel band: 32 KB per second of audio for 80
+//! Memory: the samples are never held whole. The spectrogram is computed as the decoded
+//! samples stream in (4 bytes per 10 ms per mel band: 32 KB per second of audio for 80
 //! bands, 51 KB for 128), and it is all the decoding keeps. With `enable_vad`, a first
 //! decode gathers only the gate's levels (8 bytes per 30 ms); a second one feeds the
 //! speech it kept to the spectrogram. Each decode stops at [`Limits::max_seconds`] of
@@ -83,9 +84,11 @@ impl Default for TranscribeOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscribeStats {
     pub audio_seconds: f64,
-    /// ffmpeg's decoding and the spectrogram, computed as the samples come (with
+    /// The audio's decoding and the spectrogram, computed as the samples come (with
     /// `enable_vad`, both decodes of the audio).
     pub decode_audio_ms: u64,
+    /// Which decoder read the audio: in-process or ffmpeg ([`audio::stream`]).
+    pub audio_decoder: audio::Decoder,
     /// 0 when the model was already loaded.
     pub load_model_ms: u64,
     pub transcribe_ms: u64,
@@ -114,12 +117,13 @@ pub const DEFAULT_BATCH_SIZE: usize = 8;
 /// What bounds one transcription's work.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Longest audio decoded (`MAX_MEDIA_SECONDS`): counted on the samples ffmpeg gives,
+    /// Longest audio decoded (`MAX_MEDIA_SECONDS`): counted on the decoded samples,
     /// past it the input is refused (`input-duration-out-of-range`).
     pub max_seconds: f64,
-    /// Longest one ffmpeg decode of the audio may run (`FFMPEG_TIMEOUT_SECS`).
+    /// Longest one decode of the audio may run, ffmpeg's or in-process (`FFMPEG_TIMEOUT_SECS`).
     pub decode_timeout: Duration,
-    /// Set: ffmpeg is killed and the decoding stops before its next window (`cancelled`).
+    /// Set: the decode stops (ffmpeg is killed) and the decoding stops before its next
+    /// window (`cancelled`).
     pub cancel: CancellationToken,
 }
 
@@ -237,7 +241,12 @@ impl Engine {
         };
         // The model first: its number of mel bands shapes the spectrogram built while decoding.
         let (model, load_model_ms) = self.cache.get(name, dir, self.compute_type)?;
-        let stream = |sink: &mut dyn FnMut(&[f32]) -> ControlFlow<()>| audio::stream(&self.ffmpeg, audio, limits, sink);
+        let mut audio_decoder = audio::Decoder::Ffmpeg;
+        let mut stream = |sink: &mut dyn FnMut(&[f32]) -> ControlFlow<()>| {
+            let streamed = audio::stream(&self.ffmpeg, audio, limits, sink)?;
+            audio_decoder = streamed.decoder;
+            Ok::<_, TranscribeError>(streamed.samples)
+        };
 
         let started = Instant::now();
         let mut vad_speech_seconds = None;
@@ -250,7 +259,7 @@ impl Engine {
             })?;
             // Long audio goes in batches (decided here: its speech is padded more).
             batched = self.batch_size > 1 && levels.seconds() > BATCH_MIN_SECONDS;
-            let chunks = if batched { levels.speech_chunks_padded(vad::BATCH_PAD_S) } else { levels.speech_chunks() };
+            let (chunks, speech) = levels.padded_speech(if batched { vad::BATCH_PAD_S } else { vad::PAD_S });
             let mut keep = vad::Keep::new(&chunks);
             let mut mel = mel::MelBuilder::new(model.n_mels);
             let mut kept = 0;
@@ -274,7 +283,7 @@ impl Engine {
                 })?;
                 vad_speech_seconds = Some(kept as f64 / mel::SAMPLE_RATE as f64);
             }
-            (samples, (mel.finish(), Some(chunks)))
+            (samples, (mel.finish(), Some((chunks, speech))))
         } else {
             let mut mel = mel::MelBuilder::new(model.n_mels);
             let samples = stream(&mut |s| {
@@ -289,12 +298,12 @@ impl Engine {
         let started = Instant::now();
         let batch_size = batched.then_some(self.batch_size);
         let (language, language_probability, mut segments) = match mel {
-            (mel, Some(chunks)) if chunks.is_empty() => {
+            (mel, Some((chunks, _))) if chunks.is_empty() => {
                 let (language, p) = decode::language_only(&model, &mel, opts)?;
                 (language, p, Vec::new())
             }
-            (mel, Some(chunks)) => {
-                let map = vad::TimeMap::new(&chunks);
+            (mel, Some((chunks, speech))) => {
+                let map = vad::TimeMap::with_speech(&chunks, &speech);
                 let decoded = match batch_size {
                     Some(n) => batch::run(&model, &mel, &batch::pieces(&chunks), n, &map, opts, &limits.cancel)?,
                     None => decode::run(&model, &mel, opts, &limits.cancel)?,
@@ -324,6 +333,7 @@ impl Engine {
             TranscribeStats {
                 audio_seconds: duration,
                 decode_audio_ms,
+                audio_decoder,
                 load_model_ms,
                 transcribe_ms,
                 model: name.to_owned(),

@@ -23,7 +23,8 @@ const ABOVE_FLOOR_DB: f64 = 12.0;
 const BELOW_PEAK_DB: f64 = 25.0;
 const MIN_SPEECH_S: f64 = 0.25;
 const MIN_SILENCE_S: f64 = 0.5;
-const PAD_S: f64 = 0.2;
+/// Padding around speech for sequential decoding.
+pub const PAD_S: f64 = 0.2;
 /// The padding for batched decoding ([`super::batch`]): faster-whisper's `speech_pad_ms`.
 /// Windows decoded without the previous text need the lead-in: on two espeak-ng clips
 /// (2.5 and 10 min, tiny.en) WER was 0.111 and 0.097 with 0.2 s, 0.085 and 0.079 with
@@ -76,11 +77,17 @@ impl Levels {
     }
 
     /// [`Self::speech_chunks`] with `pad_s` seconds of padding on each side instead of 0.2.
-    pub fn speech_chunks_padded(mut self, pad_s: f64) -> Vec<Chunk> {
+    pub fn speech_chunks_padded(self, pad_s: f64) -> Vec<Chunk> {
+        self.padded_speech(pad_s).0
+    }
+
+    /// [`Self::speech_chunks_padded`], and each chunk's speech: the chunk less the padding
+    /// added to it (none where long speech was cut, nor at the audio's ends).
+    pub fn padded_speech(mut self, pad_s: f64) -> (Vec<Chunk>, Vec<Chunk>) {
         if self.filled > 0 {
             self.levels.push(db(self.energy, self.filled));
         }
-        chunks(&self.levels, self.samples, pad_s)
+        chunks(&self.levels, self.samples, pad_s).into_iter().unzip()
     }
 
     /// Seconds of audio pushed so far.
@@ -96,8 +103,9 @@ pub fn speech_chunks(samples: &[f32]) -> Vec<Chunk> {
     levels.speech_chunks()
 }
 
-/// The gate over the frames' levels, for audio of `total` samples, speech padded by `pad_s`.
-fn chunks(levels: &[f64], total: usize, pad_s: f64) -> Vec<Chunk> {
+/// The gate over the frames' levels, for audio of `total` samples, speech padded by `pad_s`:
+/// each chunk and the speech in it.
+fn chunks(levels: &[f64], total: usize, pad_s: f64) -> Vec<(Chunk, Chunk)> {
     if levels.is_empty() {
         return Vec::new();
     }
@@ -119,23 +127,29 @@ fn chunks(levels: &[f64], total: usize, pad_s: f64) -> Vec<Chunk> {
         }
     }
     let pad = (pad_s * SAMPLE_RATE as f64) as usize;
-    let mut chunks: Vec<Chunk> = Vec::new();
+    let mut chunks: Vec<(Chunk, Chunk)> = Vec::new();
     for (a, b) in runs.into_iter().filter(|(a, b)| b - a >= frames(MIN_SPEECH_S)) {
-        let start = (a * FRAME).saturating_sub(pad);
-        let end = (b * FRAME + pad).min(total);
+        let speech = Chunk { start: (a * FRAME).min(total), end: (b * FRAME).min(total) };
+        let start = speech.start.saturating_sub(pad);
+        let end = (speech.end + pad).min(total);
         match chunks.last_mut() {
-            Some(last) if start <= last.end => last.end = end,
-            _ => chunks.push(Chunk { start, end }),
+            Some((last, last_speech)) if start <= last.end => (last.end, last_speech.end) = (end, speech.end),
+            _ => chunks.push((Chunk { start, end }, speech)),
         }
     }
     split_long(chunks, levels)
 }
 
 /// Cuts chunks longer than [`MAX_CHUNK_SAMPLES`] in the middle of their quietest frame
-/// between half and all of a window from where the piece starts.
-fn split_long(chunks: Vec<Chunk>, levels: &[f64]) -> Vec<Chunk> {
+/// between half and all of a window from where the piece starts. A piece's speech is its
+/// chunk's within it: a cut is not padded (a piece of padding alone keeps itself).
+fn split_long(chunks: Vec<(Chunk, Chunk)>, levels: &[f64]) -> Vec<(Chunk, Chunk)> {
     let mut out = Vec::with_capacity(chunks.len());
-    for c in chunks {
+    let piece = |start: usize, end: usize, speech: Chunk| {
+        let within = Chunk { start: speech.start.clamp(start, end), end: speech.end.clamp(start, end) };
+        (Chunk { start, end }, if within.start < within.end { within } else { Chunk { start, end } })
+    };
+    for (c, speech) in chunks {
         let mut start = c.start;
         while c.end - start > MAX_CHUNK_SAMPLES {
             // Frames whose middle lies at least half a window after `start` and before
@@ -145,10 +159,10 @@ fn split_long(chunks: Vec<Chunk>, levels: &[f64]) -> Vec<Chunk> {
             let quietest =
                 (from..=to).min_by(|&a, &b| levels.get(a).unwrap_or(&0.0).total_cmp(levels.get(b).unwrap_or(&0.0))).unwrap_or(to);
             let cut = quietest * FRAME + FRAME / 2;
-            out.push(Chunk { start, end: cut });
+            out.push(piece(start, cut, speech));
             start = cut;
         }
-        out.push(Chunk { start, end: c.end });
+        out.push(piece(start, c.end, speech));
     }
     out
 }
@@ -184,20 +198,34 @@ impl<'a> Keep<'a> {
 pub struct TimeMap {
     /// (start in the concatenation, start in the original), seconds, per chunk.
     starts: Vec<(f64, f64)>,
+    /// Each chunk's speech, in the concatenation (seconds): where its padding ends and starts.
+    speech: Vec<(f64, f64)>,
 }
 
 impl TimeMap {
+    /// For `chunks` all speech (no padding told apart).
     pub fn new(chunks: &[Chunk]) -> TimeMap {
+        TimeMap::with_speech(chunks, chunks)
+    }
+
+    /// For `chunks` holding `speech` ([`Levels::padded_speech`]; one within each chunk).
+    pub fn with_speech(chunks: &[Chunk], speech: &[Chunk]) -> TimeMap {
+        let secs = |samples: usize| samples as f64 / SAMPLE_RATE as f64;
         let mut at = 0.0;
-        let starts = chunks
-            .iter()
-            .map(|c| {
-                let s = (at, c.start as f64 / SAMPLE_RATE as f64);
-                at += (c.end - c.start) as f64 / SAMPLE_RATE as f64;
-                s
-            })
-            .collect();
-        TimeMap { starts }
+        let mut starts = Vec::with_capacity(chunks.len());
+        let mut spans = Vec::with_capacity(chunks.len());
+        for (i, c) in chunks.iter().enumerate() {
+            let s = speech.get(i).filter(|s| s.start >= c.start && s.end <= c.end && s.start <= s.end).unwrap_or(c);
+            starts.push((at, secs(c.start)));
+            spans.push((at + secs(s.start - c.start), at + secs(s.end - c.start)));
+            at += secs(c.end - c.start);
+        }
+        TimeMap { starts, speech: spans }
+    }
+
+    /// Where chunk `chunk`'s speech starts and ends, in the concatenation.
+    pub fn speech(&self, chunk: usize) -> Option<(f64, f64)> {
+        self.speech.get(chunk).copied()
     }
 
     /// The chunk holding concatenated time `t` (the last one starting at or before it).
@@ -268,6 +296,38 @@ mod tests {
         // The cuts land in the silent pauses, not in the faint tone at 10 s (before half a window).
         assert!((24.0..24.3).contains(&secs(chunks[0].end)), "{chunks:?}");
         assert!((50.0..50.3).contains(&secs(chunks[1].end)), "{chunks:?}");
+    }
+
+    #[test]
+    fn padded_chunks_know_their_speech() {
+        let mut audio = vec![0.0; SAMPLE_RATE * 2];
+        audio.extend(tone(1.0, 0.3));
+        audio.extend(vec![0.0; SAMPLE_RATE * 3]);
+        audio.extend(tone(0.5, 0.3));
+        let mut levels = Levels::default();
+        levels.push(&audio);
+        let (chunks, speech) = levels.padded_speech(0.4);
+        let secs = |s: usize| s as f64 / SAMPLE_RATE as f64;
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        // Padded 0.4 s, but not past the end of the audio.
+        assert!((secs(speech[0].start) - 2.0).abs() < 0.04 && (secs(chunks[0].start) - 1.6).abs() < 0.04, "{chunks:?} {speech:?}");
+        assert!((secs(speech[0].end) - 3.0).abs() < 0.04 && (secs(chunks[0].end) - 3.4).abs() < 0.04, "{chunks:?} {speech:?}");
+        assert_eq!((speech[1].end, chunks[1].end), (audio.len(), audio.len()));
+        // In the concatenation: the first chunk's speech 0.4 s in, the second's 0.4 s after
+        // the first chunk's 1.8 s.
+        let map = TimeMap::with_speech(&chunks, &speech);
+        let (from, to) = map.speech(1).expect("two chunks");
+        let first = secs(chunks[0].end - chunks[0].start);
+        assert!((from - first - 0.4).abs() < 0.04 && (to - from - 0.5).abs() < 0.04, "{from} {to}");
+        assert_eq!(TimeMap::new(&chunks).speech(1), Some((first, first + secs(chunks[1].end - chunks[1].start))));
+
+        // Long speech cut in two: no padding at the cut.
+        let long = tone(40.0, 0.3);
+        let mut levels = Levels::default();
+        levels.push(&long);
+        let (chunks, speech) = levels.padded_speech(0.4);
+        assert_eq!(chunks.len(), 2, "{chunks:?}");
+        assert_eq!((speech[0].end, speech[1].start), (chunks[0].end, chunks[1].start));
     }
 
     #[test]

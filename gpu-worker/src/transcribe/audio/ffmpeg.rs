@@ -1,10 +1,7 @@
-//! Decodes any audio or video file to 16 kHz mono f32 with the ffmpeg binary, blocking
-//! (the engine runs on a blocking thread), and hands the samples on piece by piece as
-//! they come off the pipe: nothing here holds the whole clip.
+//! The ffmpeg path of [`super::stream`]: decodes any audio or video file to 16 kHz mono f32
+//! with the ffmpeg binary, blocking (the engine runs on a blocking thread), and hands the
+//! samples on piece by piece as they come off the pipe: nothing here holds the whole clip.
 //!
-//! What a file's header claims is not what it decodes to (a FLAC or MP3 header can say
-//! 10 s over hours of frames), so the [`Limits`] are enforced on the samples themselves:
-//! past `max_seconds` ffmpeg is killed and the input refused (`input-duration-out-of-range`).
 //! A watchdog thread kills ffmpeg on cancel or timeout even while a read is blocked.
 //! ffmpeg's stderr is read on its own thread, keeping a bounded tail for the error; the
 //! child is killed and reaped on every way out.
@@ -17,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::mel::SAMPLE_RATE;
-use super::{Limits, TranscribeError};
+use super::super::mel::SAMPLE_RATE;
+use super::{Limits, TranscribeError, max_samples, too_long};
 
 const STDERR_TAIL_BYTES: usize = 2000;
 /// Bytes read from the pipe at a time: 1 s of samples.
@@ -136,21 +133,16 @@ fn stopped(stop: Stop, limits: &Limits) -> TranscribeError {
     }
 }
 
-/// Decodes the first audio stream of `path` and gives the samples to `sink` in pieces of
-/// about a second, in order; returns how many samples it gave. The sink may stop the
-/// decoding early by answering `Break` (then ffmpeg is killed and the count so far is
-/// returned). Fails with `input-duration-out-of-range` once more than
-/// `limits.max_seconds` of samples come, `cancelled` when `limits.cancel` is set, and
-/// `input-not-media` when ffmpeg cannot decode the file.
-pub fn stream(
+/// Decodes the first audio stream of `path` with ffmpeg and gives the samples to `sink` in
+/// pieces of about a second, in order; returns how many samples it gave ([`super::stream`]
+/// says the rest). When the sink answers `Break`, ffmpeg is killed.
+pub(super) fn stream(
     ffmpeg: &Path,
     path: &Path,
     limits: &Limits,
     mut sink: impl FnMut(&[f32]) -> ControlFlow<()>,
 ) -> Result<usize, TranscribeError> {
-    // A second's slack over the limit the probe checked: decoders may add a few
-    // milliseconds of padding (an MP3 of exactly the limit stays accepted).
-    let max_samples = ((limits.max_seconds.max(0.0) + 1.0) * SAMPLE_RATE as f64).ceil() as usize;
+    let max_samples = max_samples(limits);
     let (mut decoder, mut stdout) = spawn(ffmpeg, path, limits)?;
     let mut bytes = vec![0u8; READ_BYTES];
     // Bytes of an incomplete sample left from the last read.
@@ -182,13 +174,7 @@ pub fn stream(
         total += samples.len();
         if total > max_samples {
             decoder.kill();
-            return Err(TranscribeError::new(
-                "input-duration-out-of-range",
-                format!(
-                    "decodes to more than {} s of audio, whatever its header claims; at most {} s are accepted (MAX_MEDIA_SECONDS)",
-                    limits.max_seconds, limits.max_seconds
-                ),
-            ));
+            return Err(too_long(limits));
         }
         if sink(&samples).is_break() {
             // Dropping the decoder kills ffmpeg: the caller has what it wanted.
@@ -213,14 +199,4 @@ pub fn stream(
         return Err(TranscribeError::new("input-not-media", format!("ffmpeg could not decode the audio ({status}): {tail}")));
     }
     Ok(total)
-}
-
-/// All the samples of `path`'s first audio stream, held whole (within `limits`).
-pub fn decode(ffmpeg: &Path, path: &Path, limits: &Limits) -> Result<Vec<f32>, TranscribeError> {
-    let mut all = Vec::new();
-    stream(ffmpeg, path, limits, |s| {
-        all.extend_from_slice(s);
-        ControlFlow::Continue(())
-    })?;
-    Ok(all)
 }
