@@ -10,8 +10,7 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::super::mel::SAMPLE_RATE;
@@ -33,7 +32,8 @@ enum Stop {
 /// The running ffmpeg: killed and reaped when dropped, whatever happened.
 struct Decoder {
     child: Arc<Mutex<Child>>,
-    done: Arc<AtomicBool>,
+    /// Dropped to stop the watchdog, which wakes at once (it waits on the other end).
+    done: Option<mpsc::Sender<()>>,
     watchdog: Option<std::thread::JoinHandle<Option<Stop>>>,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
@@ -46,7 +46,7 @@ impl Decoder {
 
     /// Stops the watchdog; what it did, if anything.
     fn stop_watchdog(&mut self) -> Option<Stop> {
-        self.done.store(true, Ordering::SeqCst);
+        self.done.take();
         self.watchdog.take().and_then(|w| w.join().ok()).flatten()
     }
 
@@ -78,12 +78,13 @@ fn spawn(ffmpeg: &Path, path: &Path, limits: &Limits) -> Result<(Decoder, std::p
     let stdout = child.stdout.take();
     let stderr = child.stderr.take().map(|mut err| std::thread::spawn(move || read_tail(&mut err)));
     let child = Arc::new(Mutex::new(child));
-    let done = Arc::new(AtomicBool::new(false));
+    let (done, stopped) = mpsc::channel::<()>();
     let watchdog = {
-        let (child, done, cancel) = (Arc::clone(&child), Arc::clone(&done), limits.cancel.clone());
+        let (child, cancel) = (Arc::clone(&child), limits.cancel.clone());
         let deadline = Instant::now() + limits.decode_timeout;
         std::thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
+            // Until the decoder drops its end: then at once, not at the next look.
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(WATCH_EVERY) {
                 let stop = if cancel.is_cancelled() {
                     Some(Stop::Cancelled)
                 } else if Instant::now() >= deadline {
@@ -95,12 +96,11 @@ fn spawn(ffmpeg: &Path, path: &Path, limits: &Limits) -> Result<(Decoder, std::p
                     let _ = child.lock().unwrap_or_else(std::sync::PoisonError::into_inner).kill();
                     return stop;
                 }
-                std::thread::sleep(WATCH_EVERY);
             }
             None
         })
     };
-    let decoder = Decoder { child, done, watchdog: Some(watchdog), stderr };
+    let decoder = Decoder { child, done: Some(done), watchdog: Some(watchdog), stderr };
     let stdout = stdout.ok_or_else(|| TranscribeError::new("transcribe-failed", "ffmpeg's output was not piped"))?;
     Ok((decoder, stdout))
 }
