@@ -170,8 +170,8 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
         operation: op.name().to_owned(),
         id_roteiro: request.common.id_roteiro,
     };
-    let mut resp = call_tenant(env, tenant, Method::Post, "/admit", Some(&admit)).await?;
-    let lease = match resp.json::<Admission>().await.map_err(internal("tenant answer"))? {
+    let resp = call_tenant(env, tenant, Method::Post, "/admit", Some(&admit)).await?;
+    let lease = match util::response_json::<Admission>(&resp).await.map_err(internal("tenant answer"))? {
         Admission::Admitted { lease } => lease,
         Admission::RateLimited { retry_after } => {
             let mut e = ApiError::new(
@@ -219,8 +219,8 @@ async fn submit(mut req: Request, env: &Env, op: Operation) -> HResult {
     record.admitted(lease);
     // The job's object stores it and arms its alarm for now; it calls nothing else.
     let body = serde_json::to_string(&CreateBody { record, plans: parts }).map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
-    let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
+    let resp = call_job(&ns, &job_id, Method::Post, "/create", Some(body)).await?;
+    let record: JobRecord = util::response_json(&resp).await.map_err(internal("job object answer"))?;
     util::log(&json!({"level": "info", "msg": "job created", "job": job_id, "tenant": tenant.name, "operation": op.name(),
         "status": record.status, "parts": record.parts.len(), "lease_held": record.lease_held}));
     json(202, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))
@@ -231,11 +231,11 @@ async fn load_owned(env: &Env, tenant: &Tenant, job_id: &str) -> std::result::Re
         return Err(ApiError::not_found());
     }
     let ns = jobs(env)?;
-    let mut resp = call_job(&ns, job_id, Method::Get, "/record", None).await?;
+    let resp = call_job(&ns, job_id, Method::Get, "/record", None).await?;
     if resp.status_code() == 404 {
         return Err(ApiError::not_found());
     }
-    let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
+    let record: JobRecord = util::response_json(&resp).await.map_err(internal("job object answer"))?;
     // Another tenant's job does not exist for this caller.
     if record.tenant != tenant.name {
         return Err(ApiError::not_found());
@@ -254,8 +254,8 @@ async fn cancel_job(req: &Request, env: &Env, job_id: &str) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(req, &cfg)?;
     let (ns, _) = load_owned(env, tenant, job_id).await?;
-    let mut resp = call_job(&ns, job_id, Method::Post, "/cancel", None).await?;
-    let record: JobRecord = resp.json().await.map_err(internal("job object answer"))?;
+    let resp = call_job(&ns, job_id, Method::Post, "/cancel", None).await?;
+    let record: JobRecord = util::response_json(&resp).await.map_err(internal("job object answer"))?;
     json(200, &record.view(&util::url_of(&cfg), util::now_ms())).map_err(internal("response"))
 }
 
@@ -270,16 +270,16 @@ async fn list_jobs(req: &Request, env: &Env) -> HResult {
     })?;
     let path =
         format!("/list?limit={}{}", q.limit, q.status.map(|s| format!("&status={}", json!(s).as_str().unwrap_or(""))).unwrap_or_default());
-    let mut resp = call_tenant::<()>(env, tenant, Method::Get, &path, None).await?;
-    let v: Value = resp.json().await.map_err(internal("tenant answer"))?;
+    let resp = call_tenant::<()>(env, tenant, Method::Get, &path, None).await?;
+    let v: Value = util::response_json(&resp).await.map_err(internal("tenant answer"))?;
     json(200, &v).map_err(internal("response"))
 }
 
 async fn queue_stats(req: &Request, env: &Env) -> HResult {
     let cfg = util::config(env)?;
     let tenant = authenticate(req, &cfg)?;
-    let mut resp = call_tenant::<()>(env, tenant, Method::Get, "/stats", None).await?;
-    let mut v: Value = resp.json().await.map_err(internal("tenant answer"))?;
+    let resp = call_tenant::<()>(env, tenant, Method::Get, "/stats", None).await?;
+    let mut v: Value = util::response_json(&resp).await.map_err(internal("tenant answer"))?;
     v["tenant"] = json!(tenant.name);
     v["max_concurrent_jobs"] = json!(cfg.tenant_slots(tenant));
     v["rate_limit_per_minute"] = json!(cfg.tenant_rate(tenant));

@@ -71,12 +71,12 @@ impl DurableObject for JobObject {
         Self { state, env, schema_ready: Cell::new(false) }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
         util::enter(&req);
         self.schema()?;
         match (req.method(), req.path().as_str()) {
             (Method::Post, "/create") => {
-                let body: CreateBody = req.json().await?;
+                let body: CreateBody = util::request_json(&req).await?;
                 self.create(body).await
             }
             (Method::Get, "/record") => match self.load()? {
@@ -91,7 +91,7 @@ impl DurableObject for JobObject {
                 _ => Response::error("no such job", 404),
             },
             (Method::Post, "/runpod") => {
-                let body: Value = req.json().await?;
+                let body: Value = util::request_json(&req).await?;
                 let Some(mut r) = self.load()? else { return Response::error("no such job", 404) };
                 if let Some(why) = r.webhook_refusal(&body) {
                     util::log(&json!({"level": "warn", "msg": "webhook refused", "job": r.job_id, "why": why}));
@@ -107,7 +107,7 @@ impl DurableObject for JobObject {
             // Nothing else: it comes every second and must stay cheap. A client that asked
             // for progress webhooks gets one from the alarm, which is moved up for it.
             (Method::Post, "/progress") => {
-                let body: ProgressBody = req.json().await?;
+                let body: ProgressBody = util::request_json(&req).await?;
                 let Some(mut r) = self.load()? else { return Response::error("no such job", 404) };
                 let applied = r.apply_progress(body.part, body.attempt, body.progress, util::now_ms());
                 if applied {
@@ -300,7 +300,7 @@ impl JobObject {
             let answer = self.tenant_call(&r, "/lease", &lease).await;
             r = self.reload(r)?;
             match answer {
-                Ok(mut resp) => match resp.json::<Acquire>().await {
+                Ok(resp) => match util::response_json::<Acquire>(&resp).await {
                     Ok(answer) => {
                         if r.lease_answered(answer) {
                             self.save(&r)?;

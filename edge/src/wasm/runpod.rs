@@ -28,10 +28,10 @@ async fn call(cfg: &EdgeConfig, method: Method, path: &str, body: Option<&Value>
     }
     init.with_headers(headers);
     let req = Request::new_with_init(&url, &init).map_err(|e| RunpodError::Refused(e.to_string()))?;
-    let mut resp = Fetch::Request(req).send().await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
+    let resp = Fetch::Request(req).send().await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
     let status = resp.status_code();
     let retry_after = resp.headers().get("retry-after").ok().flatten();
-    let text = resp.text().await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
+    let text = super::util::response_text(&resp).await.map_err(|e| RunpodError::Unavailable(e.to_string()))?;
     backend::classify(status, retry_after.as_deref(), &text, super::util::now_ms())?;
     serde_json::from_str(&text).map_err(|e| RunpodError::Refused(format!("unreadable answer: {e}")))
 }

@@ -98,18 +98,18 @@ impl DurableObject for TenantObject {
         Self { state, env, schema_ready: Cell::new(false), armed_at: Cell::new(None) }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
         util::enter(&req);
         self.schema()?;
         let now = util::now_ms();
         let path = req.path();
         match (req.method(), path.as_str()) {
             (Method::Post, "/admit") => {
-                let b: AdmitBody = req.json().await?;
+                let b: AdmitBody = util::request_json(&req).await?;
                 json(200, &self.admit(b, now).await?)
             }
             (Method::Post, "/lease") => {
-                let b: LeaseBody = req.json().await?;
+                let b: LeaseBody = util::request_json(&req).await?;
                 self.put("max", &b.max)?;
                 let mut book = self.book()?;
                 let expired = book.expire(now);
@@ -123,7 +123,7 @@ impl DurableObject for TenantObject {
                 json(200, &a)
             }
             (Method::Post, "/release") => {
-                let b: LeaseBody = req.json().await?;
+                let b: LeaseBody = util::request_json(&req).await?;
                 let mut book = self.book()?;
                 book.release(&b.job_id);
                 book.expire(now);
@@ -136,7 +136,7 @@ impl DurableObject for TenantObject {
                 json(200, &json!({"ok": true}))
             }
             (Method::Post, "/index") => {
-                let b: IndexBody = req.json().await?;
+                let b: IndexBody = util::request_json(&req).await?;
                 self.index(&b.job_id, b.status, now)?;
                 json(200, &json!({"ok": true}))
             }

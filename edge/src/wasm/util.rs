@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Env, Request, Response, Result};
 
 use crate::api_error::ApiError;
@@ -112,6 +114,37 @@ pub fn url_of(cfg: &EdgeConfig) -> impl Fn(&str) -> String + '_ {
         Some(base) => crate::presign::public_url(base, key),
         None => crate::presign::presign(&cfg.s3, crate::presign::Method::Get, key, cfg.download_url_ttl, now).unwrap_or_default(),
     }
+}
+
+/// The JSON body of a request between the edge's own parts (an object's call, the
+/// worker's callback), read whole by the runtime — one promise, then serde_json on the
+/// string. workers-rs's `Request::json` walks the parsed JS object through
+/// serde_wasm_bindgen, and its `Response::json` reads the stream chunk by chunk through a
+/// reader: each costs many more calls between wasm and JavaScript, which showed in the
+/// edge's CPU profile on every job.
+pub async fn request_json<T: DeserializeOwned>(req: &Request) -> Result<T> {
+    body_json(req.inner().text()?).await
+}
+
+/// [`request_json`] for a response (a Durable Object's answer, RunPod's).
+pub async fn response_json<T: DeserializeOwned>(resp: &Response) -> Result<T> {
+    body_json(web_sys_response(resp).text()?).await
+}
+
+/// The body of `resp` as text, read the same way.
+pub async fn response_text(resp: &Response) -> Result<String> {
+    let v = JsFuture::from(web_sys_response(resp).text()?).await?;
+    v.as_string().ok_or_else(|| worker::Error::RustError("the body is not text".into()))
+}
+
+fn web_sys_response(resp: &Response) -> worker::web_sys::Response {
+    resp.into()
+}
+
+async fn body_json<T: DeserializeOwned>(text: worker::js_sys::Promise) -> Result<T> {
+    let v = JsFuture::from(text).await?;
+    let s = v.as_string().ok_or_else(|| worker::Error::RustError("the body is not text".into()))?;
+    serde_json::from_str(&s).map_err(worker::Error::from)
 }
 
 /// Reads a request body of at most `cap` bytes from its stream, chunk by chunk: past
