@@ -6,10 +6,10 @@
 //! - Decoding: the `image` crate (JPEG, PNG, WebP, GIF, BMP, PNM), EXIF orientation
 //!   applied; transparent pixels are composited over black (premultiplied).
 //! - Working image: only the cover box (the source cropped to the output's aspect) is
-//!   kept; a source larger than the clip's largest zoom × the output (its smallest crop
-//!   box then shows working pixels 1:1; every other frame is a downscale) is resampled
-//!   once (Lanczos3) to that size, so the per-frame work depends on the output size and
-//!   the motion, not on the photo's size.
+//!   kept; a source larger than the working size (a zoom clip's largest zoom × the
+//!   output, where its smallest crop box shows working pixels 1:1; 1.5 × for a pan, whose
+//!   every frame is then a downscale) is resampled once (Lanczos3) to that size, so the
+//!   per-frame work depends on the output size and the motion, not on the photo's size.
 //! - Colour: BT.709 matrix, limited range (16–235 / 16–240), as the clip is tagged
 //!   (see [`crate::ops::img2vid::clip_args`]). Chroma is averaged over 2×2 pixels and
 //!   resampled with the luma box halved and shifted for H.264's default (left) chroma
@@ -106,6 +106,23 @@ impl Plane {
     }
 }
 
+/// How much larger than the output (at zoom 1) the working image is. A zoom clip's is
+/// its largest zoom ([`kenburns::max_zoom`]): its smallest crop box is shown 1:1, every
+/// other frame is a downscale. A pan's crop box keeps one size, and at its own zoom every
+/// frame would be 1:1 at another sub-pixel offset — sharp where the offset is whole,
+/// softer between — a shimmer x264 makes worse (tests/ops.rs measured 0.108 px jumps of
+/// a linear pan after encoding): a pan's frames are all a [`PAN_DOWNSCALE`] downscale.
+fn oversample(zoom: ZoomType) -> f64 {
+    match zoom {
+        ZoomType::Zoompanright => kenburns::max_zoom(zoom) * PAN_DOWNSCALE,
+        ZoomType::Zoomin | ZoomType::Zoomout => kenburns::max_zoom(zoom),
+    }
+}
+
+/// Every frame of a pan is this much of a downscale of the working image (1.2 × 1.25 =
+/// 1.5 times the output).
+const PAN_DOWNSCALE: f64 = 1.25;
+
 /// The decoded image, ready for per-frame resampling.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -121,15 +138,15 @@ pub struct Source {
 
 impl Source {
     /// Prepares `rgb` for the frames of `output` size of a `zoom` clip: the working image
-    /// is at most [`kenburns::max_zoom`] times the output at zoom 1, so the smallest crop
-    /// box is shown 1:1 and no frame is an upscale of it.
+    /// is at most [`oversample`] times the output at zoom 1, so no frame is an upscale
+    /// of it.
     pub fn new(rgb: &RgbImage, output: (u32, u32), zoom: ZoomType) -> Result<Source, String> {
         let size = rgb.dimensions();
         if size.0 == 0 || size.1 == 0 {
             return Err("the image is empty".into());
         }
         let c = kenburns::cover(size, output);
-        let oversample = kenburns::max_zoom(zoom);
+        let oversample = oversample(zoom);
         let target = (oversample * f64::from(output.0), oversample * f64::from(output.1));
         if c.width > target.0 && c.height > target.1 {
             // Resample the cover box once to the working size.
@@ -397,9 +414,12 @@ mod tests {
         assert!(c.x.abs() < 1e-9 && c.y.abs() < 1e-9 && (c.width - 832.0).abs() < 1e-9 && (c.height - 468.0).abs() < 1e-9, "{c:?}");
         let b = s.luma_box(kenburns::crop_box((1500, 1000), (640, 360), ZoomType::Zoomin, 1, 2, Easing::Linear));
         assert!((b.centre().0 - 416.0).abs() < 1e-9 && (b.width - 640.0).abs() < 1e-9 && (b.height - 360.0).abs() < 1e-9, "{b:?}");
-        // A pan's zoom stays at 1.2: its working image is smaller.
+        // A pan's zoom stays at 1.2; its working image is 1.5× the output, so each of its
+        // crop boxes is a 1.25× downscale, never 1:1.
         let s = Source::new(&solid(1500, 1000, [10, 20, 30]), (640, 360), ZoomType::Zoompanright).unwrap();
-        assert_eq!(s.working_size(), (768, 432));
+        assert_eq!(s.working_size(), (960, 540));
+        let b = s.luma_box(kenburns::crop_box((1500, 1000), (640, 360), ZoomType::Zoompanright, 0, 2, Easing::Linear));
+        assert!((b.width - 800.0).abs() < 1e-9 && (b.height - 450.0).abs() < 1e-9, "{b:?}");
         // A small source is cut 1:1 around its cover box.
         let s = Source::new(&solid(800, 600, [0; 3]), (640, 360), ZoomType::Zoomin).unwrap();
         assert_eq!((s.working_size(), s.origin), ((800, 454), (0.0, 73.0)));
