@@ -7,6 +7,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::ffmpeg_file as make;
+
 use gpu_worker::transcribe::Limits;
 use gpu_worker::transcribe::audio::{self, Decoder};
 
@@ -22,19 +25,6 @@ const MAX_DIFFERENCE: f64 = 0.05;
 
 fn ffmpeg() -> &'static Path {
     Path::new("ffmpeg")
-}
-
-/// `ffmpeg … args … dir/name`.
-fn make(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(args)
-        .arg(&out)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(st.success(), "ffmpeg {args:?}");
-    out
 }
 
 /// espeak-ng's WAV (22 050 Hz mono s16) of a few seconds of English.

@@ -131,6 +131,11 @@ pub fn entries(dir: &Path) -> usize {
 
 /// Runs ffmpeg (quiet, overwrite) and returns the output file's bytes.
 pub fn ffmpeg_make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
+    std::fs::read(ffmpeg_file(dir, name, args)).unwrap()
+}
+
+/// Runs `ffmpeg … args … dir/name` (quiet, overwrite) and returns the output's path.
+pub fn ffmpeg_file(dir: &Path, name: &str, args: &[&str]) -> std::path::PathBuf {
     let out = dir.join(name);
     let st = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
@@ -139,7 +144,7 @@ pub fn ffmpeg_make(dir: &Path, name: &str, args: &[&str]) -> Vec<u8> {
         .status()
         .unwrap();
     assert!(st.success(), "ffmpeg {args:?}");
-    std::fs::read(out).unwrap()
+    out
 }
 
 /// A still made by lavfi's testsrc2 of `size` (`WxH`), written to `dir/name` (the
