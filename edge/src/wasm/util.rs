@@ -133,18 +133,21 @@ pub async fn response_json<T: DeserializeOwned>(resp: &Response) -> Result<T> {
 
 /// The body of `resp` as text, read the same way.
 pub async fn response_text(resp: &Response) -> Result<String> {
-    let v = JsFuture::from(web_sys_response(resp).text()?).await?;
-    v.as_string().ok_or_else(|| worker::Error::RustError("the body is not text".into()))
+    body_text(web_sys_response(resp).text()?).await
 }
 
 fn web_sys_response(resp: &Response) -> worker::web_sys::Response {
     resp.into()
 }
 
-async fn body_json<T: DeserializeOwned>(text: worker::js_sys::Promise) -> Result<T> {
+/// The string a body's `text()` promise resolves to.
+async fn body_text(text: worker::js_sys::Promise) -> Result<String> {
     let v = JsFuture::from(text).await?;
-    let s = v.as_string().ok_or_else(|| worker::Error::RustError("the body is not text".into()))?;
-    serde_json::from_str(&s).map_err(worker::Error::from)
+    v.as_string().ok_or_else(|| worker::Error::RustError("the body is not text".into()))
+}
+
+async fn body_json<T: DeserializeOwned>(text: worker::js_sys::Promise) -> Result<T> {
+    serde_json::from_str(&body_text(text).await?).map_err(worker::Error::from)
 }
 
 /// Reads a request body of at most `cap` bytes from its stream, chunk by chunk: past
